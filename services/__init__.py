@@ -1,0 +1,1 @@
+"""gRPC services that wrap the ``anneal`` core library (see docs/architecture.md)."""

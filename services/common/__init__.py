@@ -1,0 +1,1 @@
+"""The server layer every service shares: catalog, server builder, metrics, errors, settings."""

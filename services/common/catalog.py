@@ -1,0 +1,56 @@
+"""The services of the system: command, ports and proto names, exactly as docs/architecture.md.
+
+This is the one place code reads them from; a test cross-checks it against the architecture page
+and the Kubernetes manifests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: how it is started, where it listens, and its gRPC names."""
+
+    name: str
+    module: str
+    grpc_port: int
+    metrics_port: int
+    proto_package: str
+    grpc_service: str
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The command line that starts the service, e.g. ``python -m services.labels``."""
+        return ("python", "-m", self.module)
+
+    @property
+    def full_service_name(self) -> str:
+        """Fully qualified gRPC service name, as used by health checks and reflection."""
+        return f"{self.proto_package}.{self.grpc_service}"
+
+
+def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        module=f"services.{name}",
+        grpc_port=grpc_port,
+        metrics_port=metrics_port,
+        proto_package=f"anneal.{name}.v1",
+        grpc_service=grpc_service,
+    )
+
+
+SERVICES: Mapping[str, ServiceSpec] = MappingProxyType(
+    {
+        "retrieval": _spec("retrieval", 50051, 9101, "RetrievalService"),
+        "embedding": _spec("embedding", 50052, 9102, "EmbeddingService"),
+        "search": _spec("search", 50053, 9103, "SearchService"),
+        "selection": _spec("selection", 50054, 9104, "SelectionService"),
+        "labels": _spec("labels", 50055, 9105, "LabelService"),
+        "coordinator": _spec("coordinator", 50056, 9106, "CoordinatorService"),
+    }
+)

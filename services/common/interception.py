@@ -1,0 +1,72 @@
+"""A base for server interceptors that wrap each call's behaviour, unary or streaming alike.
+
+gRPC hands an interceptor one of four handler kinds; this base rebuilds the handler around the
+wrapped behaviour so subclasses only say how to wrap a call whose response is one message
+(:meth:`wrap_unary`) or a stream of messages (:meth:`wrap_streaming`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+StreamingBehavior = Callable[[Any, grpc.ServicerContext], Iterator[Any]]
+
+
+@dataclass(frozen=True)
+class MethodName:
+    """``/anneal.labels.v1.LabelService/SubmitLabels`` split into service and method."""
+
+    service: str
+    method: str
+
+    @classmethod
+    def parse(cls, full_method: str) -> MethodName:
+        service, _, method = full_method.lstrip("/").rpartition("/")
+        return cls(service=service or "unknown", method=method or "unknown")
+
+
+class BehaviorInterceptor(grpc.ServerInterceptor, ABC):
+    """Wraps the behaviour of every method; subclasses fill the two wrapping hooks."""
+
+    @abstractmethod
+    def wrap_unary(self, behavior: Behavior, method: MethodName) -> Behavior:
+        """Wraps a behaviour that returns one response message."""
+
+    @abstractmethod
+    def wrap_streaming(self, behavior: StreamingBehavior, method: MethodName) -> StreamingBehavior:
+        """Wraps a behaviour that returns an iterator of response messages."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = MethodName.parse(handler_call_details.method)
+        serializers = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self.wrap_unary(handler.unary_unary, method), **serializers
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self.wrap_unary(handler.stream_unary, method), **serializers
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self.wrap_streaming(handler.unary_stream, method), **serializers
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self.wrap_streaming(handler.stream_stream, method), **serializers
+        )

@@ -1,0 +1,102 @@
+"""Service settings from command-line flags or ``ANNEAL_*`` environment variables, read once.
+
+A flag wins over its environment variable, which wins over the default. Every service has the
+common settings of docs/architecture.md (host, port, metrics port, log level); a service adds
+its own with :meth:`SettingsParser.add`. Bad values stop the service at start-up with a message
+that names the flag and its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.catalog import ServiceSpec
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """Settings every service has."""
+
+    host: str
+    port: int
+    metrics_port: int
+    log_level: str
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to bind the gRPC server to."""
+        return f"{self.host}:{self.port}"
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise argparse.ArgumentTypeError(
+            f"unknown log level {value!r}; use DEBUG, INFO, WARNING or ERROR"
+        )
+    return level
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535 (0 picks a free port)")
+    return port
+
+
+class SettingsParser:
+    """Declares a service's settings and parses them from argv and the environment."""
+
+    def __init__(self, spec: ServiceSpec, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._parser = argparse.ArgumentParser(
+            prog=" ".join(spec.command),
+            description=f"ANNEAL {spec.name} service ({spec.full_service_name})",
+        )
+        self.add("--host", "ANNEAL_HOST", "127.0.0.1", "address to listen on")
+        self.add("--port", "ANNEAL_PORT", spec.grpc_port, "gRPC port (0: a free one)", _port)
+        self.add(
+            "--metrics-port",
+            "ANNEAL_METRICS_PORT",
+            spec.metrics_port,
+            "Prometheus /metrics port (0: a free one)",
+            _port,
+        )
+        self.add(
+            "--log-level", "ANNEAL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level
+        )
+
+    def add(
+        self,
+        flag: str,
+        env: str,
+        default: Any,
+        help_text: str,
+        parse: Callable[[str], Any] = str,
+    ) -> None:
+        """Adds ``flag`` read from ``env`` when the flag is absent, else ``default``."""
+        from_env = self._environ.get(env)
+        self._parser.add_argument(
+            flag,
+            type=parse,
+            default=from_env if from_env is not None else default,
+            help=f"{help_text} (env {env}; default %(default)s)",
+        )
+
+    def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
+        """Parses ``argv`` (default ``sys.argv[1:]``); exits with status 2 on a bad value."""
+        return self._parser.parse_args(argv)
+
+
+def common_settings(values: argparse.Namespace) -> CommonSettings:
+    """The common settings out of a parsed namespace."""
+    return CommonSettings(
+        host=values.host,
+        port=values.port,
+        metrics_port=values.metrics_port,
+        log_level=values.log_level,
+    )

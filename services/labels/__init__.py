@@ -1,0 +1,1 @@
+"""Label ingestion service: durable similar / dissimilar answers for the pairs of each round."""

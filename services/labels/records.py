@@ -1,0 +1,120 @@
+"""The values the label store takes and returns: pairs, labels, receipts, progress."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+MAX_ID_LENGTH = 1024
+MAX_KEY_LENGTH = 200
+
+
+def check_round(round_number: int) -> None:
+    """Rounds are numbered from 1 (0 is what an unset proto field reads as)."""
+    if round_number < 1:
+        raise ValueError(f"round must be >= 1, got {round_number}")
+
+
+def _check_text(what: str, value: str, limit: int) -> None:
+    if not value:
+        raise ValueError(f"{what} is empty")
+    if len(value) > limit:
+        raise ValueError(f"{what} is {len(value)} characters long; at most {limit} are allowed")
+
+
+@dataclass(frozen=True, order=True)
+class ImagePair:
+    """Two distinct archive images, canonical: ``image_a < image_b``."""
+
+    image_a: str
+    image_b: str
+
+    @classmethod
+    def canonical(cls, first: str, second: str) -> ImagePair:
+        """The pair of two image ids given in either order; ValueError for bad ids."""
+        _check_text("image id", first, MAX_ID_LENGTH)
+        _check_text("image id", second, MAX_ID_LENGTH)
+        if first == second:
+            raise ValueError(f"a pair needs two different images, got {first!r} twice")
+        return cls(min(first, second), max(first, second))
+
+
+@dataclass(frozen=True)
+class RoundPair:
+    """A pair of a round with its id (its 0-based position in the round's list)."""
+
+    pair_id: int
+    pair: ImagePair
+
+
+@dataclass(frozen=True)
+class LabelSubmission:
+    """One answer as submitted: the pair by id (``pair_id``) or by images (``images``)."""
+
+    round: int
+    pair_id: int | None
+    images: ImagePair | None
+    similar: bool
+    annotator_id: str
+    idempotency_key: str
+
+    def validate(self) -> None:
+        """ValueError when the label is malformed (says which part)."""
+        check_round(self.round)
+        if (self.pair_id is None) == (self.images is None):
+            raise ValueError("name the pair by pair_id or by its two images (exactly one)")
+        _check_text("annotator_id", self.annotator_id, MAX_KEY_LENGTH)
+        _check_text("idempotency_key", self.idempotency_key, MAX_KEY_LENGTH)
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    """A label as stored; ``sequence`` increases in store order."""
+
+    sequence: int
+    round: int
+    pair: RoundPair
+    similar: bool
+    annotator_id: str
+    idempotency_key: str
+    created_at_ms: int
+
+
+class SubmitOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class SubmitReceipt:
+    """What happened to one submitted label; ``first_for_pair`` when the pair had no label."""
+
+    outcome: SubmitOutcome
+    label: StoredLabel
+    first_for_pair: bool
+
+
+class RoundState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class RoundProgress:
+    round: int
+    state: RoundState
+    pairs: int
+    labelled_pairs: int
+    labels: int
+    annotators: int
+    disagreements: int
+
+
+@dataclass(frozen=True)
+class ResolvedLabel:
+    """The one answer a pair resolves to, with the votes it came from."""
+
+    pair: RoundPair
+    similar: bool
+    votes_similar: int
+    votes_dissimilar: int

@@ -1,0 +1,177 @@
+"""LabelService over gRPC: converts messages to store calls and back; the store decides.
+
+Exceptions from the store are mapped to status codes by the common error interceptor.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from services.common.errors import UnavailableError
+from services.common.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
+from services.labels.records import (
+    ImagePair,
+    LabelSubmission,
+    RoundPair,
+    RoundState,
+    StoredLabel,
+    SubmitOutcome,
+)
+from services.labels.store import LabelStore
+
+MAX_LABELS_PER_CALL = 1000
+MAX_PAGE_SIZE = 1000
+
+_OUTCOMES = {
+    SubmitOutcome.ACCEPTED: labels_pb2.SUBMIT_OUTCOME_ACCEPTED,
+    SubmitOutcome.DUPLICATE: labels_pb2.SUBMIT_OUTCOME_DUPLICATE,
+}
+_STATES = {
+    RoundState.OPEN: labels_pb2.ROUND_STATE_OPEN,
+    RoundState.CLOSED: labels_pb2.ROUND_STATE_CLOSED,
+}
+
+
+def _pair_message(pair: RoundPair) -> labels_pb2.Pair:
+    return labels_pb2.Pair(
+        pair_id=pair.pair_id, image_a=pair.pair.image_a, image_b=pair.pair.image_b
+    )
+
+
+def _label_message(label: StoredLabel) -> labels_pb2.StoredLabel:
+    return labels_pb2.StoredLabel(
+        round=label.round,
+        pair=_pair_message(label.pair),
+        similar=label.similar,
+        annotator_id=label.annotator_id,
+        idempotency_key=label.idempotency_key,
+        created_at_unix_ms=label.created_at_ms,
+        sequence=label.sequence,
+    )
+
+
+def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
+    which = label.WhichOneof("pair")
+    try:
+        images = (
+            ImagePair.canonical(label.images.image_a, label.images.image_b)
+            if which == "images"
+            else None
+        )
+    except ValueError as exc:
+        raise ValueError(f"label {position}: {exc}") from exc
+    return LabelSubmission(
+        round=label.round,
+        pair_id=label.pair_id if which == "pair_id" else None,
+        images=images,
+        similar=label.similar,
+        annotator_id=label.annotator_id,
+        idempotency_key=label.idempotency_key,
+    )
+
+
+def _after_sequence(page_token: str) -> int:
+    if not page_token:
+        return 0
+    if not page_token.isdigit():
+        raise ValueError(f"page_token {page_token!r} was not issued by ListLabels")
+    return int(page_token)
+
+
+class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
+    """The LabelService methods, backed by one :class:`LabelStore`."""
+
+    def __init__(self, store: LabelStore) -> None:
+        self._store = store
+
+    def OpenRound(
+        self, request: labels_pb2.OpenRoundRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.OpenRoundResponse:
+        pairs = []
+        for i, pair in enumerate(request.pairs):
+            try:
+                pairs.append(ImagePair.canonical(pair.image_a, pair.image_b))
+            except ValueError as exc:
+                raise ValueError(f"pair {i}: {exc}") from exc
+        stored, created = self._store.open_round(request.round, pairs)
+        return labels_pb2.OpenRoundResponse(
+            pairs=[_pair_message(p) for p in stored], created=created
+        )
+
+    def CloseRound(
+        self, request: labels_pb2.CloseRoundRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.CloseRoundResponse:
+        return labels_pb2.CloseRoundResponse(closed=self._store.close_round(request.round))
+
+    def SubmitLabels(
+        self, request: labels_pb2.SubmitLabelsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.SubmitLabelsResponse:
+        if not 1 <= len(request.labels) <= MAX_LABELS_PER_CALL:
+            raise ValueError(
+                f"send 1 to {MAX_LABELS_PER_CALL} labels per call, got {len(request.labels)}"
+            )
+        submissions = [_submission(i, label) for i, label in enumerate(request.labels)]
+        try:
+            receipts = self._store.submit(submissions)
+        except UnavailableError:
+            LABEL_STORE_WRITE_ERRORS.inc()
+            raise
+        LABELLED_PAIRS.inc(sum(1 for receipt in receipts if receipt.first_for_pair))
+        return labels_pb2.SubmitLabelsResponse(
+            results=[
+                labels_pb2.SubmitResult(
+                    idempotency_key=receipt.label.idempotency_key,
+                    outcome=_OUTCOMES[receipt.outcome],
+                    pair=_pair_message(receipt.label.pair),
+                )
+                for receipt in receipts
+            ]
+        )
+
+    def ListLabels(
+        self, request: labels_pb2.ListLabelsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.ListLabelsResponse:
+        if request.page_size > MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be at most {MAX_PAGE_SIZE}, got {request.page_size}")
+        page_size = request.page_size or MAX_PAGE_SIZE
+        labels = self._store.labels(request.round, _after_sequence(request.page_token), page_size)
+        token = str(labels[-1].sequence) if len(labels) == page_size else ""
+        return labels_pb2.ListLabelsResponse(
+            labels=[_label_message(label) for label in labels], next_page_token=token
+        )
+
+    def ListPairs(
+        self, request: labels_pb2.ListPairsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.ListPairsResponse:
+        pairs = self._store.pairs(request.round, only_unlabelled=request.only_unlabelled)
+        return labels_pb2.ListPairsResponse(pairs=[_pair_message(p) for p in pairs])
+
+    def GetRoundProgress(
+        self, request: labels_pb2.GetRoundProgressRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.GetRoundProgressResponse:
+        progress = self._store.progress(request.round)
+        return labels_pb2.GetRoundProgressResponse(
+            round=progress.round,
+            state=_STATES[progress.state],
+            pairs=progress.pairs,
+            labelled_pairs=progress.labelled_pairs,
+            labels=progress.labels,
+            annotators=progress.annotators,
+            disagreements=progress.disagreements,
+        )
+
+    def GetResolvedLabels(
+        self, request: labels_pb2.GetResolvedLabelsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.GetResolvedLabelsResponse:
+        return labels_pb2.GetResolvedLabelsResponse(
+            labels=[
+                labels_pb2.ResolvedLabel(
+                    pair=_pair_message(resolved.pair),
+                    similar=resolved.similar,
+                    votes_similar=resolved.votes_similar,
+                    votes_dissimilar=resolved.votes_dissimilar,
+                )
+                for resolved in self._store.resolved_labels(request.round)
+            ]
+        )

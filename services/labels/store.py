@@ -1,0 +1,390 @@
+"""The label store: rounds, their pairs and every answer, in SQLite (WAL, synchronous=FULL).
+
+A label is acknowledged only after its transaction has committed, so an acknowledged label
+survives a crash of the process. A batch of labels is stored all or none; a bad label refuses the
+whole batch and changes nothing. Rules, checked in this order for each label:
+
+- the round must exist (NotFoundError) and the pair must be in it (NotFoundError);
+- an idempotency key already stored with the same label is a DUPLICATE (nothing changes, even in
+  a closed round); the same key with a different label is refused (AlreadyExistsError);
+- a closed round takes no new labels (FailedPreconditionError);
+- an annotator answers a pair once; another key for the same pair and annotator is refused
+  (AlreadyExistsError). Different annotators may disagree; all answers are kept and resolved by
+  the injected :class:`ResolutionRule` (majority vote by default).
+
+One connection serves all threads, behind a lock: label writes are small and SQLite has a single
+writer anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from services.common.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
+from services.labels.records import (
+    ImagePair,
+    LabelSubmission,
+    ResolvedLabel,
+    RoundPair,
+    RoundProgress,
+    RoundState,
+    StoredLabel,
+    SubmitOutcome,
+    SubmitReceipt,
+    check_round,
+)
+from services.labels.resolution import MajorityVote, ResolutionRule, Vote
+
+MAX_PAIRS_PER_ROUND = 100_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rounds (
+    round INTEGER PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    opened_at_ms INTEGER NOT NULL,
+    closed_at_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS pairs (
+    round INTEGER NOT NULL REFERENCES rounds (round),
+    pair_id INTEGER NOT NULL,
+    image_a TEXT NOT NULL,
+    image_b TEXT NOT NULL,
+    PRIMARY KEY (round, pair_id),
+    UNIQUE (round, image_a, image_b),
+    CHECK (image_a < image_b)
+);
+CREATE TABLE IF NOT EXISTS labels (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    round INTEGER NOT NULL,
+    pair_id INTEGER NOT NULL,
+    similar INTEGER NOT NULL CHECK (similar IN (0, 1)),
+    annotator_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    FOREIGN KEY (round, pair_id) REFERENCES pairs (round, pair_id),
+    UNIQUE (round, pair_id, annotator_id)
+);
+"""
+
+_LABEL_COLUMNS = (
+    "l.sequence, l.round, l.pair_id, p.image_a, p.image_b, l.similar, l.annotator_id, "
+    "l.idempotency_key, l.created_at_ms"
+)
+_LABEL_JOIN = "labels l JOIN pairs p ON p.round = l.round AND p.pair_id = l.pair_id"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _stored_label(row: sqlite3.Row) -> StoredLabel:
+    sequence, round_number, pair_id, image_a, image_b, similar, annotator, key, created = row
+    return StoredLabel(
+        sequence=sequence,
+        round=round_number,
+        pair=RoundPair(pair_id, ImagePair(image_a, image_b)),
+        similar=bool(similar),
+        annotator_id=annotator,
+        idempotency_key=key,
+        created_at_ms=created,
+    )
+
+
+class LabelStore:
+    """Durable rounds, pairs and labels in one SQLite file at ``path``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        rule: ResolutionRule | None = None,
+        clock_ms: Callable[[], int] = _now_ms,
+    ) -> None:
+        self._rule = rule or MajorityVote()
+        self._clock_ms = clock_ms
+        self._lock = threading.Lock()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+        )
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise ValueError(
+                f"{path}: SQLite could not use WAL mode (got {mode!r}); use a file path"
+            )
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One serialised transaction; committed (durably) on success, rolled back otherwise."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise UnavailableError(
+                        f"the label store could not commit ({exc}); retry with the same keys"
+                    ) from exc
+                raise
+
+    def _round_state(self, db: sqlite3.Connection, round_number: int) -> RoundState:
+        row = db.execute("SELECT state FROM rounds WHERE round = ?", (round_number,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"round {round_number} does not exist; open it first (OpenRound)")
+        return RoundState(row[0])
+
+    def _pairs(self, db: sqlite3.Connection, round_number: int) -> list[RoundPair]:
+        rows = db.execute(
+            "SELECT pair_id, image_a, image_b FROM pairs WHERE round = ? ORDER BY pair_id",
+            (round_number,),
+        )
+        return [RoundPair(pair_id, ImagePair(a, b)) for pair_id, a, b in rows]
+
+    def open_round(
+        self, round_number: int, pairs: Sequence[ImagePair]
+    ) -> tuple[list[RoundPair], bool]:
+        """Registers a round with its pairs (ids = positions); returns them and whether it is new.
+
+        Opening an existing round with the same pairs again changes nothing.
+        """
+        check_round(round_number)
+        if not 1 <= len(pairs) <= MAX_PAIRS_PER_ROUND:
+            raise ValueError(f"a round needs 1 to {MAX_PAIRS_PER_ROUND} pairs, got {len(pairs)}")
+        seen: set[ImagePair] = set()
+        for pair in pairs:
+            if pair in seen:
+                raise ValueError(f"pair ({pair.image_a}, {pair.image_b}) is listed more than once")
+            seen.add(pair)
+        wanted = [RoundPair(i, pair) for i, pair in enumerate(pairs)]
+        with self._transaction() as db:
+            exists = db.execute("SELECT 1 FROM rounds WHERE round = ?", (round_number,)).fetchone()
+            if exists:
+                if self._pairs(db, round_number) != wanted:
+                    raise AlreadyExistsError(
+                        f"round {round_number} is already open with other pairs; "
+                        "use the next round number"
+                    )
+                return wanted, False
+            db.execute(
+                "INSERT INTO rounds (round, state, opened_at_ms) VALUES (?, 'open', ?)",
+                (round_number, self._clock_ms()),
+            )
+            db.executemany(
+                "INSERT INTO pairs (round, pair_id, image_a, image_b) VALUES (?, ?, ?, ?)",
+                [(round_number, p.pair_id, p.pair.image_a, p.pair.image_b) for p in wanted],
+            )
+        return wanted, True
+
+    def close_round(self, round_number: int) -> bool:
+        """Stops the round taking labels; False when it was already closed."""
+        with self._transaction() as db:
+            if self._round_state(db, round_number) is RoundState.CLOSED:
+                return False
+            db.execute(
+                "UPDATE rounds SET state = 'closed', closed_at_ms = ? WHERE round = ?",
+                (self._clock_ms(), round_number),
+            )
+        return True
+
+    def _resolve_pair(
+        self, db: sqlite3.Connection, label: LabelSubmission, where: str
+    ) -> RoundPair:
+        if label.images is not None:
+            row = db.execute(
+                "SELECT pair_id FROM pairs WHERE round = ? AND image_a = ? AND image_b = ?",
+                (label.round, label.images.image_a, label.images.image_b),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"{where}: pair ({label.images.image_a}, {label.images.image_b}) is not in "
+                    f"round {label.round}; ListPairs lists its pairs"
+                )
+            return RoundPair(row[0], label.images)
+        row = db.execute(
+            "SELECT image_a, image_b FROM pairs WHERE round = ? AND pair_id = ?",
+            (label.round, label.pair_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"{where}: round {label.round} has no pair {label.pair_id}; "
+                "ListPairs lists its pairs"
+            )
+        return RoundPair(int(label.pair_id or 0), ImagePair(row[0], row[1]))
+
+    def _submit_one(
+        self, db: sqlite3.Connection, label: LabelSubmission, where: str
+    ) -> SubmitReceipt:
+        state = self._round_state(db, label.round)
+        pair = self._resolve_pair(db, label, where)
+        row = db.execute(
+            f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.idempotency_key = ?",
+            (label.idempotency_key,),
+        ).fetchone()
+        if row is not None:
+            stored = _stored_label(row)
+            same = (stored.round, stored.pair, stored.similar, stored.annotator_id) == (
+                label.round,
+                pair,
+                label.similar,
+                label.annotator_id,
+            )
+            if not same:
+                raise AlreadyExistsError(
+                    f"{where}: idempotency key {label.idempotency_key!r} was already used for "
+                    "a different label; use a new key for a new answer"
+                )
+            return SubmitReceipt(SubmitOutcome.DUPLICATE, stored, first_for_pair=False)
+        if state is RoundState.CLOSED:
+            raise FailedPreconditionError(
+                f"{where}: round {label.round} is closed and takes no more labels"
+            )
+        answered = db.execute(
+            "SELECT idempotency_key FROM labels "
+            "WHERE round = ? AND pair_id = ? AND annotator_id = ?",
+            (label.round, pair.pair_id, label.annotator_id),
+        ).fetchone()
+        if answered is not None:
+            raise AlreadyExistsError(
+                f"{where}: annotator {label.annotator_id!r} already answered pair {pair.pair_id} "
+                f"of round {label.round} (key {answered[0]!r}); each annotator answers a pair once"
+            )
+        first = (
+            db.execute(
+                "SELECT 1 FROM labels WHERE round = ? AND pair_id = ? LIMIT 1",
+                (label.round, pair.pair_id),
+            ).fetchone()
+            is None
+        )
+        created = self._clock_ms()
+        cursor = db.execute(
+            "INSERT INTO labels (round, pair_id, similar, annotator_id, idempotency_key, "
+            "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                label.round,
+                pair.pair_id,
+                int(label.similar),
+                label.annotator_id,
+                label.idempotency_key,
+                created,
+            ),
+        )
+        stored = StoredLabel(
+            sequence=int(cursor.lastrowid or 0),
+            round=label.round,
+            pair=pair,
+            similar=label.similar,
+            annotator_id=label.annotator_id,
+            idempotency_key=label.idempotency_key,
+            created_at_ms=created,
+        )
+        return SubmitReceipt(SubmitOutcome.ACCEPTED, stored, first_for_pair=first)
+
+    def submit(self, labels: Sequence[LabelSubmission]) -> list[SubmitReceipt]:
+        """Stores the labels, all or none; returns after the commit, one receipt per label."""
+        keys: dict[str, int] = {}
+        for i, label in enumerate(labels):
+            try:
+                label.validate()
+            except ValueError as exc:
+                raise ValueError(f"label {i}: {exc}") from exc
+            if label.idempotency_key in keys:
+                raise ValueError(
+                    f"label {i}: idempotency key {label.idempotency_key!r} is also used by "
+                    f"label {keys[label.idempotency_key]} of this call"
+                )
+            keys[label.idempotency_key] = i
+        with self._transaction() as db:
+            return [self._submit_one(db, label, f"label {i}") for i, label in enumerate(labels)]
+
+    def labels(
+        self, round_number: int, after_sequence: int = 0, limit: int = 1000
+    ) -> list[StoredLabel]:
+        """The round's labels in store order, those after ``after_sequence``, at most ``limit``."""
+        with self._lock:
+            self._round_state(self._db, round_number)
+            rows = self._db.execute(
+                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND l.sequence > ? "
+                "ORDER BY l.sequence LIMIT ?",
+                (round_number, after_sequence, limit),
+            ).fetchall()
+        return [_stored_label(row) for row in rows]
+
+    def pairs(self, round_number: int, only_unlabelled: bool = False) -> list[RoundPair]:
+        """The round's pairs by id; with ``only_unlabelled``, those without any label."""
+        with self._lock:
+            self._round_state(self._db, round_number)
+            pairs = self._pairs(self._db, round_number)
+            if not only_unlabelled:
+                return pairs
+            labelled = {
+                row[0]
+                for row in self._db.execute(
+                    "SELECT DISTINCT pair_id FROM labels WHERE round = ?", (round_number,)
+                )
+            }
+        return [pair for pair in pairs if pair.pair_id not in labelled]
+
+    def _votes(self, round_number: int) -> tuple[RoundState, dict[RoundPair, list[Vote]], int]:
+        with self._lock:
+            state = self._round_state(self._db, round_number)
+            rows = self._db.execute(
+                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? ORDER BY l.sequence",
+                (round_number,),
+            ).fetchall()
+        votes: dict[RoundPair, list[Vote]] = {}
+        for label in map(_stored_label, rows):
+            votes.setdefault(label.pair, []).append(Vote(label.similar, label.sequence))
+        annotators = len({row[6] for row in rows})
+        return state, votes, annotators
+
+    def resolved_labels(self, round_number: int) -> list[ResolvedLabel]:
+        """One answer per labelled pair of the round (by pair id), resolved by the rule."""
+        _state, votes, _annotators = self._votes(round_number)
+        resolved = []
+        for pair in sorted(votes, key=lambda p: p.pair_id):
+            similar = sum(vote.similar for vote in votes[pair])
+            resolved.append(
+                ResolvedLabel(
+                    pair=pair,
+                    similar=self._rule.resolve(votes[pair]),
+                    votes_similar=similar,
+                    votes_dissimilar=len(votes[pair]) - similar,
+                )
+            )
+        return resolved
+
+    def progress(self, round_number: int) -> RoundProgress:
+        """Counts of pairs, labels, annotators and disagreements for the round."""
+        state, votes, annotators = self._votes(round_number)
+        with self._lock:
+            (pairs,) = self._db.execute(
+                "SELECT COUNT(*) FROM pairs WHERE round = ?", (round_number,)
+            ).fetchone()
+        return RoundProgress(
+            round=round_number,
+            state=state,
+            pairs=pairs,
+            labelled_pairs=len(votes),
+            labels=sum(len(v) for v in votes.values()),
+            annotators=annotators,
+            disagreements=sum(1 for v in votes.values() if len({vote.similar for vote in v}) > 1),
+        )
