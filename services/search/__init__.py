@@ -1,0 +1,1 @@
+"""Vector search service: a versioned nearest-neighbour index over Milvus, served over gRPC."""

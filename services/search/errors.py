@@ -1,0 +1,40 @@
+"""Errors of the search layer, each a subclass of the common error that fixes its status code."""
+
+from services.common.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
+
+
+class NoServingIndexError(FailedPreconditionError):
+    """No index version has been swapped in yet: build one, then swap to it."""
+
+
+class UnknownImageError(NotFoundError):
+    """The serving index holds no image with this id."""
+
+
+class UnknownVersionError(NotFoundError):
+    """No built (and verified) index exists for this version."""
+
+
+class VersionExistsError(AlreadyExistsError):
+    """An index for this version already exists: build under a new version number."""
+
+
+class StaleVersionError(FailedPreconditionError):
+    """The version is not newer than the serving one, so using it would move clients backwards."""
+
+
+class IndexNotReadyError(RuntimeError):
+    """A freshly loaded collection does not answer as it should yet; retrying may help."""
+
+
+class IndexBuildError(UnavailableError):
+    """Building an index version failed; the previously serving version is untouched."""
+
+
+class BackendUnavailableError(UnavailableError):
+    """Milvus did not answer a query; the caller may retry."""

@@ -1,0 +1,168 @@
+"""Builds one index version: create, insert, flush, index, load, and verify that it answers."""
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from pymilvus import MilvusClient
+
+from services.search.collection_layout import (
+    ID_FIELD,
+    METADATA_FIELD,
+    MODEL_VERSION_PROPERTY,
+    VECTOR_FIELD,
+    CollectionLayout,
+    check_image_id,
+)
+from services.search.errors import IndexBuildError, IndexNotReadyError
+from services.search.index_config import IndexConfig
+from services.search.index_version import IndexVersion
+from services.search.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+PROBES = 3
+
+
+def check_build_input(
+    ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[Mapping[str, str]]
+) -> np.ndarray:
+    """Validate a build's rows and return the vectors as a C-contiguous float32 (N, D) array."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise ValueError(f"vectors must be a non-empty (N, D) array, got shape {matrix.shape}")
+    if len(ids) != matrix.shape[0] or len(metadata) != matrix.shape[0]:
+        raise ValueError(
+            f"got {len(ids)} ids, {matrix.shape[0]} vectors and {len(metadata)} metadata entries;"
+            " they must be equally many"
+        )
+    if not np.isfinite(matrix).all():
+        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+        raise ValueError(f"vector of image {ids[bad]!r} holds NaN or infinity")
+    for image_id in ids:
+        check_image_id(image_id)
+    if len(set(ids)) != len(ids):
+        dup, times = Counter(ids).most_common(1)[0]
+        raise ValueError(f"image id {dup!r} occurs {times} times; ids must be unique")
+    for image_id, meta in zip(ids, metadata, strict=True):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+            raise ValueError(f"metadata of image {image_id!r} must map strings to strings")
+    return matrix
+
+
+class IndexBuilder:
+    """Fills a new collection and returns it only once it is loaded and answers correctly.
+
+    Flush, index creation and load+verify are idempotent, so each is retried on transient
+    Milvus faults. If any step still fails the half-built collection is dropped and
+    IndexBuildError is raised: nothing serving is touched.
+    """
+
+    def __init__(
+        self,
+        client: MilvusClient,
+        layout: CollectionLayout,
+        config: IndexConfig,
+        retry: RetryPolicy,
+    ) -> None:
+        self._client = client
+        self._layout = layout
+        self._config = config
+        self._retry = retry
+
+    def build(
+        self,
+        version: int,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]],
+        model_version: str,
+    ) -> IndexVersion:
+        """Create collection ``<prefix>_v<version>`` from validated rows; see the class doc."""
+        name = self._layout.collection(version)
+        self._client.create_collection(
+            name,
+            schema=self._layout.schema(vectors.shape[1]),
+            properties={MODEL_VERSION_PROPERTY: model_version},
+        )
+        try:
+            self._insert(name, ids, vectors, metadata)
+            self._retry.run(f"flush {name}", lambda: self._client.flush(name))
+            self._retry.run(f"index {name}", lambda: self._create_index(name))
+            self._retry.run(f"load {name}", lambda: self._load_and_verify(name, ids, vectors))
+        except Exception as exc:
+            self._drop_quietly(name)
+            raise IndexBuildError(
+                f"building index version {version} failed and was rolled back: {exc};"
+                " the serving version is unchanged, retry the build"
+            ) from exc
+        return IndexVersion(
+            version=version,
+            collection=name,
+            dim=int(vectors.shape[1]),
+            count=len(ids),
+            model_version=model_version,
+            index_type=self._config.index_type,
+            metric=self._config.metric,
+        )
+
+    def _insert(
+        self,
+        name: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]],
+    ) -> None:
+        step = self._config.insert_batch
+        for start in range(0, len(ids), step):
+            rows = [
+                {ID_FIELD: ids[i], VECTOR_FIELD: vectors[i], METADATA_FIELD: dict(metadata[i])}
+                for i in range(start, min(start + step, len(ids)))
+            ]
+            self._client.insert(name, rows)
+
+    def _create_index(self, name: str) -> None:
+        if self._client.list_indexes(name):
+            return
+        params = self._client.prepare_index_params()
+        params.add_index(
+            VECTOR_FIELD,
+            index_type=self._config.index_type,
+            metric_type=self._config.metric,
+            params=dict(self._config.build_params),
+        )
+        self._client.create_index(name, params)
+
+    def _load_and_verify(self, name: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        self._client.load_collection(name)
+        rows = self._client.query(
+            name, filter="", output_fields=["count(*)"], consistency_level="Session"
+        )
+        count = int(rows[0]["count(*)"])
+        if count != len(ids):
+            raise IndexNotReadyError(f"{name} holds {count} rows after load, expected {len(ids)}")
+        self._verify_probes(name, ids, vectors)
+
+    def _verify_probes(self, name: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Search with a few stored vectors: each must find itself among its nearest."""
+        picks = sorted({0, len(ids) // 2, len(ids) - 1})[:PROBES]
+        limit = min(len(ids), 10)
+        found = self._client.search(
+            name,
+            data=[vectors[i] for i in picks],
+            limit=limit,
+            search_params={
+                "metric_type": self._config.metric,
+                "params": dict(self._config.search_params),
+            },
+            consistency_level="Session",
+        )
+        for i, hits in zip(picks, found, strict=True):
+            if ids[i] not in {hit.id for hit in hits}:
+                raise IndexNotReadyError(f"{name}: probe search for {ids[i]!r} did not find it")
+
+    def _drop_quietly(self, name: str) -> None:
+        try:
+            self._client.drop_collection(name)
+        except Exception as exc:  # rollback must not hide the build error
+            log.warning("could not drop half-built collection %s: %s", name, exc)

@@ -1,0 +1,43 @@
+"""How index versions are built and searched: index type, metric and their Milvus parameters."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+METRICS = ("IP", "COSINE", "L2")
+"""Metrics Milvus offers for float vectors; IP and COSINE rank higher-is-closer, L2 the reverse."""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Index settings shared by every version this service builds.
+
+    ``build_params`` go to Milvus's index creation (e.g. ``{"nlist": 64}`` for IVF_FLAT,
+    ``{"M": 16, "efConstruction": 200}`` for HNSW); ``search_params`` to each search (e.g.
+    ``{"nprobe": 16}`` or ``{"ef": 64}``). ``prefix`` names the collections (``<prefix>_v<N>``)
+    and the serving alias (``<prefix>_current``), so two deployments can share one Milvus.
+    """
+
+    index_type: str = "FLAT"
+    metric: str = "IP"
+    build_params: Mapping[str, int | float | str] = field(default_factory=dict)
+    search_params: Mapping[str, int | float | str] = field(default_factory=dict)
+    prefix: str = "anneal"
+    insert_batch: int = 1000
+    drain_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric {self.metric!r} is not one of {', '.join(METRICS)}")
+        if not self.index_type or not self.index_type.replace("_", "").isalnum():
+            raise ValueError(f"index type {self.index_type!r} is not a Milvus index type name")
+        if not self.prefix.replace("_", "").isalnum() or not self.prefix[0].isalpha():
+            raise ValueError(f"prefix {self.prefix!r} must be letters, digits and _")
+        if self.insert_batch < 1:
+            raise ValueError(f"insert_batch must be at least 1, got {self.insert_batch}")
+        if self.drain_timeout_s <= 0:
+            raise ValueError(f"drain_timeout_s must be positive, got {self.drain_timeout_s}")
+
+    @property
+    def higher_is_closer(self) -> bool:
+        """Whether Milvus's distance grows with similarity for this metric."""
+        return self.metric != "L2"

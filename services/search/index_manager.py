@@ -1,0 +1,334 @@
+"""A versioned nearest-neighbour index over Milvus, swapped atomically between versions.
+
+Each version N is its own collection ``<prefix>_v<N>``; the alias ``<prefix>_current`` names
+the serving one, so the serving version survives a restart. A new version is built, loaded and
+verified before the alias moves to it; the old collection is dropped once the queries that
+started on it have finished. Queries resolve the serving version once, at their start, and read
+that collection by name, so every answer comes from exactly one version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from services.search.collection_layout import (
+    ID_FIELD,
+    METADATA_FIELD,
+    MODEL_VERSION_PROPERTY,
+    VECTOR_FIELD,
+    CollectionLayout,
+    check_image_id,
+)
+from services.search.errors import (
+    BackendUnavailableError,
+    StaleVersionError,
+    UnknownImageError,
+    UnknownVersionError,
+    VersionExistsError,
+)
+from services.search.index_builder import IndexBuilder, check_build_input
+from services.search.index_config import IndexConfig
+from services.search.index_version import IndexVersion
+from services.search.retry import RetryPolicy
+from services.search.search_result import Hit, SearchResult, StoredVector
+from services.search.serving_slot import ServingSlot
+
+log = logging.getLogger(__name__)
+MAX_K = 1000
+
+
+def check_k(k: int) -> None:
+    """k must be 1..MAX_K."""
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+def as_queries(vectors: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """Query vectors as a float32 (Q, D) array; one vector (D,) becomes (1, D)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise ValueError(f"query vectors must be a non-empty (Q, D) array, got {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("query vectors hold NaN or infinity")
+    return matrix
+
+
+def milvus_client(uri: str) -> MilvusClient:
+    """A client for ``uri``: a path ending in ``.db`` opens Milvus Lite, else a server URI."""
+    if uri.endswith(".db"):
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    return MilvusClient(uri)
+
+
+class IndexManager:
+    """Builds, swaps and searches index versions; safe to call from many threads.
+
+    On construction it recovers the serving version from the alias and drops our other
+    collections (leftovers of a retirement or of a build that never got swapped in before a
+    restart: derived data the coordinator rebuilds).
+    """
+
+    def __init__(
+        self, client: MilvusClient, config: IndexConfig, retry: RetryPolicy | None = None
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._retry = retry or RetryPolicy()
+        self._layout = CollectionLayout(config.prefix)
+        self._builder = IndexBuilder(client, self._layout, config, self._retry)
+        self._slot = ServingSlot()
+        self._ready: dict[int, IndexVersion] = {}
+        self._build_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self._retirements: list[threading.Thread] = []
+        self._recover()
+
+    @classmethod
+    def open(cls, uri: str, config: IndexConfig, retry: RetryPolicy | None = None) -> IndexManager:
+        """A manager on a new client for ``uri`` (see :func:`milvus_client`)."""
+        return cls(milvus_client(uri), config, retry)
+
+    @property
+    def config(self) -> IndexConfig:
+        return self._config
+
+    def current(self) -> IndexVersion | None:
+        """The serving version, or None before the first swap."""
+        return self._slot.current
+
+    def in_flight(self, version: int) -> int:
+        """Queries now running on ``version``."""
+        return self._slot.in_flight(version)
+
+    def collections(self) -> list[str]:
+        """Our collections in Milvus (serving, built-but-not-swapped, or still draining)."""
+        names = self._client.list_collections()
+        return sorted(n for n in names if self._layout.version_of(n) is not None)
+
+    # -- building and swapping ------------------------------------------------------------
+
+    def build(
+        self,
+        version: int,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]] | None = None,
+        model_version: str = "",
+    ) -> IndexVersion:
+        """Build version ``version`` from the rows and keep it ready for :meth:`swap`.
+
+        Builds run one at a time. Raises ValueError for bad rows, StaleVersionError for a
+        version not newer than the serving one, VersionExistsError if it was built already,
+        and IndexBuildError if Milvus failed (the half-built collection is dropped).
+        """
+        rows_meta = metadata if metadata is not None else [{} for _ in ids]
+        matrix = check_build_input(ids, vectors, rows_meta)
+        with self._build_lock:
+            self._check_new_version(version)
+            built = self._builder.build(version, ids, matrix, rows_meta, model_version)
+            with self._swap_lock:
+                self._ready[version] = built
+        log.info("built index version %d (%d vectors, dim %d)", version, built.count, built.dim)
+        return built
+
+    def _check_new_version(self, version: int) -> None:
+        if version < 1:
+            raise ValueError(f"index versions start at 1, got {version}")
+        serving = self._slot.current
+        if serving is not None and version <= serving.version:
+            raise StaleVersionError(
+                f"version {version} is not newer than the serving version {serving.version};"
+                f" build version {serving.version + 1} or later"
+            )
+        name = self._layout.collection(version)
+        with self._swap_lock:
+            built = version in self._ready
+        if built or self._client.has_collection(name):
+            raise VersionExistsError(
+                f"index version {version} exists already; swap to it or build a newer version"
+            )
+
+    def swap(self, version: int) -> IndexVersion | None:
+        """Serve ``version`` from now on; return the version it replaced (None if none).
+
+        Only a version built and verified by this process can be swapped in. Swapping to the
+        serving version is a no-op. The replaced collection is dropped in the background once
+        its in-flight queries have drained; older unswapped builds are dropped too.
+        """
+        with self._swap_lock:
+            serving = self._slot.current
+            if serving is not None and version == serving.version:
+                return serving
+            if serving is not None and version < serving.version:
+                raise StaleVersionError(
+                    f"version {version} is older than the serving version {serving.version}"
+                )
+            target = self._ready.get(version)
+            if target is None:
+                raise UnknownVersionError(
+                    f"index version {version} has not been built (or its build failed);"
+                    " build it before swapping"
+                )
+            try:
+                self._point_alias(target.collection)
+            except MilvusException as exc:
+                raise BackendUnavailableError(
+                    f"could not point {self._layout.alias} at version {version}: {exc};"
+                    " the previous version keeps serving, retry the swap"
+                ) from exc
+            old = self._slot.replace(target)
+            del self._ready[version]
+            stale = [v for v in self._ready if v < version]
+            retiring = [self._ready.pop(v) for v in stale]
+        if old is not None:
+            retiring.append(old)
+        for item in retiring:
+            self._retire(item)
+        log.info("swapped to index version %d", version)
+        return old
+
+    def _point_alias(self, collection: str) -> None:
+        alias = self._layout.alias
+        if alias in self._client.list_aliases().get("aliases", []):
+            self._client.alter_alias(collection, alias)
+        else:
+            self._client.create_alias(collection, alias)
+
+    def _retire(self, old: IndexVersion) -> None:
+        thread = threading.Thread(
+            target=self._drop_when_drained, args=(old,), name=f"retire-v{old.version}", daemon=True
+        )
+        self._retirements.append(thread)
+        thread.start()
+
+    def _drop_when_drained(self, old: IndexVersion) -> None:
+        if not self._slot.wait_drained(old.version, self._config.drain_timeout_s):
+            log.warning(
+                "version %d still has %d queries after %.0fs; dropping it anyway",
+                old.version,
+                self._slot.in_flight(old.version),
+                self._config.drain_timeout_s,
+            )
+        try:
+            self._client.drop_collection(old.collection)
+            log.info("dropped retired index version %d", old.version)
+        except MilvusException as exc:
+            log.warning("could not drop retired collection %s: %s", old.collection, exc)
+
+    def wait_retired(self, timeout_s: float | None = None) -> bool:
+        """Wait for pending drops of retired versions; False if some are still pending."""
+        for thread in list(self._retirements):
+            thread.join(timeout_s)
+        self._retirements = [t for t in self._retirements if t.is_alive()]
+        return not self._retirements
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def search(self, vectors: np.ndarray | Sequence[Sequence[float]], k: int) -> SearchResult:
+        """The k nearest stored images of each query vector, best first, from one version."""
+        check_k(k)
+        queries = as_queries(vectors)
+        with self._slot.lease() as serving:
+            self._check_dim(queries.shape[1], serving)
+            try:
+                found = self._client.search(
+                    serving.collection,
+                    data=list(queries),
+                    limit=k,
+                    output_fields=[METADATA_FIELD],
+                    search_params={
+                        "metric_type": serving.metric,
+                        "params": dict(self._config.search_params),
+                    },
+                )
+            except MilvusException as exc:
+                raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
+        sign = 1.0 if serving.metric != "L2" else -1.0
+        hits = [
+            [Hit(str(h.id), sign * float(h.distance), h["entity"][METADATA_FIELD]) for h in row]
+            for row in found
+        ]
+        return SearchResult(serving.version, serving.model_version, hits)
+
+    def get_vector(self, image_id: str) -> StoredVector:
+        """The stored vector and metadata of ``image_id`` in the serving version."""
+        try:
+            check_image_id(image_id)
+        except ValueError as exc:
+            raise UnknownImageError(f"no image {image_id!r} in the index: {exc}") from exc
+        with self._slot.lease() as serving:
+            try:
+                rows = self._client.query(
+                    serving.collection,
+                    filter=f'{ID_FIELD} == "{image_id}"',
+                    output_fields=[VECTOR_FIELD, METADATA_FIELD],
+                )
+            except MilvusException as exc:
+                raise BackendUnavailableError(f"Milvus query failed: {exc}") from exc
+        if not rows:
+            raise UnknownImageError(f"no image {image_id!r} in index version {serving.version}")
+        row = rows[0]
+        vector = np.asarray(row[VECTOR_FIELD], dtype=np.float32)
+        return StoredVector(
+            image_id, vector, row[METADATA_FIELD], serving.version, serving.model_version
+        )
+
+    @staticmethod
+    def _check_dim(dim: int, serving: IndexVersion) -> None:
+        if dim != serving.dim:
+            raise ValueError(
+                f"query vectors have dimension {dim}, but index version {serving.version}"
+                f" holds vectors of dimension {serving.dim}"
+            )
+
+    # -- start-up and shutdown --------------------------------------------------------------
+
+    def _recover(self) -> None:
+        alias = self._layout.alias
+        serving_name: str | None = None
+        if alias in self._client.list_aliases().get("aliases", []):
+            serving_name = self._client.describe_alias(alias)["collection_name"]
+        for name in self.collections():
+            if name != serving_name:
+                log.info("dropping %s: not the serving version at start-up", name)
+                self._client.drop_collection(name)
+        if serving_name is None:
+            return
+        version = self._layout.version_of(serving_name)
+        if version is None:
+            raise RuntimeError(
+                f"alias {alias} points at {serving_name}, which is not an index version of ours;"
+                f" point it at a {self._layout.collection(1)}-style collection or drop it"
+            )
+        self._retry.run(f"load {serving_name}", lambda: self._client.load_collection(serving_name))
+        self._slot.replace(self._describe(version, serving_name))
+        log.info("recovered serving index version %d", version)
+
+    def _describe(self, version: int, name: str) -> IndexVersion:
+        schema = self._client.describe_collection(name)
+        vector_field = next(f for f in schema["fields"] if f["name"] == VECTOR_FIELD)
+        index = self._client.describe_index(name, self._client.list_indexes(name)[0])
+        rows = self._client.query(name, filter="", output_fields=["count(*)"])
+        return IndexVersion(
+            version=version,
+            collection=name,
+            dim=int(vector_field["params"]["dim"]),
+            count=int(rows[0]["count(*)"]),
+            model_version=str(schema.get("properties", {}).get(MODEL_VERSION_PROPERTY, "")),
+            index_type=str(index["index_type"]),
+            metric=str(index["metric_type"]),
+        )
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Finish pending drops (up to ``timeout_s``) and close the Milvus client."""
+        self.wait_retired(timeout_s)
+        self._client.close()
