@@ -70,6 +70,8 @@ def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
 def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
     code = context.code()
     if code is None:
+        if not context.is_active():  # the client cancelled or its deadline passed
+            return "CANCELLED"
         code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
     return str(code.name)
 

@@ -233,7 +233,10 @@ class LabelStore:
     def _submit_one(
         self, db: sqlite3.Connection, label: LabelSubmission, where: str
     ) -> SubmitReceipt:
-        state = self._round_state(db, label.round)
+        try:
+            state = self._round_state(db, label.round)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{where}: {exc}") from exc
         pair = self._resolve_pair(db, label, where)
         row = db.execute(
             f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.idempotency_key = ?",

@@ -1,0 +1,63 @@
+"""Settings of the label service: flag over environment over default, bad values refused."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from services.common.catalog import SERVICES
+from services.common.settings import SettingsParser, common_settings
+
+
+def parser(environ: dict[str, str]) -> SettingsParser:
+    settings = SettingsParser(SERVICES["labels"], environ)
+    settings.add("--label-db", "ANNEAL_LABEL_DB", "state/labels.db", "SQLite file")
+    return settings
+
+
+def test_defaults_come_from_the_catalog() -> None:
+    values = parser({}).parse([])
+    common = common_settings(values)
+    assert (common.host, common.port, common.metrics_port, common.log_level) == (
+        "127.0.0.1",
+        50055,
+        9105,
+        "INFO",
+    )
+    assert common.address == "127.0.0.1:50055"
+    assert values.label_db == "state/labels.db"
+
+
+def test_environment_then_flags_win() -> None:
+    environ = {"ANNEAL_PORT": "6000", "ANNEAL_LABEL_DB": "/tmp/x.db", "ANNEAL_LOG_LEVEL": "debug"}
+    values = parser(environ).parse([])
+    assert (values.port, values.label_db, values.log_level) == (6000, "/tmp/x.db", "DEBUG")
+    values = parser(environ).parse(["--port", "7000", "--label-db", "/tmp/y.db"])
+    assert (values.port, values.label_db) == (7000, "/tmp/y.db")
+
+
+@pytest.mark.parametrize(
+    ("environ", "argv", "message"),
+    [
+        ({"ANNEAL_PORT": "http"}, [], "--port: invalid"),
+        ({}, ["--metrics-port", "70000"], "outside 0..65535"),
+        ({"ANNEAL_LOG_LEVEL": "loud"}, [], "unknown log level"),
+    ],
+)
+def test_bad_values_stop_at_start_up(
+    environ: dict[str, str], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        parser(environ).parse(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_catalog_matches_the_generated_protos(name: str) -> None:
+    spec = SERVICES[name]
+    pb2 = importlib.import_module(f"annealpb.{name}.v1.{name}_pb2")
+    assert spec.command == ("python", "-m", f"services.{name}")
+    assert pb2.DESCRIPTOR.package == spec.proto_package
+    assert pb2.DESCRIPTOR.services_by_name[spec.grpc_service].full_name == spec.full_service_name
