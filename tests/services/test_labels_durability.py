@@ -76,10 +76,8 @@ class LabelProcess:
             except grpc.RpcError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                raise AssertionError(
-                    f"label service did not start: {self.process.communicate()[1]}"
-                )
+                self.stop()
+                raise AssertionError(f"label service did not start: {self.log.read_text()}")
             time.sleep(0.1)
 
     def stub(self) -> labels_pb2_grpc.LabelServiceStub:
