@@ -56,7 +56,10 @@ class SearchBatcher:
             worker.start()
 
     def search(
-        self, vectors: np.ndarray | Sequence[Sequence[float]], k: int, timeout_s: float | None = None
+        self,
+        vectors: np.ndarray | Sequence[Sequence[float]],
+        k: int,
+        timeout_s: float | None = None,
     ) -> SearchResult:
         """Like the wrapped search; bad k or vectors fail here, alone, before any batching."""
         if self._closed:

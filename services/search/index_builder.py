@@ -53,9 +53,9 @@ def check_build_input(
 class IndexBuilder:
     """Fills a new collection and returns it only once it is loaded and answers correctly.
 
-    Flush, index creation and load+verify are idempotent, so each is retried on transient
-    Milvus faults. If any step still fails the half-built collection is dropped and
-    IndexBuildError is raised: nothing serving is touched.
+    Flush and load+verify are idempotent, so each is retried on transient Milvus faults. If a
+    step still fails, the half-built collection is dropped and IndexBuildError is raised:
+    nothing serving is touched.
     """
 
     def __init__(
@@ -88,7 +88,7 @@ class IndexBuilder:
         try:
             self._insert(name, ids, vectors, metadata)
             self._retry.run(f"flush {name}", lambda: self._client.flush(name))
-            self._retry.run(f"index {name}", lambda: self._create_index(name))
+            self._create_index(name)  # not retried: a half-failed create leaves an index behind
             self._retry.run(f"load {name}", lambda: self._load_and_verify(name, ids, vectors))
         except Exception as exc:
             self._drop_quietly(name)
@@ -122,8 +122,6 @@ class IndexBuilder:
             self._client.insert(name, rows)
 
     def _create_index(self, name: str) -> None:
-        if self._client.list_indexes(name):
-            return
         params = self._client.prepare_index_params()
         params.add_index(
             VECTOR_FIELD,

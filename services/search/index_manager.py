@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,14 @@ class IndexManager:
     def current(self) -> IndexVersion | None:
         """The serving version, or None before the first swap."""
         return self._slot.current
+
+    def pin(self) -> AbstractContextManager[IndexVersion]:
+        """Hold the serving version like a running query does, until the block exits.
+
+        A swap inside the block proceeds, but the pinned version is not dropped until the
+        block exits (or the drain timeout passes).
+        """
+        return self._slot.lease()
 
     def in_flight(self, version: int) -> int:
         """Queries now running on ``version``."""

@@ -1,0 +1,68 @@
+"""``python -m services.search``: the vector search service (settings: docs/architecture.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from services.common.catalog import SERVICES
+from services.common.runner import run_service
+from services.common.settings import SettingsParser, common_settings
+from services.search.batcher import SearchBatcher
+from services.search.index_config import IndexConfig
+from services.search.index_manager import IndexManager
+from services.search.server import create_server
+
+DEFAULT_MILVUS_URI = "state/milvus.db"
+
+
+def _json_object(value: str) -> dict[str, int | float | str]:
+    parsed = json.loads(value or "{}")
+    if not isinstance(parsed, dict):
+        raise ValueError(f'expected a JSON object such as {{"nprobe": 16}}, got {value!r}')
+    return parsed
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    spec = SERVICES["search"]
+    parser = SettingsParser(spec)
+    parser.add(
+        "--milvus-uri",
+        "ANNEAL_MILVUS_URI",
+        DEFAULT_MILVUS_URI,
+        "Milvus Lite file (*.db) or server URI (http://host:19530)",
+    )
+    parser.add("--index-type", "ANNEAL_INDEX_TYPE", "FLAT", "Milvus index type (FLAT, IVF_FLAT...)")
+    parser.add("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2")
+    parser.add(
+        "--index-params", "ANNEAL_INDEX_PARAMS", "{}", "JSON index build params", _json_object
+    )
+    parser.add("--search-params", "ANNEAL_SEARCH_PARAMS", "{}", "JSON search params", _json_object)
+    parser.add(
+        "--batch-wait-ms",
+        "ANNEAL_SEARCH_BATCH_WAIT_MS",
+        0.0,
+        "how long a search waits for others to share its Milvus call",
+        float,
+    )
+    values = parser.parse(argv)
+    config = IndexConfig(
+        index_type=values.index_type.upper(),
+        metric=values.metric.upper(),
+        build_params=values.index_params,
+        search_params=values.search_params,
+    )
+    manager = IndexManager.open(values.milvus_uri, config)
+    batcher = SearchBatcher(manager.search, max_wait_s=values.batch_wait_ms / 1000)
+    try:
+        run_service(
+            spec, common_settings(values), lambda address: create_server(address, manager, batcher)
+        )
+    finally:
+        batcher.close()
+        manager.close(timeout_s=10)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

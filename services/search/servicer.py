@@ -1,0 +1,153 @@
+"""SearchService over gRPC: converts messages to IndexManager calls and back.
+
+Exceptions are mapped to status codes by the common error interceptor; the search errors
+subclass the common ones (services/search/errors.py), so the codes follow the proto's comments.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+import grpc
+import numpy as np
+
+from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
+from services.search.batcher import SearchBatcher
+from services.search.errors import IndexBuildError
+from services.search.index_manager import IndexManager
+from services.search.search_result import Hit
+
+MAX_QUERY_VECTORS = 1000
+
+
+def vectors_matrix(vectors: Sequence[search_pb2.Vector], what: str) -> np.ndarray:
+    """Stack vector messages into a float32 (N, D) array; all must have the same length."""
+    if not vectors:
+        raise ValueError(f"no {what} given")
+    dim = len(vectors[0].values)
+    if not dim:
+        raise ValueError(f"{what} 0 is empty")
+    for position, vector in enumerate(vectors):
+        if len(vector.values) != dim:
+            raise ValueError(
+                f"{what} {position} has {len(vector.values)} values, {what} 0 has {dim};"
+                " all must have the index's dimension"
+            )
+    return np.array([vector.values for vector in vectors], dtype=np.float32)
+
+
+def _hits_message(hits: list[Hit]) -> search_pb2.QueryHits:
+    return search_pb2.QueryHits(
+        hits=[
+            search_pb2.Hit(image_id=h.image_id, score=h.score, rank=rank, metadata=h.metadata)
+            for rank, h in enumerate(hits, start=1)
+        ]
+    )
+
+
+class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    """Thin gRPC face of an :class:`IndexManager`; searches go through a :class:`SearchBatcher`."""
+
+    def __init__(self, manager: IndexManager, batcher: SearchBatcher) -> None:
+        self._manager = manager
+        self._batcher = batcher
+        serving = manager.current()
+        INDEX_VERSION.set(serving.version if serving else 0)
+
+    def Search(
+        self, request: search_pb2.SearchRequest, context: grpc.ServicerContext
+    ) -> search_pb2.SearchResponse:
+        if len(request.vectors) > MAX_QUERY_VECTORS:
+            raise ValueError(
+                f"{len(request.vectors)} query vectors in one call; the limit is"
+                f" {MAX_QUERY_VECTORS}, split the call"
+            )
+        queries = vectors_matrix(request.vectors, "query vector")
+        result = self._batcher.search(queries, request.k, timeout_s=context.time_remaining())
+        return search_pb2.SearchResponse(
+            results=[_hits_message(hits) for hits in result.hits],
+            index_version=result.version,
+            model_version=result.model_version,
+        )
+
+    def GetVector(
+        self, request: search_pb2.GetVectorRequest, context: grpc.ServicerContext
+    ) -> search_pb2.GetVectorResponse:
+        stored = self._manager.get_vector(request.image_id)
+        return search_pb2.GetVectorResponse(
+            vector=search_pb2.Vector(values=stored.vector.tolist()),
+            metadata=stored.metadata,
+            index_version=stored.version,
+            model_version=stored.model_version,
+        )
+
+    def BuildIndex(
+        self,
+        request_iterator: Iterator[search_pb2.BuildIndexRequest],
+        context: grpc.ServicerContext,
+    ) -> search_pb2.BuildIndexResponse:
+        options: search_pb2.BuildOptions | None = None
+        items: list[search_pb2.IndexItem] = []
+        for position, message in enumerate(request_iterator):
+            if position == 0:
+                if not message.HasField("options"):
+                    raise ValueError("the first BuildIndex message must carry options")
+                options = message.options
+            elif message.HasField("options"):
+                raise ValueError(f"message {position} carries options; only the first may")
+            items.extend(message.items)
+        if options is None:
+            raise ValueError("empty BuildIndex stream; send options and items")
+        vectors = vectors_matrix([item.vector for item in items], "item")
+        started = time.perf_counter()
+        try:
+            built = self._manager.build(
+                options.version,
+                [item.image_id for item in items],
+                vectors,
+                [dict(item.metadata) for item in items],
+                options.model_version,
+            )
+        except IndexBuildError:
+            INDEX_REBUILD_FAILURES.inc()
+            raise
+        seconds = time.perf_counter() - started
+        INDEX_REBUILD_SECONDS.observe(seconds)
+        if options.swap:
+            self._swap(built.version)
+        return search_pb2.BuildIndexResponse(
+            version=built.version,
+            count=built.count,
+            dim=built.dim,
+            build_seconds=seconds,
+            swapped=options.swap,
+        )
+
+    def SwapIndex(
+        self, request: search_pb2.SwapIndexRequest, context: grpc.ServicerContext
+    ) -> search_pb2.SwapIndexResponse:
+        previous = self._swap(request.version)
+        return search_pb2.SwapIndexResponse(version=request.version, previous_version=previous)
+
+    def _swap(self, version: int) -> int:
+        previous = self._manager.swap(version)
+        INDEX_VERSION.set(version)
+        return previous.version if previous is not None and previous.version != version else 0
+
+    def GetIndexInfo(
+        self, request: search_pb2.GetIndexInfoRequest, context: grpc.ServicerContext
+    ) -> search_pb2.GetIndexInfoResponse:
+        serving = self._manager.current()
+        if serving is None:
+            return search_pb2.GetIndexInfoResponse(has_index=False)
+        return search_pb2.GetIndexInfoResponse(
+            has_index=True,
+            version=serving.version,
+            model_version=serving.model_version,
+            count=serving.count,
+            dim=serving.dim,
+            index_type=serving.index_type,
+            metric=serving.metric,
+        )
