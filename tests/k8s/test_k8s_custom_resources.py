@@ -1,0 +1,171 @@
+"""The custom resources (RayCluster, Milvus, ServiceMonitor, PrometheusRule, the dashboard)
+hold the fields the deployment relies on. No schemas ship for them, so the fields are checked
+one by one."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import tomllib
+from typing import Any
+
+import promql_parser
+from k8s_manifests import (
+    REPO,
+    Obj,
+    container_env,
+    main_container,
+    named,
+    of_kind,
+    render,
+    service_workloads,
+)
+
+QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
+BINARY = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity_bytes(text: str) -> int:
+    match = QUANTITY.match(str(text))
+    assert match, f"memory quantity {text!r} is not in the form the test understands"
+    return int(match.group(1)) * BINARY[match.group(2)]
+
+
+def pinned_version(package: str) -> str:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [d.split("==", 1)[1] for d in deps if re.fullmatch(rf"{package}(\[.*\])?==.+", d)]
+    assert len(pins) == 1, f"pyproject.toml should pin {package} exactly once"
+    return pins[0]
+
+
+def ray_groups(ray: Obj) -> list[tuple[str, Obj]]:
+    groups = [("head", ray["spec"]["headGroupSpec"])]
+    return groups + [(g["groupName"], g) for g in ray["spec"]["workerGroupSpecs"]]
+
+
+def test_raycluster_matches_the_ray_client(objects: tuple[Obj, ...]) -> None:
+    ray = named(objects, "RayCluster", "anneal-ray")
+    assert ray["apiVersion"] == "ray.io/v1"
+    assert ray["spec"]["rayVersion"] == pinned_version("ray")
+    head = ray["spec"]["headGroupSpec"]
+    assert head["rayStartParams"]["num-cpus"] == "0", "the head only schedules"
+    ports = {
+        p["name"]: p["containerPort"] for p in head["template"]["spec"]["containers"][0]["ports"]
+    }
+    embedding = main_container(service_workloads(objects)["embedding"])
+    address = container_env(embedding)["ANNEAL_RAY_ADDRESS"]["value"]
+    assert address == f"ray://{ray['metadata']['name']}-head-svc:{ports['client']}"
+
+
+def test_ray_groups_have_shm_above_object_store(objects: tuple[Obj, ...]) -> None:
+    ray = named(objects, "RayCluster", "anneal-ray")
+    for group, spec in ray_groups(ray):
+        params = spec["rayStartParams"]
+        assert all(isinstance(v, str) for v in params.values()), f"{group}: rayStartParams"
+        pod = spec["template"]["spec"]
+        container = pod["containers"][0]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        shm = volumes[mounts["/dev/shm"]]["emptyDir"]
+        assert shm["medium"] == "Memory", f"{group}: /dev/shm must be memory-backed"
+        shm_bytes = quantity_bytes(shm["sizeLimit"])
+        assert int(params["object-store-memory"]) < shm_bytes, f"{group}: shm below object store"
+        limit = quantity_bytes(container["resources"]["limits"]["memory"])
+        assert shm_bytes < limit, f"{group}: /dev/shm counts towards the memory limit"
+
+
+def test_ray_worker_group_autoscales() -> None:
+    for overlay in ("dev", "prod"):
+        ray = named(render(overlay), "RayCluster", "anneal-ray")
+        assert ray["spec"]["enableInTreeAutoscaling"] is True
+        for group in ray["spec"]["workerGroupSpecs"]:
+            assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+    prod = named(render("prod"), "RayCluster", "anneal-ray")["spec"]["workerGroupSpecs"]
+    assert all(g["maxReplicas"] > g["minReplicas"] for g in prod), "prod GPU workers autoscale"
+
+
+def gpus(container: Obj) -> Any:
+    return container["resources"].get("limits", {}).get("nvidia.com/gpu")
+
+
+def test_gpu_workers_only_in_prod() -> None:
+    prod = named(render("prod"), "RayCluster", "anneal-ray")
+    for group in prod["spec"]["workerGroupSpecs"]:
+        container = group["template"]["spec"]["containers"][0]
+        assert gpus(container) == "1", "one GPU per Ray worker"
+        assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+        assert container["image"].endswith("-cuda"), "GPU workers run the CUDA image"
+        tolerations = group["template"]["spec"].get("tolerations", [])
+        assert any(t["key"] == "nvidia.com/gpu" for t in tolerations)
+    head = prod["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert gpus(head) is None, "the head is CPU only"
+    dev = named(render("dev"), "RayCluster", "anneal-ray")
+    assert "nvidia.com/gpu" not in json.dumps(dev), "dev is CPU only"
+
+
+def test_milvus_mode_per_overlay_and_uri() -> None:
+    for overlay, mode in (("dev", "standalone"), ("prod", "cluster")):
+        objects = render(overlay)
+        milvus = named(objects, "Milvus", "anneal")
+        assert milvus["apiVersion"] == "milvus.io/v1beta1"
+        assert milvus["spec"]["mode"] == mode
+        components = milvus["spec"]["components"]
+        assert ("standalone" in components) == (mode == "standalone")
+        if mode == "cluster":
+            assert components["proxy"]["replicas"] >= 2
+            assert components["queryNode"]["replicas"] >= 2
+        secret = of_kind(objects, "Secret")[0]
+        uri = base64.b64decode(secret["data"]["ANNEAL_MILVUS_URI"]).decode()
+        assert uri == f"http://{milvus['metadata']['name']}-milvus:19530"
+        search = main_container(service_workloads(objects)["search"])
+        ref = container_env(search)["ANNEAL_MILVUS_URI"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": secret["metadata"]["name"], "key": "ANNEAL_MILVUS_URI"}
+
+
+def test_a_service_monitor_scrapes_each_service(objects: tuple[Obj, ...], catalog: Any) -> None:
+    for name, spec in catalog.items():
+        monitor = named(objects, "ServiceMonitor", name)
+        service = named(objects, "Service", name)
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= service["metadata"]["labels"].items()
+        (endpoint,) = monitor["spec"]["endpoints"]
+        ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+        assert ports[endpoint["port"]] == spec.metrics_port
+        assert endpoint["path"] == "/metrics"
+
+
+REQUIRED_ALERTS = {
+    "AnnealIndexRebuildFailed",
+    "AnnealIndexRebuildStuck",
+    "AnnealRetrieveLatencyHigh",
+    "AnnealNoEmbeddingWorkerReady",
+    "AnnealLabelStoreWriteErrors",
+}
+
+
+def test_prometheus_rule_has_the_alerts(objects: tuple[Obj, ...]) -> None:
+    rule = named(objects, "PrometheusRule", "anneal")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert {a["alert"] for a in alerts} >= REQUIRED_ALERTS
+    for alert in alerts:
+        assert alert["labels"]["severity"] in {"warning", "critical"}, alert["alert"]
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+        if "for" in alert:
+            promql_parser.parse_duration(alert["for"])
+
+
+REQUIRED_PANELS = ("Retrieve latency", "Retrieve rate by code", "Index version", "Round state")
+
+
+def test_dashboard_shows_the_required_panels(objects: tuple[Obj, ...]) -> None:
+    config = named(objects, "ConfigMap", "anneal-grafana-dashboard")
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (text,) = config["data"].values()
+    dashboard = json.loads(text)
+    titles = [p["title"] for p in dashboard["panels"]]
+    for wanted in (*REQUIRED_PANELS, "mAP@k per round"):
+        assert any(t.startswith(wanted) for t in titles), f"no panel {wanted!r}"
+    for panel in dashboard["panels"]:
+        assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
