@@ -127,6 +127,16 @@ def test_state_lives_on_the_workloads_own_volume(objects: tuple[Obj, ...]) -> No
     assert checked >= 3, "labels, selection and coordinator keep state"
 
 
+def test_search_never_runs_twice(objects: tuple[Obj, ...]) -> None:
+    """Search owns the index's in-memory drain state and cleans up on start: one process."""
+    search = service_workloads(objects)["search"]
+    assert search["kind"] == "Deployment"
+    assert search["spec"]["replicas"] == 1
+    assert search["spec"]["strategy"] == {"type": "Recreate"}
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] == "retrieval"
+
+
 def test_archive_is_mounted_read_only_where_the_setting_points(objects: tuple[Obj, ...]) -> None:
     archive = settings_set(objects)["ANNEAL_ARCHIVE"]
     for workload in service_workloads(objects).values():
