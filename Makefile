@@ -1,0 +1,48 @@
+# Two entry points for people: `make demo` and `make test`. Both install first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
+ARCHIVE ?= ../shared/data/ucmerced
+PYTEST_ARGS ?=
+
+.PHONY: install proto demo test lint typecheck pytest experiment bench clean
+
+install: $(STAMP) annealpb/.generated
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+# Generated gRPC code: built from protos/, never edited by hand, never committed.
+proto: annealpb/.generated
+annealpb/.generated: $(PROTOS) $(STAMP)
+	rm -rf annealpb
+	@if [ -n "$(PROTOS)" ]; then \
+	  $(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS) && \
+	  find annealpb -type d -exec touch {}/__init__.py \; ; \
+	else mkdir -p annealpb; fi
+	touch $@
+
+demo: install
+	$(PY) -m anneal.cli.app demo --archive $(ARCHIVE)
+
+lint: install
+	$(VENV)/bin/ruff check anneal services tests bench
+	$(VENV)/bin/ruff format --check anneal services tests bench
+typecheck: install
+	$(VENV)/bin/mypy anneal services
+
+pytest: install
+	$(VENV)/bin/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+experiment: install
+	$(PY) -m anneal.cli.app experiment --archive $(ARCHIVE) --strategies mgue,bcgue,random --budget 100 --rounds 10 --seeds 3
+
+clean:
+	rm -rf annealpb .pytest_cache .mypy_cache .ruff_cache

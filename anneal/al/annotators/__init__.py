@@ -1,0 +1,1 @@
+"""Who answers pair questions: people behind a service, or an oracle from class labels."""

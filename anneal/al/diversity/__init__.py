@@ -1,0 +1,1 @@
+"""How `budget` pairs are picked from scored candidates."""

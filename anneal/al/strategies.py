@@ -1,0 +1,41 @@
+"""Named selection strategies: ANNEAL (MGUE or BCGUE with diversity) and the ablations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from anneal.al.diversity.base import Diversity
+from anneal.al.diversity.kmeans import KMeansDiversity
+from anneal.al.diversity.top import TopUncertain
+from anneal.al.pool import PoolBuilder
+from anneal.al.selector import PairSelector
+from anneal.al.uncertainty.base import Uncertainty
+from anneal.al.uncertainty.classifier import ClassifierUncertainty
+from anneal.al.uncertainty.margin import MarginUncertainty
+from anneal.al.uncertainty.random import RandomUncertainty
+from anneal.errors import ConfigError
+
+_Parts = Callable[[int], tuple[Uncertainty, Diversity]]
+
+STRATEGIES: dict[str, _Parts] = {
+    "mgue": lambda m: (MarginUncertainty(), KMeansDiversity(m)),
+    "bcgue": lambda m: (ClassifierUncertainty(fallback=MarginUncertainty()), KMeansDiversity(m)),
+    "mgue-only": lambda m: (MarginUncertainty(), TopUncertain()),
+    "bcgue-only": lambda m: (ClassifierUncertainty(fallback=MarginUncertainty()), TopUncertain()),
+    "diversity-only": lambda m: (RandomUncertainty(), KMeansDiversity(m)),
+    "random": lambda m: (RandomUncertainty(), TopUncertain()),
+}
+
+
+def make_selector(
+    name: str, pool: PoolBuilder | None = None, diversity_multiple: int = 5
+) -> PairSelector:
+    """The selector for a strategy name; ConfigError lists the known names."""
+    try:
+        parts = STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
+        ) from None
+    uncertainty, diversity = parts(diversity_multiple)
+    return PairSelector(uncertainty, diversity, pool or PoolBuilder())

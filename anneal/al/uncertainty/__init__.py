@@ -1,0 +1,1 @@
+"""How unsure the current model is about each candidate pair (higher = more informative)."""

@@ -1,0 +1,1 @@
+"""Archives of remote-sensing images: scanning, decoding, splitting."""

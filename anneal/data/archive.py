@@ -1,0 +1,87 @@
+"""An archive: a folder of images, labelled when they sit in class subfolders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anneal.data.image_io import IMAGE_SUFFIXES
+from anneal.errors import ArchiveError
+
+
+@dataclass(frozen=True)
+class ArchiveImage:
+    """One image: a stable id (its path relative to the archive root), its path, its class."""
+
+    id: str
+    path: Path
+    label: str | None = None
+
+
+class Archive:
+    """An ordered list of images; position i is the row of image i in every embedding matrix."""
+
+    def __init__(self, root: Path, images: Sequence[ArchiveImage]) -> None:
+        self.root = Path(root)
+        self.images: list[ArchiveImage] = list(images)
+        self._index = {image.id: i for i, image in enumerate(self.images)}
+
+    @classmethod
+    def from_folder(cls, root: str | Path) -> Archive:
+        """Scan a folder. `<class>/<file>` everywhere makes a labelled archive; else unlabelled."""
+        root = Path(root)
+        if not root.is_dir():
+            raise ArchiveError(f"archive folder {root} does not exist or is not a folder")
+        files = sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not files:
+            raise ArchiveError(
+                f"archive folder {root} holds no JPEG, PNG or TIFF image; point to a folder of images"
+            )
+        relative = [p.relative_to(root) for p in files]
+        labelled = all(len(r.parts) == 2 for r in relative)
+        images = [
+            ArchiveImage(id=r.as_posix(), path=p, label=r.parts[0] if labelled else None)
+            for p, r in zip(files, relative, strict=True)
+        ]
+        return cls(root, images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def ids(self) -> list[str]:
+        return [image.id for image in self.images]
+
+    @property
+    def is_labelled(self) -> bool:
+        return all(image.label is not None for image in self.images)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({image.label for image in self.images if image.label is not None})
+
+    def labels(self) -> np.ndarray:
+        """Integer class index per image; ArchiveError for an unlabelled archive."""
+        if not self.is_labelled:
+            raise ArchiveError(
+                f"archive {self.root} has no class subfolders; class labels are needed for "
+                "simulated annotation and evaluation"
+            )
+        lookup = {name: i for i, name in enumerate(self.classes)}
+        return np.array([lookup[image.label] for image in self.images], dtype=np.int64)  # type: ignore[index]
+
+    def index_of(self, image_id: str) -> int:
+        """Row of an image id; KeyError naming the id if it is not in the archive."""
+        try:
+            return self._index[image_id]
+        except KeyError:
+            raise KeyError(f"image id {image_id!r} is not in archive {self.root}") from None
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> Archive:
+        """The archive restricted to the given rows, in that order."""
+        return Archive(self.root, [self.images[int(i)] for i in rows])

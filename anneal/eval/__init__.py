@@ -1,0 +1,1 @@
+"""Retrieval evaluation: mAP@k and P@k over a query/archive split."""

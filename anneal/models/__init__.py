@@ -1,0 +1,1 @@
+"""Backbones, the projection head and the embedding model built from them."""

@@ -1,0 +1,88 @@
+"""Run a backbone over an archive, reusing cached features and skipping unreadable files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anneal.data.archive import Archive
+from anneal.data.image_io import decode_image
+from anneal.errors import ArchiveError, ImageDecodeError
+from anneal.models.backbone import Backbone
+from anneal.models.feature_cache import FeatureCache, content_key
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Extraction:
+    """Features of the readable images; `rows` are their positions in the archive."""
+
+    features: np.ndarray
+    rows: np.ndarray
+    failed: dict[str, str] = field(default_factory=dict)  # image id -> reason
+
+
+@torch.inference_mode()
+def backbone_features(
+    backbone: Backbone, images: list[np.ndarray], device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Features of RGB uint8 images (one forward pass; batch them yourself)."""
+    backbone.eval().to(device)
+    batch = backbone.to_batch(images).to(device)
+    return backbone(batch).float().cpu().numpy()
+
+
+def extract_features(
+    archive: Archive,
+    backbone: Backbone,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+) -> Extraction:
+    """Features for every readable image of the archive; unreadable ones are logged and skipped."""
+    cache = FeatureCache(cache_dir, f"{backbone.name}-{backbone.input_size}") if cache_dir else None
+    features: dict[int, np.ndarray] = {}
+    failed: dict[str, str] = {}
+    pending: list[tuple[int, str, np.ndarray]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        out = backbone_features(backbone, [image for _, _, image in pending], device)
+        for (row, _, _), vector in zip(pending, out, strict=True):
+            features[row] = vector
+        if cache is not None:
+            cache.put_many([key for _, key, _ in pending], out)
+        pending.clear()
+
+    total = len(archive)
+    for row, item in enumerate(archive.images):
+        try:
+            data = Path(item.path).read_bytes()
+            key = content_key(data)
+            cached = cache.get(key) if cache is not None else None
+            if cached is not None:
+                features[row] = cached
+            else:
+                pending.append((row, key, decode_image(data)))
+        except (ImageDecodeError, OSError) as exc:
+            failed[item.id] = str(exc)
+            log.warning("skipping unreadable image %s: %s", item.id, exc)
+        if len(pending) >= batch_size:
+            flush()
+        if progress is not None:
+            progress(row + 1, total)
+    flush()
+    if not features:
+        raise ArchiveError(f"no readable image in archive {archive.root} ({len(failed)} failed)")
+    rows = np.array(sorted(features), dtype=np.int64)
+    return Extraction(np.stack([features[r] for r in rows]), rows, failed)

@@ -1,0 +1,1 @@
+"""Training the metric space on labelled pairs."""
