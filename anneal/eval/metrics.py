@@ -25,7 +25,9 @@ def rank(queries: np.ndarray, archive: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(top, order, axis=1)
 
 
-def relevance(ranked: np.ndarray, query_labels: np.ndarray, archive_labels: np.ndarray) -> np.ndarray:
+def relevance(
+    ranked: np.ndarray, query_labels: np.ndarray, archive_labels: np.ndarray
+) -> np.ndarray:
     """Boolean (Q, k): whether each retrieved image shares the query's class."""
     return archive_labels[ranked] == query_labels[:, None]
 

@@ -67,7 +67,9 @@ class EfficientNetLite0(Backbone):
         for repeats, kernel, stride, expand, c_in, c_out in _STAGES:
             for r in range(repeats):
                 blocks.append(
-                    MBConvBlock(c_in if r == 0 else c_out, c_out, kernel, stride if r == 0 else 1, expand)
+                    MBConvBlock(
+                        c_in if r == 0 else c_out, c_out, kernel, stride if r == 0 else 1, expand
+                    )
                 )
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)

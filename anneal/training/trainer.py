@@ -76,7 +76,9 @@ class PairTrainer:
                     torch.from_numpy(batch_bits).to(self.device),
                 )
                 if self.anchor > 0:
-                    drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, initial, strict=True))
+                    drift = sum(
+                        ((p - p0) ** 2).sum() for p, p0 in zip(params, initial, strict=True)
+                    )
                     loss = loss + self.anchor * drift
                 optimiser.zero_grad()
                 loss.backward()  # type: ignore[union-attr]

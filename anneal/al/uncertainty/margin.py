@@ -21,9 +21,7 @@ class MarginUncertainty(Uncertainty):
     def threshold(self, ctx: SelectionContext, pool_distances: np.ndarray) -> float:
         if ctx.similar.any() and not ctx.similar.all():
             ctx.info["threshold_source"] = "labels"
-            return threshold_from_labels(
-                pair_distances(ctx.embeddings, ctx.labelled), ctx.similar
-            )
+            return threshold_from_labels(pair_distances(ctx.embeddings, ctx.labelled), ctx.similar)
         ctx.info["threshold_source"] = "mixture"
         return threshold_from_mixture(pool_distances, seed=int(ctx.rng.integers(2**31 - 1)))
 

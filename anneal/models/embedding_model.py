@@ -1,0 +1,103 @@
+"""The embedding model: backbone -> projection head -> L2-normalised vector, with checkpoints.
+
+A checkpoint names its backbone and holds the head's weights; it holds the backbone's weights
+only when they were fine-tuned (`full` mode), so head-mode checkpoints stay a few MB.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from anneal.errors import StateError
+from anneal.models.backbone import Backbone
+from anneal.models.head import ProjectionHead
+from anneal.models.registry import build_backbone
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    backbone: str
+    feature_dim: int
+    dim: int
+    version: int
+
+
+class EmbeddingModel(nn.Module):
+    """Backbone and head together; `version` names the model a set of embeddings came from."""
+
+    def __init__(
+        self, backbone: Backbone, head: ProjectionHead, backbone_name: str, version: int = 0
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.backbone_name = backbone_name
+        self.version = version
+
+    @classmethod
+    def create(
+        cls,
+        backbone_name: str = "efficientnet-lite0",
+        dim: int | None = None,
+        weights: str | Path | None = None,
+    ) -> EmbeddingModel:
+        """A round-0 model: pretrained backbone, identity (or, if `dim` is smaller, PCA) head."""
+        backbone = build_backbone(backbone_name, weights)
+        return cls(backbone, ProjectionHead(backbone.feature_dim, dim), backbone_name)
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.backbone_name, self.head.in_dim, self.head.out_dim, self.version)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    @torch.inference_mode()
+    def embed_features(self, features: np.ndarray) -> np.ndarray:
+        """Embeddings from cached backbone features."""
+        self.head.eval()
+        return self.head(torch.from_numpy(np.asarray(features, np.float32))).numpy()
+
+    @torch.inference_mode()
+    def embed_images(self, images: list[np.ndarray], device: str = "cpu") -> np.ndarray:
+        """Embeddings of RGB uint8 images (one batch)."""
+        self.eval().to(device)
+        batch = self.backbone.to_batch(images).to(device)
+        return self(batch).float().cpu().numpy()
+
+    def save(self, path: str | Path, include_backbone: bool = False) -> None:
+        """Write a checkpoint atomically (never a half-written file under the final name)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "backbone": self.backbone_name,
+            "feature_dim": self.head.in_dim,
+            "dim": self.head.out_dim,
+            "version": self.version,
+            "head": self.head.state_dict(),
+            "backbone_state": self.backbone.state_dict() if include_backbone else None,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path, backbone: Backbone | None = None) -> EmbeddingModel:
+        """Read a checkpoint; pass an already built `backbone` to share it between versions."""
+        path = Path(path)
+        if not path.is_file():
+            raise StateError(f"model checkpoint {path} does not exist; train a round first")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if backbone is None:
+            backbone = build_backbone(state["backbone"])
+        if state["backbone_state"] is not None:
+            backbone.load_state_dict(state["backbone_state"])
+        head = ProjectionHead(state["feature_dim"], state["dim"])
+        head.load_state_dict(state["head"])
+        return cls(backbone, head, state["backbone"], int(state["version"]))
