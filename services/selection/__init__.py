@@ -1,0 +1,1 @@
+"""Pair selection service: opens active-learning rounds and keeps each round's pairs."""

@@ -1,0 +1,49 @@
+"""What selection asks the label service: register a round, its progress, earlier answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import grpc
+
+from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from services.selection.round_record import SelectedPair
+
+
+class LabelClient:
+    """A thin client of the label service for the calls selection makes."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._stub = labels_pb2_grpc.LabelServiceStub(channel)
+
+    def open_round(
+        self, round_number: int, pairs: Sequence[SelectedPair], timeout_s: float | None
+    ) -> None:
+        """Register the round's pairs (idempotent for the same pairs)."""
+        request = labels_pb2.OpenRoundRequest(
+            round=round_number,
+            pairs=[labels_pb2.ImagePair(image_a=p.image_a, image_b=p.image_b) for p in pairs],
+        )
+        self._stub.OpenRound(request, timeout=timeout_s)
+
+    def unlabelled_pair_ids(self, round_number: int, timeout_s: float | None) -> set[int]:
+        """Ids of the round's pairs without any label."""
+        request = labels_pb2.ListPairsRequest(round=round_number, only_unlabelled=True)
+        reply = self._stub.ListPairs(request, timeout=timeout_s)
+        return {p.pair_id for p in reply.pairs}
+
+    def labelled_pairs(self, round_number: int, timeout_s: float | None) -> int:
+        """Pairs of the round with at least one label."""
+        request = labels_pb2.GetRoundProgressRequest(round=round_number)
+        return int(self._stub.GetRoundProgress(request, timeout=timeout_s).labelled_pairs)
+
+    def resolved(
+        self, rounds: Iterable[int], timeout_s: float | None
+    ) -> list[tuple[str, str, bool]]:
+        """(image_a, image_b, similar) of every resolved label of ``rounds``."""
+        out: list[tuple[str, str, bool]] = []
+        for number in rounds:
+            request = labels_pb2.GetResolvedLabelsRequest(round=number)
+            reply = self._stub.GetResolvedLabels(request, timeout=timeout_s)
+            out.extend((r.pair.image_a, r.pair.image_b, r.similar) for r in reply.labels)
+        return out
