@@ -1,12 +1,17 @@
 """A real Milvus standalone server (PyPI package ``milvus`` 2.3.5) for integration tests.
 
 Started once per test session (about 7 s here), with its data under pytest's temporary
-directory and free ports, and stopped at the end of the session. Import the fixture into a test
-module: ``from milvus_server import milvus_server_uri``.
+directory and every port free-picked, and stopped at the end of the session. Import the fixture
+into a test module: ``from milvus_server import milvus_server_uri``.
+
+The package free-picks the gRPC and internal ports but not the embedded etcd's peer port (2380),
+so a second server on the same machine would fail to start (and hang until a timeout). An etcd
+config file with free ports, added to the package's config template, fixes that.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +19,60 @@ from typing import Any
 
 import pytest
 
+START_TIMEOUT_MS = 90_000
+_ETCD_ANCHOR = "  use:\n    embed: true"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _etcd_config(path: Path, client_port: int) -> None:
+    peer = f"http://127.0.0.1:{_free_port()}"
+    client = f"http://127.0.0.1:{client_port}"
+    path.write_text(
+        "name: milvus-test\n"
+        f"listen-client-urls: {client}\nadvertise-client-urls: {client}\n"
+        f"listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\n"
+        f"initial-cluster: milvus-test={peer}\n"
+    )
+
 
 def start_milvus_server(data_dir: Path) -> tuple[Any, str]:
     """Start a Milvus server storing under ``data_dir``; return it and its ``http://`` URI."""
+    import milvus
     from milvus import MilvusServer, MilvusServerConfig
 
-    server = MilvusServer(MilvusServerConfig(data_dir=str(data_dir)))
+    package_data = Path(milvus.__file__).parent / "data"
+    template_text = (package_data / "config.yaml.template").read_text()
+    if _ETCD_ANCHOR not in template_text:
+        raise RuntimeError("the milvus package's config template changed; update milvus_server.py")
+    template = data_dir / "milvus.yaml.template"
+    template.write_text(
+        template_text.replace(
+            _ETCD_ANCHOR, "  config:\n    path: {{ etcd_config_path }}\n" + _ETCD_ANCHOR, 1
+        )
+    )
+    etcd_port = _free_port()
+    etcd_file = data_dir / "embed-etcd.yaml"
+    _etcd_config(etcd_file, etcd_port)
+    config = MilvusServerConfig(
+        data_dir=str(data_dir / "server"),
+        template=str(template),
+        etcd_port=etcd_port,
+    )
+    config.set("etcd_config_path", str(etcd_file))
+    config.glog_conf_file = str(package_data / "glog.conf")  # only set for the default template
+    server = MilvusServer(config, wait_for_started=False)
     started = time.perf_counter()
-    server.start()  # waits for /healthz; picks free ports from 19530 (gRPC) and 9091 (HTTP)
+    server.start()
+    try:
+        server.wait_started(timeout=START_TIMEOUT_MS)
+    except (TimeoutError, RuntimeError) as exc:
+        server.stop()
+        raise RuntimeError(f"Milvus did not start ({exc}); see {data_dir}/server/logs") from exc
     print(f"Milvus server up in {time.perf_counter() - started:.1f}s on port {server.listen_port}")
     return server, f"http://127.0.0.1:{server.listen_port}"
 

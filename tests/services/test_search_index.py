@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pymilvus.exceptions import MilvusException
+from search_helpers import IDS, META, VECTORS, Q
 
 from services.search.errors import (
     IndexBuildError,
@@ -23,22 +24,6 @@ from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.retry import RetryPolicy
 
-# Six unit vectors in 4-D. For the query Q = (0.6, 0.8, 0, 0) the inner products are
-# b 0.96, c 0.8, a 0.6, and 0 for d, e, f; squared L2 distances b 0.08, c 0.4, a 0.8.
-IDS = ["a", "b", "c", "d", "e", "f"]
-VECTORS = np.array(
-    [
-        [1, 0, 0, 0],
-        [0.8, 0.6, 0, 0],
-        [0, 1, 0, 0],
-        [0, 0, 1, 0],
-        [0, 0, 0.6, 0.8],
-        [0, 0, 0, 1],
-    ],
-    dtype=np.float32,
-)
-META = [{"name": i.upper()} for i in IDS]
-Q = np.array([[0.6, 0.8, 0, 0]], dtype=np.float32)
 FAST_RETRY = RetryPolicy(attempts=2, delay_s=0.01)
 
 
