@@ -1,0 +1,1 @@
+"""The embedding service: a pool of Ray actors that turn images into embedding vectors."""

@@ -1,0 +1,33 @@
+"""Errors of the embedding service; each subclasses the common error that fixes its code."""
+
+from services.common.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+    ResourceExhaustedError,
+    UnavailableError,
+)
+
+
+class UnknownModelError(NotFoundError):
+    """No model version of this name is loaded: load it with LoadModel first."""
+
+
+class ModelConflictError(AlreadyExistsError):
+    """The version is loaded from another checkpoint: load the new one under a new version name."""
+
+
+class DefaultModelError(FailedPreconditionError):
+    """The default version cannot be unloaded: make another version the default first."""
+
+
+class ImageTooLargeError(ResourceExhaustedError):
+    """An image is larger than the server's byte limit: downscale or recompress it."""
+
+
+class NoArchiveError(FailedPreconditionError):
+    """Archive image ids were sent but the service was started without an archive folder."""
+
+
+class WorkerFailedError(UnavailableError):
+    """A Ray worker died or could not be reached; Ray restarts it, so retrying may work."""

@@ -1,0 +1,90 @@
+"""Turns an EmbedImages request stream into its options and a stream of whole encoded images.
+
+Images arrive as chunks (concatenated until ``last``) or as archive ids. Each image is checked
+against the byte limit while it is assembled, so an oversized image is refused before it is
+buffered whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from annealpb.embedding.v1 import embedding_pb2
+from services.embedding.archive_images import ArchiveImages
+from services.embedding.errors import ImageTooLargeError
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """One image of the stream: the caller's id and its encoded bytes."""
+
+    image_id: str
+    data: bytes
+
+
+def read_options(
+    requests: Iterator[embedding_pb2.EmbedImagesRequest],
+) -> embedding_pb2.EmbedOptions:
+    """The options of the first request; ValueError if the stream does not start with them."""
+    first = next(requests, None)
+    if first is None or first.WhichOneof("item") != "options":
+        raise ValueError(
+            "the first EmbedImages request must carry options (model_version, max_batch)"
+        )
+    return first.options
+
+
+class ImageAssembler:
+    """Assembles images from requests that follow the options."""
+
+    def __init__(self, max_image_bytes: int, archive: ArchiveImages) -> None:
+        self._max_bytes = max_image_bytes
+        self._archive = archive
+
+    def images(
+        self, requests: Iterator[embedding_pb2.EmbedImagesRequest]
+    ) -> Iterator[EncodedImage]:
+        pending_id: str | None = None
+        parts: list[bytes] = []
+        size = 0
+        for position, request in enumerate(requests, start=1):
+            which = request.WhichOneof("item")
+            if which == "options":
+                raise ValueError(f"request {position} carries options; only the first may")
+            if which is None:
+                raise ValueError(
+                    f"request {position} is empty; send a chunk or an archive_image_id"
+                )
+            if which == "archive_image_id":
+                if pending_id is not None:
+                    raise ValueError(self._unfinished(pending_id))
+                data = self._archive.read(request.archive_image_id)
+                self._check_size(request.archive_image_id, len(data))
+                yield EncodedImage(request.archive_image_id, data)
+                continue
+            chunk = request.chunk
+            if not chunk.image_id:
+                raise ValueError(f"request {position}: image chunk without image_id")
+            if pending_id is not None and chunk.image_id != pending_id:
+                raise ValueError(self._unfinished(pending_id))
+            pending_id = chunk.image_id
+            size += len(chunk.data)
+            self._check_size(pending_id, size)
+            parts.append(chunk.data)
+            if chunk.last:
+                yield EncodedImage(pending_id, b"".join(parts))
+                pending_id, parts, size = None, [], 0
+        if pending_id is not None:
+            raise ValueError(self._unfinished(pending_id))
+
+    def _check_size(self, image_id: str, size: int) -> None:
+        if size > self._max_bytes:
+            raise ImageTooLargeError(
+                f"image {image_id!r} is larger than the limit of {self._max_bytes} bytes;"
+                " downscale or recompress it"
+            )
+
+    @staticmethod
+    def _unfinished(image_id: str) -> str:
+        return f"image {image_id!r} ended without a chunk with last=true"

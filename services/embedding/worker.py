@@ -1,0 +1,73 @@
+"""One embedding worker: the body of a Ray actor that holds model versions and embeds batches.
+
+Workers receive encoded image bytes, never paths, so they run on any node of a Ray cluster; they
+decode and resize there, which spreads that CPU work over the pool. Checkpoints arrive as bytes
+too (through Ray's object store) for the same reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from anneal.data.image_io import decode_image
+from anneal.errors import ImageDecodeError
+from anneal.models.embedding_model import EmbeddingModel
+from services.embedding.batch_result import BatchResult
+
+
+class EmbeddingWorker:
+    """Holds models by version name and embeds batches of encoded images with one of them."""
+
+    def __init__(self, backbone_name: str, cpu_threads: int) -> None:
+        self._backbone_name = backbone_name
+        self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self._device == "cpu":
+            torch.set_num_threads(cpu_threads)
+        self._models: dict[str, EmbeddingModel] = {}
+
+    def device(self) -> str:
+        """ "cuda" or "cpu"; also the call that tells the pool the actor is up."""
+        return self._device
+
+    def load(self, version: str, checkpoint: bytes | None) -> int:
+        """Loads ``checkpoint`` (None: the pretrained round-0 model) as ``version``; its dim."""
+        if checkpoint is None:
+            model = EmbeddingModel.create(self._backbone_name)
+        else:
+            with tempfile.TemporaryDirectory(prefix="anneal-ckpt-") as folder:
+                path = Path(folder) / "model.pt"
+                path.write_bytes(checkpoint)
+                model = EmbeddingModel.load(path)
+        model.eval().to(self._device)
+        self._models[version] = model
+        return int(model.info.dim)
+
+    def unload(self, version: str) -> bool:
+        """Frees ``version``; False when it was not loaded."""
+        return self._models.pop(version, None) is not None
+
+    def embed(self, version: str, images: list[bytes]) -> BatchResult:
+        """Decodes and embeds ``images`` with ``version``; see :class:`BatchResult`."""
+        model = self._models.get(version)
+        if model is None:
+            return BatchResult.missing()
+        started = time.perf_counter()
+        arrays, failed = [], {}
+        for position, data in enumerate(images):
+            try:
+                arrays.append(decode_image(data))
+            except ImageDecodeError as exc:
+                failed[position] = str(exc)
+        decoded = time.perf_counter()
+        if failed:
+            return BatchResult(vectors=None, decode_seconds=decoded - started, failed=failed)
+        vectors = model.embed_images(arrays, self._device)
+        return BatchResult(
+            vectors=vectors,
+            decode_seconds=decoded - started,
+            model_seconds=time.perf_counter() - decoded,
+        )
