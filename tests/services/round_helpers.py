@@ -6,11 +6,30 @@ little noise, so any reasonable embedding puts each class together and the answe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import grpc
 import numpy as np
 from PIL import Image
+
+from services.common.server import AnnealServer
+from services.coordinator.coordinator import Coordinator
+from services.coordinator.downstream import Downstream
+from services.coordinator.model_workspace import WorkspaceConfig
+from services.coordinator.runner_factory import prepare_runner
+from services.coordinator.server import create_server as coordinator_server
+from services.coordinator.state_store import StateStore
+from services.labels.server import create_server as labels_server
+from services.labels.store import LabelStore
+from services.search.index_config import IndexConfig
+from services.search.index_manager import IndexManager
+from services.search.server import create_server as search_server
+from services.selection.label_client import LabelClient
+from services.selection.round_store import RoundStore
+from services.selection.rounds import SelectionRounds
+from services.selection.server import create_server as selection_server
+from services.selection.vector_source import SearchServiceVectors
 
 CLASSES = ("blue", "green", "red")
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200)}
@@ -43,3 +62,64 @@ def class_vectors(ids: Sequence[str], seed: int = 0) -> np.ndarray:
         out[row, CLASSES.index(class_of(image_id))] = 1.0
         out[row] += rng.normal(0, 0.1, size=4).astype(np.float32)
     return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class Stack:
+    """Labels, search (Milvus Lite), selection and coordinator servers in this process.
+
+    ``serve`` is the conftest fixture that starts a built server and returns a channel. The
+    coordinator can be stopped and started again on the same state folder (a restart).
+    """
+
+    def __init__(
+        self, serve: Callable[..., grpc.Channel], root: Path, embedding: grpc.Channel | None = None
+    ) -> None:
+
+        self.serve = serve
+        self.root = root
+        self.ids = make_archive(root / "archive")
+        self.store = LabelStore(root / "labels.db")
+        self.manager = IndexManager.open(str(root / "milvus.db"), IndexConfig())
+        self.labels = serve(labels_server("127.0.0.1:0", self.store))
+        self.search = serve(search_server("127.0.0.1:0", self.manager))
+        rounds = SelectionRounds(
+            RoundStore(root / "state" / "selection"),
+            SearchServiceVectors(self.search, self.ids),
+            LabelClient(self.labels),
+        )
+        self.selection = serve(selection_server("127.0.0.1:0", rounds))
+        self.downstream = Downstream(self.selection, self.labels, self.search, embedding)
+        self.coordinator: Coordinator | None = None
+        self.server: AnnealServer | None = None
+
+    def start_coordinator(self) -> grpc.Channel:
+        """Start a coordinator (server + worker) on the stack's state folder; its channel."""
+
+        folder = self.root / "state" / "coordinator"
+        config = WorkspaceConfig(dim=8, cache_dir=str(self.root / "features"))
+        self.coordinator = Coordinator(
+            StateStore(folder),
+            lambda: prepare_runner(
+                self.root / "archive", folder / "models", config, self.downstream
+            ),
+            poll_s=0.1,
+            reconcile_s=1.0,
+        )
+        self.coordinator.start()
+        self.server, port = coordinator_server("127.0.0.1:0", self.coordinator)
+        self.server.start()
+
+        return grpc.insecure_channel(f"127.0.0.1:{port}")
+
+    def stop_coordinator(self) -> None:
+        if self.server is not None:
+            self.server.stop(None).wait()
+        if self.coordinator is not None:
+            self.coordinator.stop()
+        self.server = None
+        self.coordinator = None
+
+    def close(self) -> None:
+        self.stop_coordinator()
+        self.manager.close(timeout_s=5)
+        self.store.close()

@@ -1,0 +1,89 @@
+"""``python -m services.coordinator``: the round state machine (settings: docs/architecture.md).
+
+Keeps its state and model checkpoints under ``ANNEAL_STATE_DIR/coordinator``; reads the archive
+from ``ANNEAL_ARCHIVE``; calls the selection, label, search and embedding services at
+``ANNEAL_*_ADDR`` (an empty embedding address runs without one: image queries then use whatever
+model the embedding service has).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from services.common.catalog import SERVICES
+from services.common.runner import run_service
+from services.common.settings import SettingsParser, common_settings
+from services.coordinator.coordinator import Coordinator
+from services.coordinator.downstream import Downstream
+from services.coordinator.model_workspace import WorkspaceConfig
+from services.coordinator.runner_factory import REEMBED_MODES, prepare_runner
+from services.coordinator.server import create_server
+from services.coordinator.state_store import StateStore
+
+DEFAULT_STATE_DIR = "state"
+
+
+def _dim(value: str) -> int | None:
+    return int(value) if value and int(value) > 0 else None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    spec = SERVICES["coordinator"]
+    parser = SettingsParser(spec)
+    parser.add("--state-dir", "ANNEAL_STATE_DIR", DEFAULT_STATE_DIR, "round state and checkpoints")
+    parser.add("--archive", "ANNEAL_ARCHIVE", "", "archive folder")
+    parser.add("--selection-addr", "ANNEAL_SELECTION_ADDR", "127.0.0.1:50054", "selection service")
+    parser.add("--labels-addr", "ANNEAL_LABELS_ADDR", "127.0.0.1:50055", "label service")
+    parser.add("--search-addr", "ANNEAL_SEARCH_ADDR", "127.0.0.1:50053", "search service")
+    parser.add("--embedding-addr", "ANNEAL_EMBEDDING_ADDR", "127.0.0.1:50052", "embedding service")
+    parser.add(
+        "--feature-cache", "ANNEAL_FEATURE_CACHE", ".cache/features", "backbone feature cache"
+    )
+    parser.add("--backbone", "ANNEAL_BACKBONE", "efficientnet-lite0", "backbone name")
+    parser.add(
+        "--dim", "ANNEAL_EMBEDDING_DIM", "128", "embedding dimension (0: the backbone's)", _dim
+    )
+    parser.add("--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}")
+    values = parser.parse(argv)
+    if not values.archive:
+        raise SystemExit(
+            "the coordinator needs the archive folder: set --archive or ANNEAL_ARCHIVE"
+        )
+    folder = Path(values.state_dir) / "coordinator"
+    channels = {
+        name: grpc.insecure_channel(getattr(values, f"{name}_addr"))
+        for name in ("selection", "labels", "search", "embedding")
+        if getattr(values, f"{name}_addr")
+    }
+    downstream = Downstream(
+        channels["selection"], channels["labels"], channels["search"], channels.get("embedding")
+    )
+    config = WorkspaceConfig(values.backbone, values.dim, values.feature_cache)
+    coordinator = Coordinator(
+        StateStore(folder),
+        lambda: prepare_runner(
+            values.archive,
+            folder / "models",
+            config,
+            downstream,
+            values.reembed,
+            channels.get("embedding"),
+        ),
+    )
+    coordinator.start()
+    try:
+        run_service(
+            spec, common_settings(values), lambda address: create_server(address, coordinator)
+        )
+    finally:
+        coordinator.stop()
+        for channel in channels.values():
+            channel.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

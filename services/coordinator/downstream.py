@@ -1,0 +1,184 @@
+"""The calls the coordinator makes to the other services, with retries of transient failures."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+import numpy as np
+
+from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TRANSIENT = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
+)
+CALL_TIMEOUT_S = 120.0
+BUILD_BATCH = 256
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed call may work when retried (the service is restarting, Milvus flaked)."""
+    return isinstance(exc, grpc.RpcError) and exc.code() in TRANSIENT
+
+
+def retried(what: str, call: Callable[[], T], attempts: int = 5, delay_s: float = 1.0) -> T:
+    """``call()``, retried with doubling delays while it fails transiently."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            if not is_transient(exc) or attempt == attempts:
+                raise
+            log.warning("%s failed (%s), retry %d/%d", what, exc.code().name, attempt, attempts)
+            time.sleep(delay_s * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    version: int
+    model_version: str
+    count: int
+
+
+class Downstream:
+    """Stubs of selection, labels, search and (optionally) embedding."""
+
+    def __init__(
+        self,
+        selection: grpc.Channel,
+        labels: grpc.Channel,
+        search: grpc.Channel,
+        embedding: grpc.Channel | None,
+    ) -> None:
+        self.selection = selection_pb2_grpc.SelectionServiceStub(selection)
+        self.labels = labels_pb2_grpc.LabelServiceStub(labels)
+        self.search = search_pb2_grpc.SearchServiceStub(search)
+        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(embedding) if embedding else None
+
+    # -- selection and labels -----------------------------------------------------------------
+
+    def select(
+        self, round_number: int, strategy: str, budget: int, seed: int, index_version: int
+    ) -> int:
+        """Open the round on the selection service (idempotent); the number of pairs."""
+        request = selection_pb2.StartRoundRequest(
+            round=round_number,
+            strategy=strategy,
+            budget=budget,
+            seed=seed,
+            index_version=index_version,
+        )
+        reply = retried(
+            "StartRound", lambda: self.selection.StartRound(request, timeout=CALL_TIMEOUT_S)
+        )
+        return len(reply.pairs)
+
+    def labelled_pairs(self, round_number: int) -> int:
+        request = labels_pb2.GetRoundProgressRequest(round=round_number)
+        return int(self.labels.GetRoundProgress(request, timeout=10).labelled_pairs)
+
+    def close_labels(self, round_number: int) -> None:
+        request = labels_pb2.CloseRoundRequest(round=round_number)
+        retried("CloseRound", lambda: self.labels.CloseRound(request, timeout=10))
+
+    def answers(self, rounds: Sequence[int]) -> list[tuple[str, str, bool]]:
+        """(image_a, image_b, similar) of the resolved labels of ``rounds``."""
+        out: list[tuple[str, str, bool]] = []
+        for number in rounds:
+            reply = retried("GetResolvedLabels", functools.partial(self._resolved, number))
+            out.extend((x.pair.image_a, x.pair.image_b, x.similar) for x in reply.labels)
+        return out
+
+    def _resolved(self, round_number: int) -> labels_pb2.GetResolvedLabelsResponse:
+        request = labels_pb2.GetResolvedLabelsRequest(round=round_number)
+        return self.labels.GetResolvedLabels(request, timeout=CALL_TIMEOUT_S)
+
+    # -- search -------------------------------------------------------------------------------
+
+    def serving_index(self) -> IndexInfo | None:
+        info = retried(
+            "GetIndexInfo",
+            lambda: self.search.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=10),
+        )
+        if not info.has_index:
+            return None
+        return IndexInfo(int(info.version), info.model_version, int(info.count))
+
+    def build_index(
+        self,
+        version: int,
+        model_version: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[dict[str, str]],
+    ) -> float:
+        """Build (loaded and verified by the search service) ``version``; its build seconds.
+
+        ALREADY_EXISTS means this version was built before a restart of ours and not yet
+        swapped: it is used as is.
+        """
+
+        def stream() -> Iterator[search_pb2.BuildIndexRequest]:
+            options = search_pb2.BuildOptions(version=version, model_version=model_version)
+            yield search_pb2.BuildIndexRequest(options=options)
+            for start in range(0, len(ids), BUILD_BATCH):
+                yield search_pb2.BuildIndexRequest(
+                    items=[
+                        search_pb2.IndexItem(
+                            image_id=ids[i],
+                            vector=search_pb2.Vector(values=vectors[i].tolist()),
+                            metadata=metadata[i],
+                        )
+                        for i in range(start, min(start + BUILD_BATCH, len(ids)))
+                    ]
+                )
+
+        try:
+            reply = retried(
+                "BuildIndex", lambda: self.search.BuildIndex(stream(), timeout=CALL_TIMEOUT_S * 5)
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                log.info("index version %d was built already; using it", version)
+                return 0.0
+            raise
+        if reply.count != len(ids):
+            raise RuntimeError(
+                f"index version {version} holds {reply.count} images, expected {len(ids)}"
+            )
+        return float(reply.build_seconds)
+
+    def swap_index(self, version: int) -> None:
+        request = search_pb2.SwapIndexRequest(version=version)
+        retried("SwapIndex", lambda: self.search.SwapIndex(request, timeout=60))
+
+    # -- embedding ----------------------------------------------------------------------------
+
+    def load_model(self, model_version: str, checkpoint: str, make_default: bool) -> None:
+        """Load a version into the embedding service (no-op without one)."""
+        if self.embedding is None:
+            return
+        stub = self.embedding
+        request = embedding_pb2.LoadModelRequest(
+            model_version=model_version, checkpoint_path=checkpoint, make_default=make_default
+        )
+        retried("LoadModel", lambda: stub.LoadModel(request, timeout=CALL_TIMEOUT_S * 5))
+
+    def loaded_models(self) -> set[str] | None:
+        """Versions the embedding service holds (None without one)."""
+        if self.embedding is None:
+            return None
+        reply = self.embedding.GetModelInfo(embedding_pb2.GetModelInfoRequest(), timeout=10)
+        return {m.model_version for m in reply.models}

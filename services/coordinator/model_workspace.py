@@ -1,0 +1,133 @@
+"""The archive as the coordinator trains on it: backbone features, models and checkpoints.
+
+Head mode: the backbone is frozen, so the archive's backbone features are extracted once (and
+cached on disk by content) and every round only trains the projection head on them. Each round
+trains from the round-0 model on all labels so far (the round-0 model is the anchor the
+training config pulls towards), so a round's model does not depend on the path of earlier ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anneal.data.archive import Archive
+from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.extract import extract_features
+from anneal.models.registry import build_backbone
+from anneal.training.config import TrainConfig
+from anneal.training.modes import HeadMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Backbone, embedding dimension (None: the backbone's), feature cache and training."""
+
+    backbone: str = "efficientnet-lite0"
+    dim: int | None = 128
+    cache_dir: str = ".cache/features"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class ModelWorkspace:
+    """Features of the readable archive images (row i is ``ids[i]``) and the models over them."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        features: np.ndarray,
+        rows: np.ndarray,
+        folder: Path,
+        config: WorkspaceConfig,
+    ) -> None:
+        self.archive = archive
+        self.features = features
+        self.ids = [archive.ids[int(r)] for r in rows]
+        self.classes = (
+            [archive.images[int(r)].label or "" for r in rows] if archive.is_labelled else None
+        )
+        self.folder = folder
+        self.config = config
+        self._rows = {image_id: row for row, image_id in enumerate(self.ids)}
+        self._backbone = build_backbone(config.backbone)
+        self._mode = HeadMode(features)
+        self._round0: EmbeddingModel | None = None
+
+    @classmethod
+    def prepare(
+        cls, archive_folder: str | Path, folder: Path, config: WorkspaceConfig
+    ) -> ModelWorkspace:
+        """Scan the archive and extract (or read cached) backbone features of every image."""
+        archive = Archive.from_folder(archive_folder)
+        backbone = build_backbone(config.backbone)
+        extraction = extract_features(archive, backbone, cache_dir=config.cache_dir, batch_size=32)
+        if extraction.failed:
+            log.warning("%d unreadable archive images are left out", len(extraction.failed))
+        return cls(archive, extraction.features, extraction.rows, folder, config)
+
+    def model_version(self, round_number: int) -> str:
+        """Name of a round's model; round 0 names its dimension, as it differs from the
+        embedding service's built-in pretrained model."""
+        if round_number == 0:
+            return f"round-0-d{self.config.dim or self.features.shape[1]}"
+        return f"round-{round_number}"
+
+    def checkpoint(self, round_number: int) -> Path:
+        return self.folder / f"{self.model_version(round_number)}.pt"
+
+    def round0(self) -> EmbeddingModel:
+        """The round-0 model (PCA head over the archive features), saved once."""
+        if self._round0 is None:
+            path = self.checkpoint(0)
+            if path.is_file():
+                self._round0 = EmbeddingModel.load(path, backbone=self._backbone)
+            else:
+                head_dim = self.config.dim
+                model = EmbeddingModel.create(self.config.backbone, head_dim)
+                if head_dim is not None and head_dim < self.features.shape[1]:
+                    model.head.init_pca(self.features)
+                model.save(path)
+                self._round0 = model
+        return self._round0
+
+    def load(self, round_number: int) -> EmbeddingModel:
+        return EmbeddingModel.load(self.checkpoint(round_number), backbone=self._backbone)
+
+    def pair_rows(self, answers: list[tuple[str, str, bool]]) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical feature rows and bits of the answers whose two images are in the archive."""
+        known = [
+            (self._rows[a], self._rows[b], s)
+            for a, b, s in answers
+            if a in self._rows and b in self._rows
+        ]
+        if not known:
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool)
+        pairs = np.sort(np.array([(a, b) for a, b, _ in known], dtype=np.int64), axis=1)
+        return pairs, np.array([s for _, _, s in known], dtype=bool)
+
+    def train(self, round_number: int, answers: list[tuple[str, str, bool]], seed: int) -> Path:
+        """Train the round's model from round 0 on ``answers`` and save its checkpoint."""
+        pairs, similar = self.pair_rows(answers)
+        if len(pairs) == 0:
+            raise ValueError(
+                "none of the labelled pairs names two indexed archive images; nothing to train on"
+            )
+        generator = torch.Generator().manual_seed(seed)
+        model, report = self._mode.fit(self.round0(), pairs, similar, self.config.train, generator)
+        model.version = round_number
+        path = self.checkpoint(round_number)
+        model.save(path)
+        log.info(
+            "trained round %d on %d pairs: loss %.4f in %.1fs",
+            round_number,
+            len(pairs),
+            report.final_loss,
+            report.seconds,
+        )
+        return path

@@ -1,0 +1,68 @@
+"""Re-embedding the archive with a new model version.
+
+Head mode trains only the projection head on cached backbone features, so the archive's new
+embeddings are the head applied to those features: milliseconds, in the coordinator. Sending
+the archive through the embedding service instead would decode and run the backbone on every
+image again (minutes on a CPU) to get the same numbers. :class:`EmbeddingServiceReEmbedder`
+does that, for full mode (a fine-tuned backbone) or to check the service against the local path.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+
+import grpc
+import numpy as np
+
+from anneal.models.embedding_model import EmbeddingModel
+from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+
+
+class ReEmbedder(ABC):
+    """Embeds every archive image (rows in the workspace's order) with a model version."""
+
+    @abstractmethod
+    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
+        """(N, dim) L2-normalised embeddings."""
+
+
+class CachedFeatureReEmbedder(ReEmbedder):
+    """The model's head applied to cached backbone features (head mode)."""
+
+    def __init__(self, features: np.ndarray) -> None:
+        self._features = features
+
+    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
+        return np.asarray(model.embed_features(self._features), dtype=np.float32)
+
+
+class EmbeddingServiceReEmbedder(ReEmbedder):
+    """Streams the archive ids through the embedding service (the version must be loaded)."""
+
+    def __init__(
+        self, channel: grpc.Channel, ids: Sequence[str], timeout_s: float = 3600.0
+    ) -> None:
+        self._stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        self._ids = list(ids)
+        self._timeout_s = timeout_s
+
+    def _requests(self, model_version: str) -> Iterator[embedding_pb2.EmbedImagesRequest]:
+        yield embedding_pb2.EmbedImagesRequest(
+            options=embedding_pb2.EmbedOptions(model_version=model_version)
+        )
+        for image_id in self._ids:
+            yield embedding_pb2.EmbedImagesRequest(archive_image_id=image_id)
+
+    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
+        vectors: dict[str, list[float]] = {}
+        for reply in self._stub.EmbedImages(self._requests(model_version), timeout=self._timeout_s):
+            for item in reply.embeddings:
+                vectors[item.image_id] = list(item.vector)
+        missing = [i for i in self._ids if i not in vectors]
+        if missing:
+            raise RuntimeError(
+                f"the embedding service returned no embedding for {len(missing)} archive images"
+                f" (e.g. {missing[0]!r}); check its archive folder"
+            )
+        return np.array([vectors[i] for i in self._ids], dtype=np.float32)

@@ -1,0 +1,131 @@
+"""The work of each round stage, and of indexing the archive at first start (bootstrap).
+
+Each method does one stage and returns what it produced; the :class:`Coordinator` decides the
+order, records the results and persists them. Nothing here changes what serves queries except
+:meth:`RoundRunner.swap` (and the bootstrap's first swap), the last step of a round.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from anneal.models.embedding_model import EmbeddingModel
+from services.coordinator.downstream import Downstream
+from services.coordinator.evaluation import Evaluator
+from services.coordinator.model_workspace import ModelWorkspace
+from services.coordinator.reembedder import ReEmbedder
+from services.coordinator.round_status import RoundStatus, Serving
+
+log = logging.getLogger(__name__)
+
+
+class RoundRunner:
+    """Runs stages against the other services with one workspace and one re-embedder."""
+
+    def __init__(
+        self,
+        workspace: ModelWorkspace,
+        downstream: Downstream,
+        reembedder: ReEmbedder,
+        evaluator: Evaluator | None,
+    ) -> None:
+        self.workspace = workspace
+        self.downstream = downstream
+        self._reembedder = reembedder
+        self._evaluator = evaluator
+        self._metadata = [
+            {"label": cls, "path": image_id} if cls else {"path": image_id}
+            for image_id, cls in zip(
+                workspace.ids, workspace.classes or [""] * len(workspace.ids), strict=True
+            )
+        ]
+
+    def evaluate(self, embeddings: np.ndarray) -> dict[str, float]:
+        return self._evaluator.evaluate(embeddings) if self._evaluator else {}
+
+    # -- bootstrap --------------------------------------------------------------------------
+
+    def bootstrap(self, serving: Serving) -> Serving:
+        """Make sure an index serves; on first start index the archive with the round-0 model.
+
+        Returns the (possibly new) serving record. If the search service lost the serving
+        index (e.g. its Milvus data was wiped), the serving model is indexed again.
+        """
+        info = self.downstream.serving_index()
+        if serving.index_version > 0 and info is not None and info.version >= serving.index_version:
+            return serving
+        if serving.index_version > 0:
+            log.warning(
+                "the search service lost index version %d; rebuilding it", serving.index_version
+            )
+            version, model_version = serving.index_version, serving.model_version
+        else:
+            version = info.version + 1 if info is not None else 1
+            model_version = self.workspace.model_version(0)
+        model = self._model(model_version)
+        checkpoint = str(self.workspace.checkpoint(model.version))
+        self.downstream.load_model(model_version, checkpoint, make_default=True)
+        embeddings = self._reembedder.embed(model, model_version)
+        self.downstream.build_index(
+            version, model_version, self.workspace.ids, embeddings, self._metadata
+        )
+        self.downstream.swap_index(version)
+        log.info("index version %d serves model %s", version, model_version)
+        return Serving(version, model_version, checkpoint, self.evaluate(embeddings))
+
+    def _model(self, model_version: str) -> EmbeddingModel:
+        number = int(model_version.split("-")[1])  # "round-<N>[-...]"
+        return self.workspace.round0() if number == 0 else self.workspace.load(number)
+
+    def reconcile(self, serving: Serving) -> None:
+        """Reload the serving model into the embedding service if it lost it (a restart)."""
+        loaded = self.downstream.loaded_models()
+        if loaded is not None and serving.model_version and serving.model_version not in loaded:
+            log.info("embedding service lacks %s; loading it", serving.model_version)
+            self.downstream.load_model(serving.model_version, serving.checkpoint, True)
+
+    # -- round stages -------------------------------------------------------------------------
+
+    def select(self, status: RoundStatus, serving_version: int) -> int:
+        """Open the round's pairs on the selection service; how many there are."""
+        return self.downstream.select(
+            status.round, status.strategy, status.budget, status.seed, serving_version
+        )
+
+    def labelled_pairs(self, status: RoundStatus) -> int:
+        return self.downstream.labelled_pairs(status.round)
+
+    def close_labels(self, status: RoundStatus) -> None:
+        self.downstream.close_labels(status.round)
+
+    def train(self, status: RoundStatus, label_rounds: Sequence[int]) -> tuple[str, str]:
+        """Train on the labels of ``label_rounds``; the model version and checkpoint path."""
+        answers = self.downstream.answers(label_rounds)
+        path = self.workspace.train(status.round, answers, seed=status.seed)
+        return self.workspace.model_version(status.round), str(path)
+
+    def embed(self, status: RoundStatus) -> tuple[np.ndarray, dict[str, float]]:
+        """Load the round's model into the embedding service; the archive's new embeddings
+        and their evaluation."""
+        model = self.workspace.load(status.round)
+        self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
+        embeddings = self._reembedder.embed(model, status.model_version)
+        return embeddings, self.evaluate(embeddings)
+
+    def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
+        """Build (and have verified) the round's index version; its build seconds."""
+        return self.downstream.build_index(
+            status.index_version,
+            status.model_version,
+            self.workspace.ids,
+            embeddings,
+            self._metadata,
+        )
+
+    def swap(self, status: RoundStatus) -> None:
+        """Serve the round's index, then make its model the embedding service's default."""
+        self.downstream.swap_index(status.index_version)
+        self.downstream.load_model(status.model_version, status.checkpoint, make_default=True)

@@ -1,0 +1,157 @@
+"""The coordinator drives rounds end to end against real services on loopback.
+
+Tiny archive (3 colour classes x 6 images), Milvus Lite, no embedding service (head mode
+re-embeds from cached backbone features in the coordinator). A simulated annotator answers
+from the class folders.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from round_helpers import Stack, class_of
+
+from annealpb.coordinator.v1 import coordinator_pb2 as pb
+from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+from services.coordinator.round_status import RoundState
+from services.coordinator.state_store import StateStore
+
+pytestmark = pytest.mark.integration
+
+STAGES = {"selection", "training", "embedding", "indexing", "swap"}
+
+
+@pytest.fixture
+def stack(serve, tmp_path: Path) -> Iterator[Stack]:
+    built = Stack(serve, tmp_path)
+    yield built
+    built.close()
+
+
+def wait_for(stub, check, timeout: float = 60.0) -> pb.GetStatusResponse:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = stub.GetStatus(pb.GetStatusRequest())
+        if check(reply):
+            return reply
+        assert time.monotonic() < deadline, f"timed out; last status {reply}"
+        time.sleep(0.1)
+
+
+def answer(stack: Stack, round_number: int, limit: int = 0) -> int:
+    """Answer the round's pending pairs from the class folders; how many were answered."""
+    selection = selection_pb2_grpc.SelectionServiceStub(stack.selection)
+    pending = selection.ListPendingPairs(
+        selection_pb2.ListPendingPairsRequest(round=round_number, limit=limit)
+    ).pairs
+    labels = [
+        labels_pb2.Label(
+            round=round_number,
+            pair_id=p.pair_id,
+            similar=class_of(p.image_a) == class_of(p.image_b),
+            annotator_id="oracle",
+            idempotency_key=f"r{round_number}-p{p.pair_id}",
+        )
+        for p in pending
+    ]
+    if labels:
+        labels_pb2_grpc.LabelServiceStub(stack.labels).SubmitLabels(
+            labels_pb2.SubmitLabelsRequest(labels=labels)
+        )
+    return len(labels)
+
+
+def serving(stack: Stack) -> search_pb2.GetIndexInfoResponse:
+    return search_pb2_grpc.SearchServiceStub(stack.search).GetIndexInfo(
+        search_pb2.GetIndexInfoRequest()
+    )
+
+
+def test_round_goes_through_every_state_then_resumes_after_restart(stack: Stack) -> None:
+    stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
+    # bootstrap: the archive is indexed with the round-0 model as index version 1
+    wait_for(stub, lambda r: r.serving_index_version == 1)
+    assert serving(stack).model_version == "round-0-d8"
+    assert serving(stack).count == 18
+
+    started = stub.StartRound(
+        pb.StartRoundRequest(strategy="mgue", budget=6, seed=3, close_when_answered=True)
+    ).status
+    assert (started.round, started.state) == (1, pb.ROUND_STATE_COLLECTING)
+    watch = stub.WatchStatus(pb.WatchStatusRequest())
+    assert answer(stack, 1) == 6
+    states = []
+    for update in watch:
+        states.append(update.round.state)
+        if update.round.state in (pb.ROUND_STATE_DONE, pb.ROUND_STATE_FAILED):
+            watch.cancel()
+            break
+    done = stub.GetStatus(pb.GetStatusRequest(round=1))
+    assert done.round.state == pb.ROUND_STATE_DONE, done.round.error
+    assert states[-1] == pb.ROUND_STATE_DONE
+    assert set(done.round.stage_seconds) >= STAGES
+    assert done.round.labelled_pairs == 6
+    assert (done.round.index_version, done.round.model_version) == (2, "round-1")
+    assert 0.0 <= done.round.metrics["map@20"] <= 1.0
+    assert (done.serving_index_version, serving(stack).version) == (2, 2)
+    assert serving(stack).model_version == "round-1"
+
+    # round 2 waits for CloseRound; the coordinator restarts while it collects labels
+    stub.StartRound(pb.StartRoundRequest(strategy="random", budget=4, seed=1))
+    assert answer(stack, 2, limit=2) == 2
+    wait_for(stub, lambda r: r.round.labelled_pairs == 2)
+    stack.stop_coordinator()
+    stored = StateStore(stack.root / "state" / "coordinator").load()
+    assert stored.latest is not None and stored.latest.state is RoundState.COLLECTING
+
+    stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
+    resumed = stub.GetStatus(pb.GetStatusRequest())
+    assert (resumed.round.round, resumed.round.state) == (2, pb.ROUND_STATE_COLLECTING)
+    closed = stub.CloseRound(pb.CloseRoundRequest(round=2)).status
+    assert closed.state == pb.ROUND_STATE_COLLECTING
+    final = wait_for(stub, lambda r: r.round.state in (pb.ROUND_STATE_DONE, pb.ROUND_STATE_FAILED))
+    assert final.round.state == pb.ROUND_STATE_DONE, final.round.error
+    assert (final.round.index_version, serving(stack).version) == (3, 3)
+    rounds = stub.ListRounds(pb.ListRoundsRequest()).rounds
+    assert [(r.round, r.state) for r in rounds] == [
+        (1, pb.ROUND_STATE_DONE),
+        (2, pb.ROUND_STATE_DONE),
+    ]
+
+
+def test_failed_round_keeps_the_previous_index_and_bad_calls_get_codes(stack: Stack) -> None:
+    stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
+    wait_for(stub, lambda r: r.serving_index_version == 1)
+
+    def code_of(call, request) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.RpcError) as info:
+            call(request)
+        return info.value.code()
+
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="best", budget=4)) == invalid
+    assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="mgue", budget=0)) == invalid
+    # more pairs than the candidate pool: selection refuses, the round is recorded as FAILED
+    assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="mgue", budget=5000)) == invalid
+    failed = stub.GetStatus(pb.GetStatusRequest(round=1)).round
+    assert failed.state == pb.ROUND_STATE_FAILED and "budget" in failed.error
+    assert code_of(stub.GetStatus, pb.GetStatusRequest(round=9)) == grpc.StatusCode.NOT_FOUND
+    assert code_of(stub.CloseRound, pb.CloseRoundRequest(round=9)) == grpc.StatusCode.NOT_FOUND
+    closing_failed = pb.CloseRoundRequest(round=1)
+    assert code_of(stub.CloseRound, closing_failed) == grpc.StatusCode.FAILED_PRECONDITION
+
+    stub.StartRound(pb.StartRoundRequest(strategy="random", budget=3, seed=2))
+    busy = pb.StartRoundRequest(strategy="random", budget=3)
+    assert code_of(stub.StartRound, busy) == grpc.StatusCode.FAILED_PRECONDITION
+    stub.CloseRound(pb.CloseRoundRequest(round=2))  # closed without a single label
+    final = wait_for(stub, lambda r: r.round.state in (pb.ROUND_STATE_DONE, pb.ROUND_STATE_FAILED))
+    assert final.round.state == pb.ROUND_STATE_FAILED
+    assert "without any labelled pair" in final.round.error
+    assert (final.serving_index_version, serving(stack).version) == (1, 1)
