@@ -40,7 +40,8 @@ class Archive:
         )
         if not files:
             raise ArchiveError(
-                f"archive folder {root} holds no JPEG, PNG or TIFF image; point to a folder of images"
+                f"archive folder {root} holds no JPEG, PNG or TIFF image; "
+                "point --archive to a folder of images"
             )
         relative = [p.relative_to(root) for p in files]
         labelled = all(len(r.parts) == 2 for r in relative)

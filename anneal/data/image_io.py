@@ -59,12 +59,13 @@ def _decode_tiff(data: bytes) -> np.ndarray:
     import tifffile
 
     try:
-        array = tifffile.imread(io.BytesIO(data))
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            array, axes = np.asarray(series.asarray()), series.axes
     except Exception as exc:  # tifffile raises many types for damaged files
         raise ImageDecodeError(f"cannot decode TIFF ({exc})") from exc
-    array = np.asarray(array)
-    if array.ndim == 3 and array.shape[0] < array.shape[-1] and array.shape[0] <= 16:
-        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
+    if array.ndim == 3 and axes[0] in "SC":  # planar (bands, H, W) -> (H, W, bands)
+        array = np.moveaxis(array, 0, -1)
     return to_rgb(array)
 
 

@@ -23,7 +23,11 @@ _STAGES = (
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 )
-_BN = {"eps": 1e-3, "momentum": 0.01}
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    """Batch norm with TensorFlow's EfficientNet settings."""
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
 
 
 class MBConvBlock(nn.Module):
@@ -35,13 +39,13 @@ class MBConvBlock(nn.Module):
         self.expand = expand != 1
         if self.expand:
             self._expand_conv = nn.Conv2d(c_in, hidden, 1, bias=False)
-            self._bn0 = nn.BatchNorm2d(hidden, **_BN)
+            self._bn0 = _bn(hidden)
         self._depthwise_conv = nn.Conv2d(
             hidden, hidden, kernel, stride, padding=kernel // 2, groups=hidden, bias=False
         )
-        self._bn1 = nn.BatchNorm2d(hidden, **_BN)
+        self._bn1 = _bn(hidden)
         self._project_conv = nn.Conv2d(hidden, c_out, 1, bias=False)
-        self._bn2 = nn.BatchNorm2d(c_out, **_BN)
+        self._bn2 = _bn(c_out)
         self.residual = stride == 1 and c_in == c_out
         self.act = nn.ReLU6(inplace=True)
 
@@ -62,7 +66,7 @@ class EfficientNetLite0(Backbone):
     def __init__(self, weights: str | Path | None = "shipped") -> None:
         super().__init__()
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, padding=1, bias=False)
-        self._bn0 = nn.BatchNorm2d(32, **_BN)
+        self._bn0 = _bn(32)
         blocks = []
         for repeats, kernel, stride, expand, c_in, c_out in _STAGES:
             for r in range(repeats):
@@ -73,7 +77,7 @@ class EfficientNetLite0(Backbone):
                 )
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
-        self._bn1 = nn.BatchNorm2d(1280, **_BN)
+        self._bn1 = _bn(1280)
         self.act = nn.ReLU6(inplace=True)
         if weights == "shipped":
             self.load_weights(shipped_weights_path())

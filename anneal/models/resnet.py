@@ -33,6 +33,8 @@ class ResNetBackbone(Backbone):
         self.net = net
         source = Path(weights).stem if weights is not None else "random"
         self.name = f"resnet{depth}-{source}"
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", _MEAN.clone(), persistent=False)
         self.register_buffer("std", _STD.clone(), persistent=False)
 

@@ -1,0 +1,1 @@
+"""The `anneal` command line (core commands; services add theirs in services.cli)."""

@@ -1,0 +1,1 @@
+"""Simulated active-learning experiments on a labelled archive: rounds, results, plots."""

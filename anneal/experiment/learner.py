@@ -1,0 +1,177 @@
+"""One active-learning run (a strategy and a seed) as data plus the step that adds a round."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from anneal.al.annotators.base import Annotator
+from anneal.al.pairs import PairLabel, labels_to_arrays
+from anneal.al.pool import PoolBuilder
+from anneal.al.strategies import make_selector
+from anneal.al.transitivity import transitive_closure
+from anneal.errors import StateError
+from anneal.eval.metrics import retrieval_metrics
+from anneal.experiment.config import ExperimentConfig
+from anneal.experiment.data import ExperimentData
+from anneal.models.embedding_model import EmbeddingModel
+
+
+class ActiveLearner:
+    """Selects, asks, trains and evaluates, one round per `step()`.
+
+    Its state (labels stamped with their round, result rows, the model) is saved after every
+    round, so a run resumes from the last complete round. Each round draws its randomness from
+    generators seeded by (seed, round), which makes a resumed run identical to an unbroken one.
+    """
+
+    def __init__(
+        self,
+        strategy: str,
+        seed: int,
+        cfg: ExperimentConfig,
+        data: ExperimentData,
+        annotator: Annotator,
+        state_dir: Path,
+    ) -> None:
+        self.strategy, self.seed, self.cfg, self.data = strategy, seed, cfg, data
+        self.annotator = annotator
+        pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
+        self.selector = make_selector(strategy, pool, cfg.diversity_multiple)
+        self.ids = data.archive_ids
+        self.index = {image_id: i for i, image_id in enumerate(self.ids)}
+        self.state_dir = state_dir
+        self.labels: list[PairLabel] = []
+        self.rows: list[dict[str, Any]] = []
+        self.round = 0  # rounds completed
+        self.model = data.initial
+        self.embeddings = data.archive_mode.embed(self.model, len(self.ids))
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-seed{self.seed}"
+
+    def evaluate(self) -> dict[str, float]:
+        queries = self.data.query_mode.embed(self.model, len(self.data.split.queries))
+        return retrieval_metrics(
+            queries, self.embeddings, self.data.query_labels, self.data.archive_labels
+        )
+
+    def zero_shot_row(self, metrics: dict[str, float]) -> dict[str, Any]:
+        """The round-0 row of this run: no labels yet, the pretrained model's metrics."""
+        return {**self._row(metrics, {}, 0, 0.0, {}), "round": 0, "labelled_pairs": 0}
+
+    def _row(
+        self,
+        metrics: dict[str, float],
+        seconds: dict[str, float],
+        implied: int,
+        similar_fraction: float,
+        info: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "round": self.round,
+            "labelled_pairs": len(self.labels),
+            "implied_pairs": implied,
+            "fraction_similar": similar_fraction,
+            **metrics,
+            **{f"seconds_{k}": v for k, v in seconds.items()},
+            "threshold": info.get("threshold", float("nan")),
+        }
+
+    def step(self) -> dict[str, Any]:
+        """Run one round: select budget pairs, get answers, retrain from round 0, evaluate."""
+        rng = np.random.default_rng([self.seed, self.round])
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.round)
+        pairs, similar = labels_to_arrays(self.labels, self.index)
+        selection = self.selector.select(self.embeddings, pairs, similar, self.cfg.budget, rng)
+        questions = [(self.ids[a], self.ids[b]) for a, b in selection.pairs]
+        self.labels.extend(self.annotator.label(questions, self.round + 1))
+        pairs, similar = labels_to_arrays(self.labels, self.index)
+        implied = 0
+        if self.cfg.transitivity:
+            closure = transitive_closure(pairs, similar, len(self.ids))
+            implied = len(closure.pairs)
+            pairs = np.concatenate([pairs, closure.pairs])
+            similar = np.concatenate([similar, closure.similar])
+        self.model, report = self.data.archive_mode.fit(
+            self.data.initial, pairs, similar, self.cfg.train, generator
+        )
+        self.model.version = self.round + 1
+        t = time.perf_counter()
+        self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+        metrics = self.evaluate()
+        seconds = {
+            **selection.seconds,
+            "training": report.seconds,
+            "evaluation": time.perf_counter() - t,
+        }
+        self.round += 1
+        direct = np.array([x.similar for x in self.labels])
+        row = self._row(metrics, seconds, implied, float(direct.mean()), selection.info)
+        self.rows.append(row)
+        self.save()
+        return row
+
+    # --- state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "round": self.round,
+            "config": self.cfg.to_dict(),
+            "labels": [x.to_dict() for x in self.labels],
+            "rows": self.rows,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (state["strategy"], state["seed"]) != (self.strategy, self.seed):
+            raise StateError(f"saved state is for {state['strategy']} seed {state['seed']}")
+        if state["config"] != self.cfg.to_dict():
+            raise StateError(
+                f"saved state in {self.state_dir} was made with another configuration; "
+                "start a new run (another --run name) or resume with the same options"
+            )
+        self.round = int(state["round"])
+        self.labels = [PairLabel.from_dict(x) for x in state["labels"]]
+        self.rows = list(state["rows"])
+        if self.round > 0:
+            self.model = EmbeddingModel.load(
+                self._model_path(self.round), backbone=self.data.initial.backbone
+            )
+            self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+
+    @property
+    def _state_path(self) -> Path:
+        return self.state_dir / f"{self.name}.json"
+
+    def _model_path(self, round: int) -> Path:
+        return self.state_dir / f"{self.name}.round{round}.model.pt"
+
+    def save(self) -> None:
+        """Model first, then the state that names its round; both written atomically, so a
+        crash between the two leaves the previous round's state and model intact."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.model.save(
+            self._model_path(self.round),
+            include_backbone=self.data.archive_mode.include_backbone_in_checkpoint,
+        )
+        tmp = self._state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.state_dict()))
+        os.replace(tmp, self._state_path)
+        self._model_path(self.round - 1).unlink(missing_ok=True)
+
+    def resume(self) -> bool:
+        """Load saved state if there is any; True when it did."""
+        if not self._state_path.is_file():
+            return False
+        self.load_state_dict(json.loads(self._state_path.read_text()))
+        return True

@@ -1,0 +1,99 @@
+"""Run an experiment: every strategy x seed for the configured rounds, then write results."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anneal.al.annotators.simulated import SimulatedOracle
+from anneal.experiment.config import ExperimentConfig
+from anneal.experiment.data import ExperimentData, prepare
+from anneal.experiment.learner import ActiveLearner
+from anneal.experiment.plot import plot_learning_curve
+from anneal.experiment.reference import full_supervision, zero_shot
+from anneal.experiment.report import summary_markdown, write_rows
+
+log = logging.getLogger(__name__)
+
+
+class ExperimentProgress:
+    """Hooks a front end fills to show progress; the defaults show nothing."""
+
+    def extraction(self, done: int, total: int) -> None:
+        """Backbone features computed (or read from cache) for `done` of `total` images."""
+
+    def start(self, total_rounds: int) -> None:
+        """The AL loop is about to run this many rounds in all."""
+
+    def round_done(self, row: dict[str, Any]) -> None:
+        """One round finished with this result row."""
+
+    def message(self, text: str) -> None:
+        """A line worth telling the user."""
+
+
+@dataclass
+class ExperimentResult:
+    folder: Path
+    rows: list[dict[str, Any]]
+    references: dict[str, dict[str, Any]]
+    failed: dict[str, str]
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: Path,
+    resume: bool = False,
+    progress: ExperimentProgress | None = None,
+    prepare_data: Callable[..., ExperimentData] = prepare,
+) -> ExperimentResult:
+    """Run (or resume) every strategy and seed; write CSV, JSON, PNG and Markdown to out_dir."""
+    cfg.validate()
+    progress = progress or ExperimentProgress()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    data = prepare_data(cfg, progress.extraction)
+    if data.failed:
+        progress.message(f"skipped {len(data.failed)} unreadable image(s): {sorted(data.failed)}")
+    oracle = SimulatedOracle({image.id: str(image.label) for image in data.archive.images})
+
+    learners = [
+        ActiveLearner(strategy, seed, cfg, data, oracle, out_dir / "state")
+        for strategy in cfg.strategies
+        for seed in range(cfg.seeds)
+    ]
+    resumed = [learner.resume() if resume else False for learner in learners]
+    if any(resumed):
+        progress.message(f"resumed {sum(resumed)} run(s) from {out_dir / 'state'}")
+    references: dict[str, dict[str, Any]] = {"zero-shot": zero_shot(data)}
+    ref_path = out_dir / "state" / "full_supervision.json"
+    if resume and ref_path.is_file():
+        references["full supervision"] = json.loads(ref_path.read_text())
+    else:
+        progress.message("training the full-supervision reference")
+        references["full supervision"] = full_supervision(cfg, data)
+        ref_path.parent.mkdir(parents=True, exist_ok=True)
+        ref_path.write_text(json.dumps(references["full supervision"]))
+
+    progress.start(sum(cfg.rounds - learner.round for learner in learners))
+    rows: list[dict[str, Any]] = []
+    for learner in learners:
+        rows.append(learner.zero_shot_row(references["zero-shot"]))
+        while learner.round < cfg.rounds:
+            progress.round_done(learner.step())
+        rows.extend(learner.rows)
+
+    write_rows(rows, out_dir)
+    checkpoints = sorted({cfg.budget * r for r in range(0, cfg.rounds + 1)})
+    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints))
+    plot_learning_curve(
+        rows,
+        {name: float(ref["map@20"]) for name, ref in references.items()},
+        out_dir / "learning_curve.png",
+        title=f"{Path(cfg.archive).name}: mAP@20, budget {cfg.budget}/round, {cfg.mode} mode",
+    )
+    return ExperimentResult(out_dir, rows, references, data.failed)

@@ -1,0 +1,21 @@
+"""Pair-training settings shared by experiments and the coordinator service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Margins are on the L2 distance of unit vectors (0..2). Pulling similar pairs only
+    inside 0.8 and pushing dissimilar ones only beyond 1.2 changes the space just where pairs
+    sit on the wrong side of the similar/dissimilar threshold (about 1.0 for the pretrained
+    features), which keeps early rounds from distorting it (measured in docs/BENCHMARKS.md).
+    `anchor` pulls weights towards the round-0 model (0 = off)."""
+
+    epochs: int = 20
+    lr: float = 1e-3
+    batch_pairs: int = 256
+    anchor: float = 0.0
+    pos_margin: float = 0.8
+    neg_margin: float = 1.2

@@ -1,0 +1,98 @@
+"""Training modes: what trains and what it reads.
+
+`head`: the backbone is frozen; only the projection head trains, on cached backbone features
+(cheap; the CPU default). `full`: backbone and head train together on augmented images (meant
+for a GPU).
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from anneal.models.embedding_model import EmbeddingModel
+from anneal.training.config import TrainConfig
+from anneal.training.pair_loss import PairContrastiveLoss
+from anneal.training.sources import FeatureSource, ImageSource, InputSource
+from anneal.training.trainer import PairTrainer, TrainReport, embed
+
+
+class TrainingMode(ABC):
+    """Subclasses fill `trainee` and `source`."""
+
+    name: str = "mode"
+    device: str = "cpu"
+    include_backbone_in_checkpoint: bool = False
+
+    @abstractmethod
+    def trainee(self, model: EmbeddingModel) -> nn.Module:
+        """The part of the model that trains, mapping the source's inputs to embeddings."""
+
+    @abstractmethod
+    def source(self, model: EmbeddingModel) -> InputSource:
+        """Inputs for archive rows."""
+
+    def fit(
+        self,
+        initial: EmbeddingModel,
+        pairs: np.ndarray,
+        similar: np.ndarray,
+        cfg: TrainConfig,
+        generator: torch.Generator,
+    ) -> tuple[EmbeddingModel, TrainReport]:
+        """A new model trained from `initial` (never changed) on the labelled pairs."""
+        model = copy.deepcopy(initial)
+        trainer = PairTrainer(
+            PairContrastiveLoss(pos_margin=cfg.pos_margin, neg_margin=cfg.neg_margin),
+            epochs=cfg.epochs,
+            lr=cfg.lr,
+            batch_pairs=cfg.batch_pairs,
+            anchor=cfg.anchor,
+            device=self.device,
+        )
+        report = trainer.fit(self.trainee(model), self.source(model), pairs, similar, generator)
+        self.trainee(model).to("cpu")
+        return model, report
+
+    def embed(self, model: EmbeddingModel, n: int) -> np.ndarray:
+        """Embeddings of rows 0..n-1 of this mode's inputs."""
+        return embed(self.trainee(model), self.source(model), n, device=self.device)
+
+
+class HeadMode(TrainingMode):
+    """Frozen backbone, head trained on cached features."""
+
+    name = "head"
+
+    def __init__(self, features: np.ndarray, device: str = "cpu") -> None:
+        self._source = FeatureSource(features)
+        self.device = device
+
+    def trainee(self, model: EmbeddingModel) -> nn.Module:
+        return model.head
+
+    def source(self, model: EmbeddingModel) -> InputSource:
+        return self._source
+
+
+class FullMode(TrainingMode):
+    """Backbone and head fine-tuned on augmented images."""
+
+    name = "full"
+    include_backbone_in_checkpoint = True
+
+    def __init__(self, paths: Sequence[Path], device: str = "cpu") -> None:
+        self.paths = list(paths)
+        self.device = device
+
+    def trainee(self, model: EmbeddingModel) -> nn.Module:
+        return model
+
+    def source(self, model: EmbeddingModel) -> InputSource:
+        return ImageSource(self.paths, model.backbone, self.device)

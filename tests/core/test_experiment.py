@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anneal.al.strategies import make_selector
+from anneal.errors import ConfigError
+from anneal.experiment.config import ExperimentConfig
+from anneal.experiment.runner import run_experiment
+from anneal.training.config import TrainConfig
+
+
+def _cfg(archive: Path, tmp_path: Path, **changes) -> ExperimentConfig:
+    base = dict(
+        archive=str(archive),
+        strategies=["mgue", "random"],
+        budget=4,
+        rounds=2,
+        seeds=1,
+        neighbours=3,
+        random_per_image=2,
+        diversity_multiple=2,
+        full_supervision_pairs=60,
+        cache_dir=str(tmp_path / "cache"),
+        train=TrainConfig(epochs=3),
+    )
+    base.update(changes)
+    return ExperimentConfig(**base)
+
+
+def test_two_rounds_end_to_end(tiny_archive: Path, tmp_path: Path):
+    result = run_experiment(_cfg(tiny_archive, tmp_path), tmp_path / "run")
+    rows = result.rows
+    assert {(r["strategy"], r["round"], r["labelled_pairs"]) for r in rows} == {
+        (s, r, 4 * r) for s in ("mgue", "random") for r in range(3)
+    }
+    for name in ("rounds.csv", "rounds.json", "summary.md", "learning_curve.png", "config.json"):
+        assert (tmp_path / "run" / name).is_file()
+    assert all(0.0 <= r["map@20"] <= 1.0 for r in rows)
+    state = json.loads((tmp_path / "run" / "state" / "mgue-seed0.json").read_text())
+    assert [x["round"] for x in state["labels"]] == [1] * 4 + [2] * 4
+
+
+def test_resume_gives_identical_results(tiny_archive: Path, tmp_path: Path):
+    whole = run_experiment(_cfg(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "a")
+    # Interrupted after one round, then resumed to two.
+    run_experiment(_cfg(tiny_archive, tmp_path, strategies=["mgue"], rounds=1), tmp_path / "b")
+    state_file = tmp_path / "b" / "state" / "mgue-seed0.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["rounds"] = 2  # what the interrupted 2-round run would have saved
+    state_file.write_text(json.dumps(state))
+    resumed = run_experiment(
+        _cfg(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "b", resume=True
+    )
+    for a, b in zip(whole.rows, resumed.rows, strict=True):
+        assert a["labelled_pairs"] == b["labelled_pairs"]
+        assert a["map@20"] == pytest.approx(b["map@20"], abs=1e-9)
+    la = json.loads((tmp_path / "a" / "state" / "mgue-seed0.json").read_text())["labels"]
+    lb = json.loads(state_file.read_text())["labels"]
+    assert [(x["a"], x["b"], x["similar"]) for x in la] == [
+        (x["a"], x["b"], x["similar"]) for x in lb
+    ]
+
+
+def test_unknown_strategy_and_bad_budget(tiny_archive: Path, tmp_path: Path):
+    with pytest.raises(ConfigError, match="unknown strategy 'smart'"):
+        run_experiment(_cfg(tiny_archive, tmp_path, strategies=["smart"]), tmp_path / "x")
+    with pytest.raises(ConfigError, match="budget must be at least 1"):
+        run_experiment(_cfg(tiny_archive, tmp_path, budget=0), tmp_path / "x")
+
+
+def test_budget_larger_than_pool():
+    emb = np.eye(4)
+    with pytest.raises(ConfigError, match="larger than the candidate pool"):
+        make_selector("mgue").select(
+            emb, np.empty((0, 2), np.int64), np.empty(0, bool), 50, np.random.default_rng(0)
+        )

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anneal.data.archive import Archive
+from anneal.models.efficientnet_lite import EfficientNetLite0
+from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.extract import extract_features
+from anneal.models.head import ProjectionHead
+
+
+def test_shipped_weights_load_strictly_and_give_finite_features():
+    net = EfficientNetLite0()  # raises if any key is missing or unexpected
+    out = net(torch.full((1, 3, 64, 64), 127.0))
+    assert out.shape == (1, 1280) and torch.isfinite(out).all()
+
+
+def test_identity_head_keeps_the_features_ranking():
+    rng = np.random.default_rng(0)
+    feats = rng.random((10, 16)).astype(np.float32)
+    head = ProjectionHead(16)
+    emb = head(torch.from_numpy(feats)).detach().numpy()
+    normed = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    np.testing.assert_allclose(emb, normed, atol=1e-6)
+
+
+def test_pca_head_compresses_and_normalises():
+    feats = np.random.default_rng(0).random((30, 16)).astype(np.float32)
+    head = ProjectionHead(16, 4)
+    head.init_pca(feats)
+    emb = head(torch.from_numpy(feats)).detach().numpy()
+    assert emb.shape == (30, 4)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_feature_cache_and_unreadable_file(tiny_archive: Path, tmp_path: Path):
+    (tiny_archive / "red" / "broken.png").write_bytes(b"\x89PNG garbage")
+    archive = Archive.from_folder(tiny_archive)
+    model = EmbeddingModel.create()
+    first = extract_features(archive, model.backbone, tmp_path / "cache")
+    assert list(first.failed) == ["red/broken.png"]
+    assert len(first.rows) == 18
+    again = extract_features(archive, model.backbone, tmp_path / "cache")
+    np.testing.assert_array_equal(first.features, again.features)
+
+
+def test_checkpoint_round_trip(tmp_path: Path):
+    model = EmbeddingModel.create(dim=None)
+    with torch.no_grad():
+        model.head.linear.weight.mul_(0.5)
+    model.version = 3
+    model.save(tmp_path / "m.pt")
+    loaded = EmbeddingModel.load(tmp_path / "m.pt", backbone=model.backbone)
+    assert loaded.version == 3
+    torch.testing.assert_close(loaded.head.linear.weight, model.head.linear.weight)
