@@ -1,0 +1,1 @@
+"""The ``anneal`` command line for the services: serve, query, label, round, status."""

@@ -1,0 +1,23 @@
+"""Where the CLI finds the services: flags, else ``ANNEAL_<NAME>_ADDR``, else the default port."""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+from services.common.catalog import SERVICES
+
+
+def default_address(name: str) -> str:
+    """``ANNEAL_<NAME>_ADDR`` or ``127.0.0.1:<catalog port>``."""
+    env = f"ANNEAL_{name.upper()}_ADDR"
+    return os.environ.get(env) or f"127.0.0.1:{SERVICES[name].grpc_port}"
+
+
+def channel(address: str) -> grpc.Channel:
+    """A channel to ``address`` (``host:port``); ValueError for a malformed one."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"address {address!r} is not host:port")
+    return grpc.insecure_channel(address)

@@ -1,0 +1,68 @@
+"""``anneal round start|status|close``: drive rounds through the coordinator."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from annealpb.coordinator.v1 import coordinator_pb2 as pb
+from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.endpoints import channel, default_address
+from services.cli.status_view import rounds_table, state_name
+
+app = typer.Typer(help="Start, follow and close active-learning rounds.", no_args_is_help=True)
+COORDINATOR = typer.Option(default_address("coordinator"), help="coordinator host:port")
+START_TIMEOUT_S = 600.0
+
+
+@app.command()
+def start(
+    strategy: str = typer.Option("mgue", help="mgue, bcgue, random, ..."),
+    budget: int = typer.Option(100, min=1, max=10_000, help="pairs to select"),
+    seed: int = typer.Option(0, min=0, help="seed of the selection"),
+    close_when_answered: bool = typer.Option(
+        True, help="train as soon as every pair is answered (else wait for `round close`)"
+    ),
+    coordinator: str = COORDINATOR,
+) -> None:
+    """Start the next round: select pairs for people to label."""
+    request = pb.StartRoundRequest(
+        strategy=strategy, budget=budget, seed=seed, close_when_answered=close_when_answered
+    )
+    with channel(coordinator) as ch:
+        stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
+        status = stub.StartRound(request, timeout=START_TIMEOUT_S).status
+    Console().print(
+        f"round {status.round} is {state_name(status.state)}: {status.budget} pairs to label"
+        " (`anneal label`)"
+    )
+
+
+@app.command()
+def status(
+    round_number: int = typer.Argument(0, min=0, help="round (0: all)"),
+    coordinator: str = COORDINATOR,
+) -> None:
+    """Show rounds: state, labelled pairs, index and model versions, mAP@20, stage times."""
+    with channel(coordinator) as ch:
+        stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
+        if round_number:
+            rounds = [stub.GetStatus(pb.GetStatusRequest(round=round_number), timeout=30).round]
+        else:
+            rounds = list(stub.ListRounds(pb.ListRoundsRequest(), timeout=30).rounds)
+    Console().print(rounds_table(rounds))
+
+
+@app.command()
+def close(
+    round_number: int = typer.Argument(0, min=0, help="round (0: the latest)"),
+    coordinator: str = COORDINATOR,
+) -> None:
+    """Stop collecting labels for a round; it trains on the answers it has."""
+    with channel(coordinator) as ch:
+        stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
+        number = round_number or stub.GetStatus(pb.GetStatusRequest(), timeout=30).round.round
+        if not number:
+            raise ValueError("no round has been started; run `anneal round start` first")
+        status = stub.CloseRound(pb.CloseRoundRequest(round=number), timeout=30).status
+    Console().print(f"round {status.round} closed with {status.labelled_pairs} labelled pairs")

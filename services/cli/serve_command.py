@@ -1,0 +1,72 @@
+"""``anneal serve``: all six services on loopback, each in its own process, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.system_config import SystemConfig
+from services.cli.system_start import start_system
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(
+    archive: Path = typer.Option(..., envvar="ANNEAL_ARCHIVE", help="archive folder of images"),
+    state_dir: Path = typer.Option(Path("state"), envvar="ANNEAL_STATE_DIR", help="state folder"),
+    milvus_uri: str = typer.Option(
+        "", envvar="ANNEAL_MILVUS_URI", help="Milvus Lite file or server URI (default: in state)"
+    ),
+    ray_address: str = typer.Option(
+        "", envvar="ANNEAL_RAY_ADDRESS", help="Ray cluster (empty: local)"
+    ),
+    grpc_port_base: int = typer.Option(
+        50051, min=1, max=65000, help="retrieval's port; others follow"
+    ),
+    metrics_port_base: int = typer.Option(9101, min=1, max=65000, help="retrieval's metrics port"),
+    feature_cache: str = typer.Option(".cache/features", help="backbone feature cache folder"),
+    dim: int = typer.Option(128, min=0, help="embedding dimension (0: the backbone's)"),
+) -> None:
+    """Start the six services, index the archive, and keep serving until Ctrl-C."""
+    if not archive.is_dir():
+        raise typer.BadParameter(f"{archive} is not a folder", param_hint="--archive")
+    console = Console()
+    config = SystemConfig(
+        archive=archive.resolve(),
+        state_dir=state_dir.resolve(),
+        milvus_uri=milvus_uri,
+        ray_address=ray_address,
+        grpc_port_base=grpc_port_base,
+        metrics_port_base=metrics_port_base,
+        feature_cache=str(Path(feature_cache).resolve()),
+        dim=dim,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    supervisor = start_system(config, console.print)
+    try:
+        table = Table(title="ANNEAL is serving")
+        for column in ("service", "gRPC", "metrics"):
+            table.add_column(column)
+        for name in supervisor.processes:
+            table.add_row(
+                name,
+                config.address(name),
+                f"http://{config.host}:{config.metrics_port(name)}/metrics",
+            )
+        console.print(table)
+        console.print("Ctrl-C stops every service.")
+        while not supervisor.dead():
+            time.sleep(1.0)
+        raise RuntimeError(f"the {supervisor.dead()[0]} service exited; stopping the others")
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        supervisor.stop()

@@ -1,0 +1,54 @@
+"""``anneal status``: health of every service and what serves queries."""
+
+from __future__ import annotations
+
+import grpc
+import typer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
+from rich.table import Table
+
+from annealpb.coordinator.v1 import coordinator_pb2 as pb
+from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.endpoints import channel, default_address
+from services.cli.status_view import state_name
+from services.common.catalog import SERVICES
+
+
+def _health(name: str, address: str) -> str:
+    with channel(address) as ch:
+        request = health_pb2.HealthCheckRequest(service=SERVICES[name].full_service_name)
+        try:
+            reply = health_pb2_grpc.HealthStub(ch).Check(request, timeout=2)
+        except grpc.RpcError as exc:
+            return exc.code().name.lower()
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
+
+
+def status(
+    host: str = typer.Option("", help="host of every service (else ANNEAL_<NAME>_ADDR / defaults)"),
+) -> None:
+    """Health of the six services, the serving index and the latest round."""
+    console = Console()
+    table = Table(title="services")
+    for column in ("service", "address", "health"):
+        table.add_column(column)
+    addresses = {
+        name: f"{host}:{spec.grpc_port}" if host else default_address(name)
+        for name, spec in SERVICES.items()
+    }
+    for name, address in addresses.items():
+        table.add_row(name, address, _health(name, address))
+    console.print(table)
+    with channel(addresses["coordinator"]) as ch:
+        stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
+        reply = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
+    console.print(
+        f"serving index v{reply.serving_index_version} (model {reply.serving_model_version or '-'})"
+    )
+    if reply.HasField("round"):
+        r = reply.round
+        console.print(
+            f"round {r.round}: {state_name(r.state)}, {r.labelled_pairs}/{r.budget} pairs labelled"
+            + (f", error: {r.error}" if r.error else "")
+        )

@@ -1,0 +1,44 @@
+"""Rich rendering of coordinator statuses for ``anneal round status`` and ``anneal status``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from annealpb.coordinator.v1 import coordinator_pb2 as pb
+
+
+def state_name(state: int) -> str:
+    return pb.RoundState.Name(state).removeprefix("ROUND_STATE_").lower()
+
+
+def rounds_table(rounds: Sequence[pb.RoundStatus]) -> Table:
+    table = Table(title="rounds")
+    for column in (
+        "round",
+        "state",
+        "strategy",
+        "labelled",
+        "index",
+        "model",
+        "mAP@20",
+        "stages (s)",
+        "error",
+    ):
+        table.add_column(column)
+    for r in rounds:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r.stage_seconds.items()))
+        score = r.metrics.get("map@20")
+        table.add_row(
+            str(r.round),
+            state_name(r.state),
+            r.strategy,
+            f"{r.labelled_pairs}/{r.budget}",
+            str(r.index_version or ""),
+            r.model_version,
+            "" if score is None else f"{score:.4f}",
+            stages,
+            r.error,
+        )
+    return table
