@@ -10,6 +10,14 @@ from __future__ import annotations
 import grpc
 
 REPLY_MARGIN_SECONDS = 0.005
+#: grpc reports "no deadline" as a time centuries away; anything beyond this counts as none.
+NO_DEADLINE_SECONDS = 10 * 365 * 24 * 3600.0
+
+
+def time_left(context: grpc.ServicerContext) -> float | None:
+    """Seconds until the incoming call's deadline; None when the caller set none."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > NO_DEADLINE_SECONDS else remaining
 
 
 def outgoing_timeout(context: grpc.ServicerContext, default: float | None = None) -> float | None:
@@ -19,7 +27,7 @@ def outgoing_timeout(context: grpc.ServicerContext, default: float | None = None
     when both are set; ``default`` when the caller set no deadline. Raises TimeoutError (mapped
     to DEADLINE_EXCEEDED) when the deadline has already passed.
     """
-    remaining = context.time_remaining()
+    remaining = time_left(context)
     if remaining is None:
         return default
     left = remaining - REPLY_MARGIN_SECONDS

@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.deadlines import time_left
 from services.common.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
 from services.search.batcher import SearchBatcher
 from services.search.errors import IndexBuildError
@@ -20,7 +21,6 @@ from services.search.index_manager import IndexManager
 from services.search.search_result import Hit
 
 MAX_QUERY_VECTORS = 1000
-NO_DEADLINE_S = 365 * 24 * 3600.0
 
 
 def vectors_matrix(vectors: Sequence[search_pb2.Vector], what: str) -> np.ndarray:
@@ -37,15 +37,6 @@ def vectors_matrix(vectors: Sequence[search_pb2.Vector], what: str) -> np.ndarra
                 " all must have the index's dimension"
             )
     return np.array([vector.values for vector in vectors], dtype=np.float32)
-
-
-def time_left_s(context: grpc.ServicerContext) -> float | None:
-    """Seconds until the call's deadline; None when the caller set none.
-
-    Without a deadline grpc reports a time far in the future, too large for a thread wait.
-    """
-    remaining = context.time_remaining()
-    return None if remaining is None or remaining > NO_DEADLINE_S else remaining
 
 
 def _hits_message(hits: list[Hit]) -> search_pb2.QueryHits:
@@ -75,7 +66,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 f" {MAX_QUERY_VECTORS}, split the call"
             )
         queries = vectors_matrix(request.vectors, "query vector")
-        result = self._batcher.search(queries, request.k, timeout_s=time_left_s(context))
+        result = self._batcher.search(queries, request.k, timeout_s=time_left(context))
         return search_pb2.SearchResponse(
             results=[_hits_message(hits) for hits in result.hits],
             index_version=result.version,
