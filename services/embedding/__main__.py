@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ray
 
@@ -27,9 +27,12 @@ def _positive(value: str) -> int:
     return number
 
 
-def parser() -> SettingsParser:
-    """The embedding service's settings (common ones plus the pool, model and archive)."""
-    settings = SettingsParser(SERVICES["embedding"])
+def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
+    """The embedding service's settings: the common ones, the pool, the model and the archive.
+
+    Flags win over ``environ`` (default: os.environ), which wins over the defaults.
+    """
+    settings = SettingsParser(SERVICES["embedding"], environ)
     settings.add(
         "--ray-address",
         "ANNEAL_RAY_ADDRESS",

@@ -11,12 +11,12 @@ def connect_ray(address: str = "", local_cpus: int | None = None) -> None:
     """Connects to the Ray cluster at ``address``, or starts a local one when it is empty.
 
     A local Ray gets ``local_cpus`` CPUs (None: all), no dashboard, and a short temporary folder
-    (Ray's socket paths must stay under the OS limit). Workers log to their own files only.
+    (Ray's socket paths must stay under the OS limit); its workers log to files, not to us.
     """
     if ray.is_initialized():
         return
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address)
         return
     ray.init(
         num_cpus=local_cpus,

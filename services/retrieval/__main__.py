@@ -1,0 +1,57 @@
+"""``python -m services.retrieval``: the retrieval service (settings: docs/architecture.md)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+import grpc
+
+from services.common.catalog import SERVICES
+from services.common.runner import run_service
+from services.common.settings import SettingsParser, common_settings
+from services.retrieval.downstream import CHANNEL_OPTIONS
+from services.retrieval.server import DEFAULT_CALL_TIMEOUT_S, create_server
+
+
+def _address(name: str) -> str:
+    return f"127.0.0.1:{SERVICES[name].grpc_port}"
+
+
+def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
+    """The retrieval service's settings: the common ones and the services it calls.
+
+    Flags win over ``environ`` (default: os.environ), which wins over the defaults.
+    """
+    settings = SettingsParser(SERVICES["retrieval"], environ)
+    settings.add(
+        "--embedding-addr", "ANNEAL_EMBEDDING_ADDR", _address("embedding"), "embedding host:port"
+    )
+    settings.add("--search-addr", "ANNEAL_SEARCH_ADDR", _address("search"), "search host:port")
+    settings.add(
+        "--call-timeout",
+        "ANNEAL_CALL_TIMEOUT_S",
+        DEFAULT_CALL_TIMEOUT_S,
+        "longest downstream call, in seconds (when the caller's deadline allows more)",
+        float,
+    )
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    values = parser().parse(argv)
+    embedding = grpc.insecure_channel(values.embedding_addr, options=CHANNEL_OPTIONS)
+    search = grpc.insecure_channel(values.search_addr, options=CHANNEL_OPTIONS)
+    try:
+        run_service(
+            SERVICES["retrieval"],
+            common_settings(values),
+            lambda address: create_server(address, embedding, search, values.call_timeout),
+        )
+    finally:
+        embedding.close()
+        search.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

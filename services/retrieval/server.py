@@ -1,0 +1,36 @@
+"""Builds the retrieval service's gRPC server around channels to embedding and search."""
+
+from __future__ import annotations
+
+import grpc
+
+from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from services.common.server import AnnealServer, ServiceBinding
+from services.common.server import create_server as create_common_server
+from services.retrieval.embedding_client import EmbeddingClient
+from services.retrieval.retriever import Retriever
+from services.retrieval.search_client import SearchClient
+from services.retrieval.servicer import RetrievalServicer
+
+DEFAULT_CALL_TIMEOUT_S = 30.0
+
+
+def create_server(
+    address: str,
+    embedding: grpc.Channel,
+    search: grpc.Channel,
+    call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+) -> tuple[AnnealServer, int]:
+    """The (not yet started) retrieval server bound to ``address``, and its port.
+
+    Downstream calls take what is left of the caller's deadline, at most ``call_timeout_s``
+    (also the limit when the caller set no deadline).
+    """
+    retriever = Retriever(EmbeddingClient(embedding), SearchClient(search))
+    binding = ServiceBinding.of(
+        retrieval_pb2,
+        "RetrievalService",
+        RetrievalServicer(retriever, call_timeout_s),
+        retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server,
+    )
+    return create_common_server(address, [binding])
