@@ -2,6 +2,7 @@
 
 Exceptions are mapped to status codes by the common error interceptor; the embedding errors
 subclass the common ones (services/embedding/errors.py), so the codes follow the proto's comments.
+Waits on workers end at the caller's deadline.
 """
 
 from __future__ import annotations
@@ -14,21 +15,11 @@ import numpy as np
 
 from anneal.errors import ImageDecodeError
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from services.common.deadlines import outgoing_timeout
 from services.embedding.image_stream import EncodedImage, ImageAssembler, read_options
 from services.embedding.model_catalog import ModelCatalog, ModelRecord
 from services.embedding.ordered_batches import OrderedBatches
 from services.embedding.worker_pool import WorkerPool
-
-NO_DEADLINE_S = 365 * 24 * 3600.0
-
-
-def _time_left_s(context: grpc.ServicerContext) -> float | None:
-    remaining = context.time_remaining()
-    if remaining is None or remaining > NO_DEADLINE_S:
-        return None
-    if remaining <= 0:
-        raise TimeoutError("the caller's deadline passed before the images were embedded")
-    return remaining
 
 
 def _model_info(record: ModelRecord) -> embedding_pb2.ModelInfo:
@@ -69,7 +60,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         per_response = options.max_batch or self._batch_size
 
         def embed(batch: list[EncodedImage]) -> np.ndarray:
-            return self._embed(record.version, batch, _time_left_s(context))
+            return self._embed(record.version, batch, outgoing_timeout(context))
 
         batches = OrderedBatches(embed, self._batch_size, 2 * self._pool.size, self._executor)
         for batch, vectors in batches.results(self._assembler.images(requests)):
