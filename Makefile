@@ -7,7 +7,7 @@ PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 ARCHIVE ?= ../shared/data/ucmerced
 PYTEST_ARGS ?=
 
-.PHONY: install proto demo test lint typecheck pytest experiment bench clean
+.PHONY: install proto demo test lint typecheck pytest k8s-check experiment clean
 
 install: $(STAMP) annealpb/.generated
 
@@ -40,6 +40,10 @@ pytest: install
 	$(VENV)/bin/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Offline checks of the Kubernetes manifests (also part of `pytest`).
+k8s-check: install
+	$(VENV)/bin/pytest tests/k8s -q
 
 experiment: install
 	$(PY) -m anneal.cli.app experiment --archive $(ARCHIVE) --strategies mgue,bcgue,random --budget 100 --rounds 10 --seeds 3

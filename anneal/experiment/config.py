@@ -31,6 +31,7 @@ class ExperimentConfig:
     random_per_image: int = 5
     diversity_multiple: int = 5
     full_supervision_pairs: int = 20_000
+    full_supervision_epochs: int = 5
     device: str = "cpu"
     cache_dir: str = ".cache/features"
     train: TrainConfig = field(default_factory=TrainConfig)

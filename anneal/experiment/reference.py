@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -37,8 +38,9 @@ def full_supervision(cfg: ExperimentConfig, data: ExperimentData, seed: int = 0)
     labels = data.archive_labels
     pairs = class_pairs(labels, cfg.full_supervision_pairs, np.random.default_rng(seed))
     similar = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    train = dataclasses.replace(cfg.train, epochs=cfg.full_supervision_epochs)
     model, _ = data.archive_mode.fit(
-        data.initial, pairs, similar, cfg.train, torch.Generator().manual_seed(seed)
+        data.initial, pairs, similar, train, torch.Generator().manual_seed(seed)
     )
     archive = data.archive_mode.embed(model, len(labels))
     queries = data.query_mode.embed(model, len(data.split.queries))
