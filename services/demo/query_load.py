@@ -29,7 +29,7 @@ def retrieval_query(channel: grpc.Channel) -> Query:
 
     def run(image_id: str, k: int) -> tuple[int, int]:
         request = retrieval_pb2.RetrieveRequest(
-            query=retrieval_pb2.Query(image_id=image_id), k=k + 1, exclude_query_image=True
+            query=retrieval_pb2.Query(image_id=image_id), k=k, exclude_query_image=True
         )
         reply = stub.Retrieve(request, timeout=10)
         return int(reply.index_version), len(reply.hits)
