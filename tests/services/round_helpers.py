@@ -6,6 +6,7 @@ little noise, so any reasonable embedding puts each class together and the answe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import grpc
 import numpy as np
 from PIL import Image
 
+from annealpb.coordinator.v1 import coordinator_pb2 as pb
+from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.common.server import AnnealServer
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
@@ -64,6 +68,39 @@ def class_vectors(ids: Sequence[str], seed: int = 0) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+def wait_for(stub, check, timeout: float = 60.0) -> pb.GetStatusResponse:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = stub.GetStatus(pb.GetStatusRequest())
+        if check(reply):
+            return reply
+        assert time.monotonic() < deadline, f"timed out; last status {reply}"
+        time.sleep(0.1)
+
+
+def answer(stack: Stack, round_number: int, limit: int = 0) -> int:
+    """Answer the round's pending pairs from the class folders; how many were answered."""
+    selection = selection_pb2_grpc.SelectionServiceStub(stack.selection)
+    pending = selection.ListPendingPairs(
+        selection_pb2.ListPendingPairsRequest(round=round_number, limit=limit)
+    ).pairs
+    labels = [
+        labels_pb2.Label(
+            round=round_number,
+            pair_id=p.pair_id,
+            similar=class_of(p.image_a) == class_of(p.image_b),
+            annotator_id="oracle",
+            idempotency_key=f"r{round_number}-p{p.pair_id}",
+        )
+        for p in pending
+    ]
+    if labels:
+        labels_pb2_grpc.LabelServiceStub(stack.labels).SubmitLabels(
+            labels_pb2.SubmitLabelsRequest(labels=labels)
+        )
+    return len(labels)
+
+
 class Stack:
     """Labels, search (Milvus Lite), selection and coordinator servers in this process.
 
@@ -80,7 +117,9 @@ class Stack:
         self.ids = make_archive(root / "archive")
         self.store = LabelStore(root / "labels.db")
         self.manager = IndexManager.open(str(root / "milvus.db"), IndexConfig())
-        self.labels = serve(labels_server("127.0.0.1:0", self.store))
+        labels = labels_server("127.0.0.1:0", self.store)
+        self.labels_address = f"127.0.0.1:{labels[1]}"
+        self.labels = serve(labels)
         self.search = serve(search_server("127.0.0.1:0", self.manager))
         rounds = SelectionRounds(
             RoundStore(root / "state" / "selection"),
@@ -90,6 +129,7 @@ class Stack:
         self.selection = serve(selection_server("127.0.0.1:0", rounds))
         self.downstream = Downstream(self.selection, self.labels, self.search, embedding)
         self.coordinator: Coordinator | None = None
+        self.server_port = 0
         self.server: AnnealServer | None = None
 
     def start_coordinator(self) -> grpc.Channel:
@@ -108,6 +148,7 @@ class Stack:
         self.coordinator.start()
         self.server, port = coordinator_server("127.0.0.1:0", self.coordinator)
         self.server.start()
+        self.server_port = port
 
         return grpc.insecure_channel(f"127.0.0.1:{port}")
 

@@ -7,19 +7,16 @@ from the class folders.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from round_helpers import Stack, class_of
+from round_helpers import Stack, answer, wait_for
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
-from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
-from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.coordinator.round_status import RoundState
 from services.coordinator.state_store import StateStore
 
@@ -33,39 +30,6 @@ def stack(serve, tmp_path: Path) -> Iterator[Stack]:
     built = Stack(serve, tmp_path)
     yield built
     built.close()
-
-
-def wait_for(stub, check, timeout: float = 60.0) -> pb.GetStatusResponse:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = stub.GetStatus(pb.GetStatusRequest())
-        if check(reply):
-            return reply
-        assert time.monotonic() < deadline, f"timed out; last status {reply}"
-        time.sleep(0.1)
-
-
-def answer(stack: Stack, round_number: int, limit: int = 0) -> int:
-    """Answer the round's pending pairs from the class folders; how many were answered."""
-    selection = selection_pb2_grpc.SelectionServiceStub(stack.selection)
-    pending = selection.ListPendingPairs(
-        selection_pb2.ListPendingPairsRequest(round=round_number, limit=limit)
-    ).pairs
-    labels = [
-        labels_pb2.Label(
-            round=round_number,
-            pair_id=p.pair_id,
-            similar=class_of(p.image_a) == class_of(p.image_b),
-            annotator_id="oracle",
-            idempotency_key=f"r{round_number}-p{p.pair_id}",
-        )
-        for p in pending
-    ]
-    if labels:
-        labels_pb2_grpc.LabelServiceStub(stack.labels).SubmitLabels(
-            labels_pb2.SubmitLabelsRequest(labels=labels)
-        )
-    return len(labels)
 
 
 def serving(stack: Stack) -> search_pb2.GetIndexInfoResponse:
