@@ -28,7 +28,7 @@ annealpb/.generated: $(PROTOS) $(STAMP)
 	touch $@
 
 demo: install
-	$(PY) -m anneal.cli.app demo --archive $(ARCHIVE)
+	$(PY) -m services.demo --archive $(ARCHIVE)
 
 lint: install
 	$(VENV)/bin/ruff check anneal services tests bench
@@ -46,7 +46,7 @@ k8s-check: install
 	$(VENV)/bin/pytest tests/k8s -q
 
 experiment: install
-	$(PY) -m anneal.cli.app experiment --archive $(ARCHIVE) --strategies mgue,bcgue,random --budget 100 --rounds 10 --seeds 3
+	$(VENV)/bin/anneal experiment --archive $(ARCHIVE) --strategies mgue,bcgue,random --budget 100 --rounds 10 --seeds 3
 
 clean:
 	rm -rf annealpb .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,7 @@ class Backbone(nn.Module, ABC):
         """Resize RGB uint8 images to the input size; a float (B, 3, S, S) tensor of 0..255."""
         tensors = []
         for image in images:
-            t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None]
+            t = torch.as_tensor(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None]
             if t.shape[-2:] != (self.input_size, self.input_size):
                 t = nn.functional.interpolate(
                     t, size=(self.input_size, self.input_size), mode="bilinear", antialias=True
