@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from services.search.index_version import IndexVersion
 from services.search.retry import RetryPolicy
 from services.search.search_result import Hit, SearchResult, StoredVector
 from services.search.serving_slot import ServingSlot
+from services.search.vector_export import ExportBatch, check_batch_size, export_batches
 
 log = logging.getLogger(__name__)
 MAX_K = 1000
@@ -113,6 +114,47 @@ class IndexManager:
         block exits (or the drain timeout passes).
         """
         return self._slot.lease()
+
+    @contextmanager
+    def hold(self, version: int) -> Iterator[IndexVersion]:
+        """Hold ``version`` (0: the serving one) like a running query, until the block exits.
+
+        A serving or built-but-not-swapped version can be held; UnknownVersionError for any
+        other (never built, failed, or already retired), NoServingIndexError for 0 before the
+        first swap. The lookup happens under the swap lock, so a version found here is not
+        retired before the hold counts it.
+        """
+        if version < 0:
+            raise ValueError(f"index versions start at 1 (0: the serving one), got {version}")
+        if version == 0:
+            with self._slot.lease() as leased:
+                yield leased
+            return
+        with ExitStack() as stack:
+            with self._swap_lock:
+                serving = self._slot.current
+                found = (
+                    serving if serving and serving.version == version else self._ready.get(version)
+                )
+                if found is None:
+                    raise UnknownVersionError(
+                        f"index version {version} is neither serving nor built (serving:"
+                        f" {serving.version if serving else 'none'}); ask for 0 (the serving one)"
+                    )
+                stack.enter_context(self._slot.hold(found))
+            yield found
+
+    def export(
+        self, version: int, batch_size: int = 0, include_metadata: bool = False
+    ) -> Iterator[ExportBatch]:
+        """Every stored row of ``version`` (0: serving), in batches, held for the whole export.
+
+        See :meth:`hold` for the versions that can be exported, and
+        :func:`~services.search.vector_export.export_batches` for the batches.
+        """
+        size = check_batch_size(batch_size)
+        with self.hold(version) as held:
+            yield from export_batches(self._client, held, size, include_metadata)
 
     def in_flight(self, version: int) -> int:
         """Queries now running on ``version``."""

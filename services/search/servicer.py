@@ -137,6 +137,31 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         INDEX_VERSION.set(version)
         return previous.version if previous is not None and previous.version != version else 0
 
+    def ExportVectors(
+        self, request: search_pb2.ExportVectorsRequest, context: grpc.ServicerContext
+    ) -> Iterator[search_pb2.ExportVectorsResponse]:
+        batches = self._manager.export(
+            request.version, request.batch_size, request.include_metadata
+        )
+        for batch in batches:
+            metadata = batch.metadata or [{} for _ in batch.ids]
+            yield search_pb2.ExportVectorsResponse(
+                items=[
+                    search_pb2.IndexItem(
+                        image_id=image_id,
+                        vector=search_pb2.Vector(values=vector),
+                        metadata=meta,
+                    )
+                    for image_id, vector, meta in zip(
+                        batch.ids, batch.vectors.tolist(), metadata, strict=True
+                    )
+                ],
+                index_version=batch.version.version,
+                model_version=batch.version.model_version,
+                count=batch.version.count,
+                dim=batch.version.dim,
+            )
+
     def GetIndexInfo(
         self, request: search_pb2.GetIndexInfoRequest, context: grpc.ServicerContext
     ) -> search_pb2.GetIndexInfoResponse:

@@ -36,11 +36,28 @@ class ServingSlot:
         try:
             yield leased
         finally:
-            with self._cond:
-                self._in_flight[leased.version] -= 1
-                if not self._in_flight[leased.version]:
-                    del self._in_flight[leased.version]
-                    self._cond.notify_all()
+            self._release(leased.version)
+
+    @contextmanager
+    def hold(self, version: IndexVersion) -> Iterator[IndexVersion]:
+        """Count ``version`` (serving or not) as in flight until the block exits.
+
+        The caller makes sure ``version`` is not being retired when it enters (e.g. by looking
+        it up under the lock its retirement is decided under); its drop then waits for the block.
+        """
+        with self._cond:
+            self._in_flight[version.version] = self._in_flight.get(version.version, 0) + 1
+        try:
+            yield version
+        finally:
+            self._release(version.version)
+
+    def _release(self, version: int) -> None:
+        with self._cond:
+            self._in_flight[version] -= 1
+            if not self._in_flight[version]:
+                del self._in_flight[version]
+                self._cond.notify_all()
 
     def replace(self, new: IndexVersion) -> IndexVersion | None:
         """Make ``new`` the serving version; return the one it replaces."""

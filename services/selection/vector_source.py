@@ -1,10 +1,10 @@
-"""Where selection gets the current embeddings of the archive: the search service.
+"""Where selection gets the embeddings of the archive: the search service's index.
 
 The search service owns the index, so it is the one place that knows which embeddings serve
-now. Selection reads them with ``GetVector`` for every archive image id, concurrently, checks
-they all come from one index version, and keeps the last version in memory (a round's pairs
-must be chosen over one consistent set of embeddings). A bulk export RPC on the search
-service would make this one call; until it exists, 2,100 images take a few seconds.
+now. Selection reads a whole index version with one ``ExportVectors`` stream (all rows from
+that one version, which the search service holds until the stream ends), keeps the archive's
+images of it, and caches the last version in memory: a round's pairs are chosen over one
+consistent set of embeddings, and a version's embeddings never change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -20,6 +19,8 @@ import numpy as np
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.common.errors import FailedPreconditionError, UnavailableError
 from services.selection.archive_vectors import ArchiveVectors
+
+EXPORT_BATCH = 1000
 
 
 class VectorSource(ABC):
@@ -32,23 +33,18 @@ class VectorSource(ABC):
     def vectors(self, index_version: int, timeout_s: float | None) -> ArchiveVectors:
         """Embeddings of ``index_version`` (0: the serving one).
 
-        FailedPreconditionError when there is no index yet or the version is not the serving
-        one (only the serving version's embeddings can be read).
+        FailedPreconditionError when no index serves yet, or the version is neither serving
+        nor built (its embeddings cannot be read).
         """
         with self._lock:
-            serving = self._serving_version(timeout_s)
-            if serving == 0:
+            wanted = index_version or self._serving_version(timeout_s)
+            if wanted == 0:
                 raise FailedPreconditionError(
                     "no index serves yet, so there are no embeddings to select pairs over;"
                     " index the archive first"
                 )
-            if index_version not in (0, serving):
-                raise FailedPreconditionError(
-                    f"no embeddings for index version {index_version}: only the serving version"
-                    f" ({serving}) can be read; pass 0 or {serving}"
-                )
-            if self._cached is None or self._cached.version != serving:
-                self._cached = self._load(serving, timeout_s)
+            if self._cached is None or self._cached.version != wanted:
+                self._cached = self._load(wanted, timeout_s)
             return self._cached
 
     @abstractmethod
@@ -57,54 +53,60 @@ class VectorSource(ABC):
 
     @abstractmethod
     def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
-        """All archive embeddings of the serving ``version``."""
+        """All archive embeddings of ``version``."""
 
 
 class SearchServiceVectors(VectorSource):
-    """Reads embeddings from the search service with one ``GetVector`` per archive image."""
+    """Reads a version's embeddings from the search service with one ``ExportVectors`` stream.
 
-    def __init__(
-        self,
-        channel: grpc.Channel,
-        image_ids: Sequence[str],
-        workers: int = 8,
-    ) -> None:
+    Only the images of ``image_ids`` (the archive) are kept, in that order, so the rows, and
+    with them the selected pairs, do not depend on the order Milvus returns them in.
+    """
+
+    def __init__(self, channel: grpc.Channel, image_ids: Sequence[str]) -> None:
         super().__init__()
         self._stub = search_pb2_grpc.SearchServiceStub(channel)
         self._ids = list(image_ids)
-        self._workers = workers
 
     def _serving_version(self, timeout_s: float | None) -> int:
         info = self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
         return int(info.version) if info.has_index else 0
 
-    def _get(self, image_id: str, timeout_s: float | None) -> search_pb2.GetVectorResponse | None:
+    def _export(
+        self, version: int, timeout_s: float | None
+    ) -> tuple[dict[str, int], np.ndarray, str]:
+        """(image id -> row, matrix, model version) of the whole exported version."""
+        request = search_pb2.ExportVectorsRequest(version=version, batch_size=EXPORT_BATCH)
+        ids: list[str] = []
+        blocks: list[np.ndarray] = []
+        model_version = ""
         try:
-            return self._stub.GetVector(
-                search_pb2.GetVectorRequest(image_id=image_id), timeout=timeout_s
-            )
+            for reply in self._stub.ExportVectors(request, timeout=timeout_s):
+                if reply.index_version != version:
+                    raise UnavailableError(
+                        f"asked for index version {version}, the search service sent"
+                        f" {reply.index_version}; retry"
+                    )
+                ids.extend(item.image_id for item in reply.items)
+                blocks.append(np.array([item.vector.values for item in reply.items], np.float32))
+                model_version = reply.model_version
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:  # e.g. an unreadable image, not indexed
-                return None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise FailedPreconditionError(
+                    f"no embeddings for index version {version}: {exc.details()}"
+                ) from exc
             raise
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)
+        return {image_id: row for row, image_id in enumerate(ids)}, matrix, model_version
 
     def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="get-vector") as pool:
-            replies = list(pool.map(lambda i: self._get(i, timeout_s), self._ids))
-        found = [(i, r) for i, r in zip(self._ids, replies, strict=True) if r is not None]
-        versions = {r.index_version for _, r in found}
-        if versions != {version}:
-            raise UnavailableError(
-                f"the serving index changed while its embeddings were read (versions"
-                f" {sorted(versions)}); retry"
-            )
+        rows, matrix, model_version = self._export(version, timeout_s)
+        found = [image_id for image_id in self._ids if image_id in rows]
         if len(found) < 2:
             raise FailedPreconditionError(
                 f"index version {version} holds {len(found)} of the archive's images; at least"
                 " 2 are needed to form pairs"
             )
-        matrix = np.array([r.vector.values for _, r in found], dtype=np.float32)
-        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True).clip(1e-12)
-        return ArchiveVectors(
-            tuple(i for i, _ in found), matrix, version, found[0][1].model_version
-        )
+        kept = matrix[[rows[image_id] for image_id in found]]
+        kept /= np.linalg.norm(kept, axis=1, keepdims=True).clip(1e-12)
+        return ArchiveVectors(tuple(found), kept, version, model_version)
