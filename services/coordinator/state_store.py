@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common.state_files import read_json, write_json_atomic
 from services.coordinator.round_status import CoordinatorState
-from services.selection.state_files import read_json, write_json_atomic
 
 
 class StateStore:

@@ -1,6 +1,6 @@
 """JSON state files written atomically: a reader sees the old file or the new one, never half.
 
-Used by the selection and coordinator services for their state under ``ANNEAL_STATE_DIR``.
+Shared by the services that keep state under ``ANNEAL_STATE_DIR`` (selection, coordinator).
 """
 
 from __future__ import annotations
