@@ -1,7 +1,7 @@
 """The manifests and the image agree with the code: commands, ports, settings and paths.
 
-The catalog (services/common/catalog.py) is the source of the commands and ports; a setting is
-"read" when a module under services/ names its ANNEAL_* variable as a string literal.
+The catalog (services/common/catalog.py) is the source of the commands and ports; a service
+"reads" a setting when its own ``--help`` lists the ANNEAL_* variable (service_settings.py).
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import re
 import shlex
-from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
 from k8s_manifests import (
     REPO,
-    WORKLOAD_KINDS,
     Obj,
     container_env,
     main_container,
@@ -23,6 +21,7 @@ from k8s_manifests import (
     of_kind,
     service_workloads,
 )
+from service_settings import refused_when_missing
 
 
 def test_commands_are_the_catalog_commands(objects: tuple[Obj, ...], catalog: Any) -> None:
@@ -57,49 +56,108 @@ def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> 
         assert {p["targetPort"] for p in service["spec"]["ports"]} == set(want), name
 
 
-def settings_set(objects: tuple[Obj, ...]) -> dict[str, str]:
-    """Every ANNEAL_* variable the manifests give a container, with its value where literal."""
+def _resolved(objects: tuple[Obj, ...]) -> tuple[dict[str, Obj], dict[str, Obj]]:
     configs = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(objects, "ConfigMap")}
     secrets = {
         s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
         for s in of_kind(objects, "Secret")
     }
+    return configs, secrets
+
+
+def workload_settings(objects: tuple[Obj, ...], workload: Obj) -> dict[str, str]:
+    """The ANNEAL_* variables a workload's containers get, with their values."""
+    configs, secrets = _resolved(objects)
     found: dict[str, str] = {}
-    for workload in objects:
-        if workload["kind"] not in WORKLOAD_KINDS:
-            continue
-        for container in workload["spec"]["template"]["spec"]["containers"]:
-            for source in container.get("envFrom", []):
-                if "configMapRef" in source:
-                    found.update(configs[source["configMapRef"]["name"]])
-                else:
-                    found.update(secrets[source["secretRef"]["name"]])
-            for name, entry in container_env(container).items():
-                ref = entry.get("valueFrom", {}).get("secretKeyRef")
-                found[name] = secrets[ref["name"]][ref["key"]] if ref else entry.get("value", "")
+    for container in workload["spec"]["template"]["spec"]["containers"]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                found.update(configs[source["configMapRef"]["name"]])
+            else:
+                found.update(secrets[source["secretRef"]["name"]])
+        for name, entry in container_env(container).items():
+            ref = entry.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                found[name] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
+            elif "configMapKeyRef" in ref:
+                found[name] = configs[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+            else:
+                found[name] = entry.get("value", "")
     return {k: v for k, v in found.items() if k.startswith("ANNEAL_")}
 
 
-@cache
-def services_source() -> str:
-    return "\n".join(p.read_text() for p in sorted((REPO / "services").rglob("*.py")))
+def settings_set(objects: tuple[Obj, ...]) -> dict[str, dict[str, str]]:
+    """Service name -> the ANNEAL_* variables its pod gets, with their values."""
+    return {
+        name: workload_settings(objects, workload)
+        for name, workload in service_workloads(objects).items()
+    }
 
 
-def test_every_setting_is_read_by_a_service(objects: tuple[Obj, ...]) -> None:
-    settings = settings_set(objects)
-    assert settings
-    source = services_source()
-    unread = [name for name in settings if f'"{name}"' not in source and f"'{name}'" not in source]
-    assert not unread, f"manifests set variables no module under services/ reads: {unread}"
+def test_every_setting_is_read_by_its_service(
+    objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
+) -> None:
+    for name, settings in settings_set(objects).items():
+        unread = sorted(set(settings) - set(declared[name]))
+        assert not unread, f"{name}'s pod sets variables services.{name} does not read: {unread}"
+
+
+# Settings naming files or folders. Their defaults are relative paths, i.e. inside the image's
+# read-only working directory, so a pod must set them to absolute paths on a volume.
+PATH_SETTINGS = {"ANNEAL_STATE_DIR", "ANNEAL_LABEL_DB", "ANNEAL_MILVUS_URI", "ANNEAL_FEATURE_CACHE"}
+
+
+def required_in_a_pod(name: str, defaults: dict[str, str]) -> set[str]:
+    """What a pod must set: settings the service refuses to start without, loopback defaults
+    (a listener or a peer on 127.0.0.1 is unreachable between pods) and relative paths."""
+    required = refused_when_missing(REPO / "services" / name / "__main__.py")
+    required |= {k for k, default in defaults.items() if default.startswith("127.0.0.1")}
+    required |= {
+        k
+        for k, default in defaults.items()
+        if k in PATH_SETTINGS and default and "://" not in default and not default.startswith("/")
+    }
+    return required
+
+
+def test_path_settings_are_settings_of_a_service(declared: dict[str, dict[str, str]]) -> None:
+    read = set().union(*declared.values())
+    assert read >= PATH_SETTINGS, f"no service reads {sorted(PATH_SETTINGS - read)}"
+
+
+def test_required_settings_are_set(
+    objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
+) -> None:
+    assert {"ANNEAL_ARCHIVE", "ANNEAL_HOST"} <= required_in_a_pod(
+        "coordinator", declared["coordinator"]
+    ), "the rule finds what the coordinator needs"
+    for name, settings in settings_set(objects).items():
+        missing = sorted(required_in_a_pod(name, declared[name]) - set(settings))
+        assert not missing, f"{name}'s pod leaves {missing} at values that cannot work in a pod"
+        for variable in PATH_SETTINGS & set(settings):
+            value = settings[variable]
+            assert value.startswith("/") or "://" in value, f"{name}: {variable}={value}"
+        assert settings["ANNEAL_HOST"] == "0.0.0.0", f"{name} must listen on the pod's address"
 
 
 def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: Any) -> None:
-    addresses = {k: v for k, v in settings_set(objects).items() if k.endswith("_ADDR")}
+    addresses = {
+        variable: value
+        for settings in settings_set(objects).values()
+        for variable, value in settings.items()
+        if variable.endswith("_ADDR")
+    }
     assert addresses
     for variable, value in addresses.items():
         name = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
         named(objects, "Service", name)
         assert value == f"{name}:{catalog[name].grpc_port}", variable
+
+
+def test_shared_model_settings_agree(objects: tuple[Obj, ...]) -> None:
+    """The embedding service runs the models the coordinator trains: same backbone."""
+    settings = settings_set(objects)
+    assert settings["embedding"]["ANNEAL_BACKBONE"] == settings["coordinator"]["ANNEAL_BACKBONE"]
 
 
 def mount_of(workload: Obj, path: str) -> Obj:
@@ -110,11 +168,19 @@ def mount_of(workload: Obj, path: str) -> Obj:
     return max(above, key=lambda m: len(m["mountPath"]))
 
 
+def shared_claim(workload: Obj, mount: Obj) -> str:
+    """The PersistentVolumeClaim a pod volume names (not a per-pod volumeClaimTemplate)."""
+    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes", [])}
+    volume = volumes.get(mount["name"])
+    assert volume and "persistentVolumeClaim" in volume, f"{mount['name']} is not a shared claim"
+    return str(volume["persistentVolumeClaim"]["claimName"])
+
+
 def test_state_lives_on_the_workloads_own_volume(objects: tuple[Obj, ...]) -> None:
     checked = 0
     for name, workload in service_workloads(objects).items():
         env = container_env(main_container(workload))
-        for variable in ("ANNEAL_LABEL_DB", "ANNEAL_STATE_DIR"):
+        for variable in ("ANNEAL_LABEL_DB", "ANNEAL_STATE_DIR", "ANNEAL_FEATURE_CACHE"):
             if variable not in env:
                 continue
             checked += 1
@@ -124,7 +190,31 @@ def test_state_lives_on_the_workloads_own_volume(objects: tuple[Obj, ...]) -> No
             mount = mount_of(workload, env[variable]["value"])
             assert mount["name"] in claims, f"{name}: {variable} is not on its claim"
             assert not mount.get("readOnly", False)
-    assert checked >= 3, "labels, selection and coordinator keep state"
+    assert checked >= 4, "labels, selection and coordinator keep state"
+
+
+# services/coordinator/__main__.py keeps checkpoints in ANNEAL_STATE_DIR/coordinator/models and
+# LoadModel hands the embedding service a path in it.
+CHECKPOINTS = "coordinator/models"
+
+
+def test_embedding_reads_the_checkpoints_the_coordinator_writes(
+    overlay: str, objects: tuple[Obj, ...]
+) -> None:
+    source = (REPO / "services" / "coordinator" / "__main__.py").read_text()
+    assert '/ "coordinator"' in source and '/ "models"' in source, "checkpoint folder moved"
+    workloads = service_workloads(objects)
+    coordinator, embedding = workloads["coordinator"], workloads["embedding"]
+    state = container_env(main_container(coordinator))["ANNEAL_STATE_DIR"]["value"]
+    folder = f"{state}/{CHECKPOINTS}"
+    written, read = mount_of(coordinator, folder), mount_of(embedding, folder)
+    assert written["mountPath"] == read["mountPath"], "the same path in both pods"
+    assert not written.get("readOnly", False), "the coordinator writes checkpoints"
+    assert read.get("readOnly") is True, "embedding only reads them"
+    claim = shared_claim(coordinator, written)
+    assert shared_claim(embedding, read) == claim, "both pods mount the same claim"
+    modes = named(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"]
+    assert modes == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), modes
 
 
 def test_search_never_runs_twice(objects: tuple[Obj, ...]) -> None:
@@ -137,14 +227,17 @@ def test_search_never_runs_twice(objects: tuple[Obj, ...]) -> None:
         assert hpa["spec"]["scaleTargetRef"]["name"] == "retrieval"
 
 
-def test_archive_is_mounted_read_only_where_the_setting_points(objects: tuple[Obj, ...]) -> None:
-    archive = settings_set(objects)["ANNEAL_ARCHIVE"]
-    for workload in service_workloads(objects).values():
-        mount = mount_of(workload, archive)
-        assert mount["readOnly"] is True
-        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
-        claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]
-        named(objects, "PersistentVolumeClaim", claim)
+def test_archive_is_mounted_read_only_where_the_setting_points(
+    objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
+) -> None:
+    workloads = service_workloads(objects)
+    settings = settings_set(objects)
+    readers = {name for name, s in settings.items() if "ANNEAL_ARCHIVE" in s}
+    assert readers == {n for n, d in declared.items() if "ANNEAL_ARCHIVE" in d}, readers
+    for name in readers:
+        mount = mount_of(workloads[name], settings[name]["ANNEAL_ARCHIVE"])
+        assert mount["readOnly"] is True, name
+        named(objects, "PersistentVolumeClaim", shared_claim(workloads[name], mount))
 
 
 def dockerfile_instruction(keyword: str) -> list[str]:

@@ -8,12 +8,13 @@ from typing import Any
 from k8s_manifests import Obj, main_container, of_kind, pod_templates, service_workloads
 
 # Who may call each service's gRPC port: a service name (same namespace) or a client label
-# (any namespace). Retrieval's callers are client apps, labels' are labelling services.
+# (any namespace). Retrieval's callers are client apps; labelling services list a round's pending
+# pairs on selection and answer them to labels.
 EXPECTED_CALLERS = {
     "retrieval": {"anneal.io/retrieval-client=true"},
     "embedding": {"retrieval", "coordinator"},
     "search": {"retrieval", "coordinator"},
-    "selection": {"coordinator"},
+    "selection": {"coordinator", "anneal.io/labelling-client=true"},
     "labels": {"coordinator", "anneal.io/labelling-client=true"},
     "coordinator": {"anneal.io/operator=true"},
 }
