@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 
 from services.common.catalog import SERVICES
+from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
 from services.coordinator.coordinator import Coordinator
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(
             "the coordinator needs the archive folder: set --archive or ANNEAL_ARCHIVE"
         )
+    lower_priority()  # training must not starve the query path (retrieval, search) of CPU
     folder = Path(values.state_dir) / "coordinator"
     channels = {
         name: grpc.insecure_channel(getattr(values, f"{name}_addr"))

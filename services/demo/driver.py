@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -54,6 +54,24 @@ class RoundRow:
     rebuild_p99_ms: float
     errors: int
     stages: dict[str, float]
+    stage_p99_ms: dict[str, float] = field(default_factory=dict)
+
+
+def stage_p99(
+    load: QueryLoad, windows: list[tuple[str, float]], finished: float
+) -> dict[str, float]:
+    """p99 latency of the queries answered in each (state, start) window, up to ``finished``.
+
+    States seen in a single poll may be missed; a window with too few calls for a p99 (under
+    20) is left out.
+    """
+    out: dict[str, float] = {}
+    ends = [start for _, start in windows[1:]] + [finished]
+    for (name, start), end in zip(windows, ends, strict=True):
+        stats = load.stats(start, end)
+        if stats.calls - stats.errors >= 20:
+            out[name] = stats.p99_ms
+    return out
 
 
 class Demo:
@@ -157,14 +175,19 @@ class Demo:
             close_when_answered=True,
         )
         status = coordinator.StartRound(request, timeout=self.settings.round_timeout_s).status
+        windows = [("selecting", started)]
+        windows.append(("labelling", time.monotonic()))
         annotator.answer_round(status.round)
         answered = time.monotonic()
         deadline = answered + self.settings.round_timeout_s
         while status.state not in FINISHED and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.1)
             status = coordinator.GetStatus(
                 pb.GetStatusRequest(round=status.round), timeout=10
             ).round
+            name = pb.RoundState.Name(status.state).removeprefix("ROUND_STATE_").lower()
+            if name != windows[-1][0]:
+                windows.append((name, time.monotonic()))
         finished = time.monotonic()
         if status.state != pb.ROUND_STATE_DONE:
             self.console.print(
@@ -189,16 +212,19 @@ class Demo:
             rebuild_p99_ms=rebuild.p99_ms,
             errors=during.errors,
             stages=stages,
+            stage_p99_ms=stage_p99(load, windows, finished),
         )
 
     def _print_row(self, row: RoundRow, target: str) -> None:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(row.stages.items()))
+        by_state = ", ".join(f"{k} {v:.0f} ms" for k, v in row.stage_p99_ms.items())
         self.console.print(
             f"round {row.round}: {row.labelled} labelled pairs, mAP@20 {row.map20:.4f}, "
             f"index v{row.index_version}, rebuild {row.rebuild_s:.1f}s, round {row.round_s:.1f}s; "
             f"{target} p50 {row.p50_ms:.1f} ms p99 {row.p99_ms:.1f} ms "
             f"(p99 during rebuild {row.rebuild_p99_ms:.1f} ms), {row.errors} errors"
             + (f"\n   stages: {stages}" if stages else "")
+            + (f"\n   {target} p99 by state: {by_state}" if by_state else "")
         )
 
     def _report(self, rows: list[RoundRow], total, target: str) -> None:  # type: ignore[no-untyped-def]

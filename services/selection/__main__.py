@@ -15,6 +15,7 @@ import grpc
 
 from anneal.data.archive import Archive
 from services.common.catalog import SERVICES
+from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
 from services.selection.label_client import LabelClient
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     values = parser.parse(argv)
     if not values.archive:
         raise SystemExit("selection needs the archive folder: set --archive or ANNEAL_ARCHIVE")
+    lower_priority()  # scoring candidate pairs must not starve the query path of CPU
     archive = Archive.from_folder(values.archive)
     search = grpc.insecure_channel(values.search_addr)
     labels = grpc.insecure_channel(values.labels_addr)
