@@ -66,6 +66,17 @@ def test_alias_swap_on_the_server(manager: IndexManager, server_uri: str, prefix
     serving = reopened.current()
     assert serving is not None and (serving.version, serving.model_version) == (2, "m2")
     assert reopened.get_vector("b").vector.tolist() == pytest.approx([-0.8, -0.6, 0, 0])
+    exported = list(reopened.export(0, batch_size=4))  # one query iterator, paged
+    assert [len(b.ids) for b in exported] == [4, 2] and {b.version.version for b in exported} == {2}
+    rows = dict(
+        zip(
+            [i for b in exported for i in b.ids],
+            np.concatenate([b.vectors for b in exported]),
+            strict=True,
+        )
+    )
+    assert sorted(rows) == IDS
+    assert all(np.allclose(rows[i], -v) for i, v in zip(IDS, VECTORS, strict=True))
     reopened.close()
     raw.close()
 
