@@ -18,7 +18,7 @@ def demo(
         help="labelled archive (class folders)",
     ),
     state_dir: Path = typer.Option(Path(".cache/demo/state"), help="state folder (emptied first)"),
-    out: Path = typer.Option(Path(".cache/demo"), help="where the learning curve goes"),
+    out: Path = typer.Option(Path("results/demo"), help="where the learning curve goes"),
     rounds: int = typer.Option(3, min=1, max=50),
     budget: int = typer.Option(100, min=1, max=10_000),
     strategy: str = typer.Option("mgue"),
