@@ -1,11 +1,11 @@
 """Answers queries: turns each into a vector with the serving index's model, then searches.
 
 The model version of an index is stored with the index (search's BuildOptions.model_version) and
-comes back with every GetIndexInfo, GetVector and Search answer. An image query is embedded with
-the model of the index last seen serving; when the Search answer says the index (and so its
-model) changed in between, the query is embedded again with the new model and searched again,
-so no answer mixes the vectors of two models. Stored vectors of archive images are checked the
-same way.
+comes back with every GetIndexInfo and Search answer. An image query is embedded with the model
+of the index last seen serving; when the Search answer says the index (and so its model) changed
+in between, the query is embedded again with the new model and searched again, so no answer
+mixes the vectors of two models. A query by archive id goes to Search as the id: the search
+service reads the stored vector from the same index version it searches, in the same call.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class _Vectors:
-    """Query vectors in query order, and the model versions of the derived ones."""
+    """Vectors of the image and vector queries (in query order, None if there are none), the
+    model versions of the embedded ones, and the ``(label, image id)`` of the id queries."""
 
-    matrix: np.ndarray
+    matrix: np.ndarray | None
     models: frozenset[str]
+    image_ids: list[tuple[str, str]]
 
 
 class Retriever:
@@ -68,7 +70,7 @@ class Retriever:
                 raise
             k = max(query.search_k for query in queries)
             try:
-                reply = self._search.search(vectors.matrix, k, time_left())
+                reply = self._search.search(vectors.matrix, vectors.image_ids, k, time_left())
             except ValueError:
                 # A dimension mismatch is the query's fault only if the model did not change.
                 if vectors.models and self._model_changed(vectors.models, time_left):
@@ -76,10 +78,10 @@ class Retriever:
                 raise
             self._model_hint = reply.model_version
             if not reply.model_version or vectors.models <= {reply.model_version}:
-                return [
-                    self._answer(query, hits, reply)
-                    for query, hits in zip(queries, reply.results, strict=True)
-                ]
+                # Search answers the vector rows first, then the image ids.
+                order = sorted(range(len(queries)), key=lambda i: queries[i].image_id is not None)
+                answers = dict(zip(order, reply.results, strict=True))
+                return [self._answer(q, answers[i], reply) for i, q in enumerate(queries)]
         raise UnavailableError(
             f"the serving index kept changing its model during the query ({MAX_ATTEMPTS} tries);"
             " retry"
@@ -112,19 +114,14 @@ class Retriever:
             )
             rows.update((i, vector) for (i, _), vector in zip(images, matrix, strict=True))
             models.add(model)
-        stored = [(i, q) for i, q in enumerate(queries) if q.image_id is not None]
-        if stored:
-            replies = self._search.get_vectors(
-                [(q.label, q.image_id) for _, q in stored if q.image_id], time_left()
-            )
-            for (i, _), reply in zip(stored, replies, strict=True):
-                rows[i] = np.array(reply.vector.values, dtype=np.float32)
-                models.add(reply.model_version)
         for i, query in enumerate(queries):
             if query.vector is not None:
                 rows[i] = query.vector
+        searched = [queries[i] for i in sorted(rows)]
         return _Vectors(
-            self._stack([rows[i] for i in range(len(queries))], queries), frozenset(models)
+            self._stack([rows[i] for i in sorted(rows)], searched) if rows else None,
+            frozenset(models),
+            [(q.label, q.image_id) for q in queries if q.image_id is not None],
         )
 
     @staticmethod

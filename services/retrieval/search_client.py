@@ -8,8 +8,7 @@ import grpc
 import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
-from services.common.errors import NotFoundError
-from services.retrieval.downstream import downstream_error
+from services.retrieval.downstream import downstream_error, status_of
 
 
 class SearchClient:
@@ -25,36 +24,35 @@ class SearchClient:
             raise downstream_error(exc, "search service GetIndexInfo") from exc
 
     def search(
-        self, vectors: np.ndarray, k: int, timeout_s: float | None
+        self,
+        vectors: np.ndarray | None,
+        image_ids: Sequence[tuple[str, str]],
+        k: int,
+        timeout_s: float | None,
     ) -> search_pb2.SearchResponse:
+        """One Search call: the rows of ``vectors``, then the archive images of ``image_ids``.
+
+        ``image_ids`` are ``(label, image id)`` pairs; the search service reads their stored
+        vectors from the version it searches. A NOT_FOUND names the query (its label) whose
+        image the index does not hold.
+        """
+        rows = [] if vectors is None else vectors.tolist()
         request = search_pb2.SearchRequest(
-            vectors=[search_pb2.Vector(values=vector.tolist()) for vector in vectors], k=k
+            vectors=[search_pb2.Vector(values=row) for row in rows],
+            k=k,
+            image_ids=[image_id for _, image_id in image_ids],
         )
         try:
             return self._stub.Search(request, timeout=timeout_s)
         except grpc.RpcError as exc:
-            raise downstream_error(exc, "search service Search") from exc
+            raise downstream_error(exc, _which_failed(exc, image_ids)) from exc
 
-    def get_vectors(
-        self, image_ids: Sequence[tuple[str, str]], timeout_s: float | None
-    ) -> list[search_pb2.GetVectorResponse]:
-        """Stored vectors of ``(label, image id)`` pairs, looked up concurrently, in order."""
-        futures = [
-            self._stub.GetVector.future(
-                search_pb2.GetVectorRequest(image_id=image_id), timeout=timeout_s
-            )
-            for _, image_id in image_ids
-        ]
-        replies = []
-        for (label, image_id), future in zip(image_ids, futures, strict=True):
-            try:
-                replies.append(future.result())
-            except grpc.RpcError as exc:
-                for pending in futures:
-                    pending.cancel()
-                raise downstream_error(
-                    exc,
-                    f"{label}: archive image {image_id!r}",
-                    {grpc.StatusCode.NOT_FOUND: NotFoundError},
-                ) from exc
-        return replies
+
+def _which_failed(exc: grpc.RpcError, image_ids: Sequence[tuple[str, str]]) -> str:
+    """The query a NOT_FOUND is about: the first whose image id the error message names."""
+    if status_of(exc) == grpc.StatusCode.NOT_FOUND and isinstance(exc, grpc.Call):
+        details = exc.details() or ""
+        for label, image_id in image_ids:
+            if repr(image_id) in details:
+                return f"{label}: archive image {image_id!r}"
+    return "search service Search"

@@ -4,7 +4,9 @@ One Milvus search of 16 vectors costs little more than a search of one, while 16
 single-vector searches queue up behind each other (and, with Milvus Lite, behind the GIL). A
 worker takes the first waiting request, gathers whatever else arrives within ``max_wait_s``
 (up to ``max_rows`` query vectors), runs one search with the largest k, and hands each caller
-its own rows cut to its own k. Every caller of a batch sees the same index version.
+its own rows cut to its own k. Every caller of a batch sees the same index version; a request
+pinned to a version (its vectors were read from it) is searched on that version, together with
+the others pinned to it.
 """
 
 from __future__ import annotations
@@ -12,22 +14,31 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from services.search.index_manager import as_queries, check_k
+from services.search.index_version import IndexVersion
+from services.search.query_checks import as_queries, check_k
 from services.search.search_result import SearchResult
 
-SearchFn = Callable[[np.ndarray, int], SearchResult]
+
+class SearchFn(Protocol):
+    """``search(vectors, k, version)``: on ``version``, or the serving one if None."""
+
+    def __call__(
+        self, vectors: np.ndarray, k: int, version: IndexVersion | None = None
+    ) -> SearchResult: ...
 
 
 @dataclass
 class _Request:
     queries: np.ndarray
     k: int
+    version: IndexVersion | None
     future: Future[SearchResult] = field(default_factory=Future)
 
 
@@ -60,12 +71,17 @@ class SearchBatcher:
         vectors: np.ndarray | Sequence[Sequence[float]],
         k: int,
         timeout_s: float | None = None,
+        version: IndexVersion | None = None,
     ) -> SearchResult:
-        """Like the wrapped search; bad k or vectors fail here, alone, before any batching."""
+        """Like the wrapped search; bad k or vectors fail here, alone, before any batching.
+
+        ``version``: search that version (the caller holds it until this returns), not the
+        serving one.
+        """
         if self._closed:
             raise RuntimeError("the search batcher is closed")
         check_k(k)
-        request = _Request(as_queries(vectors), k)
+        request = _Request(as_queries(vectors), k, version)
         self._queue.put(request)
         try:
             return request.future.result(timeout_s)
@@ -114,16 +130,17 @@ class SearchBatcher:
 
     def _run(self, batch: list[_Request]) -> None:
         live = [r for r in batch if r.future.set_running_or_notify_cancel()]
-        by_dim: dict[int, list[_Request]] = {}
+        groups: dict[tuple[int, int], list[_Request]] = {}
         for request in live:
-            by_dim.setdefault(request.queries.shape[1], []).append(request)
-        for group in by_dim.values():
+            pinned = request.version.version if request.version else 0
+            groups.setdefault((pinned, request.queries.shape[1]), []).append(request)
+        for group in groups.values():
             self._run_group(group)
 
     def _run_group(self, group: list[_Request]) -> None:
         stacked = np.concatenate([r.queries for r in group]) if len(group) > 1 else group[0].queries
         try:
-            result = self._search(stacked, max(r.k for r in group))
+            result = self._search(stacked, max(r.k for r in group), group[0].version)
         except Exception as exc:
             for request in group:
                 request.future.set_exception(exc)

@@ -24,6 +24,10 @@ class IndexConfig:
     prefix: str = "anneal"
     insert_batch: int = 1000
     drain_timeout_s: float = 30.0
+    rows_in_memory_max_bytes: int = 256 * 1024 * 1024
+    """A version whose vectors take at most this much (float32) is also held in memory, which
+    answers look-ups by image id and hit metadata without Milvus; 0 keeps none. During a
+    rebuild the serving and the new version are both held."""
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -34,6 +38,10 @@ class IndexConfig:
             raise ValueError(f"prefix {self.prefix!r} must be letters, digits and _")
         if self.insert_batch < 1:
             raise ValueError(f"insert_batch must be at least 1, got {self.insert_batch}")
+        if self.rows_in_memory_max_bytes < 0:
+            raise ValueError(
+                f"rows_in_memory_max_bytes must be 0 or more, got {self.rows_in_memory_max_bytes}"
+            )
         if self.drain_timeout_s <= 0:
             raise ValueError(f"drain_timeout_s must be positive, got {self.drain_timeout_s}")
 

@@ -4,7 +4,9 @@ Each version N is its own collection ``<prefix>_v<N>``; the alias ``<prefix>_cur
 the serving one, so the serving version survives a restart. A new version is built, loaded and
 verified before the alias moves to it; the old collection is dropped once the queries that
 started on it have finished. Queries resolve the serving version once, at their start, and read
-that collection by name, so every answer comes from exactly one version.
+that collection by name, so every answer comes from exactly one version. Versions small enough
+(IndexConfig.rows_in_memory_max_bytes) are also held in memory: look-ups by image id and hit
+metadata come from there, searches still go to Milvus.
 """
 
 from __future__ import annotations
@@ -19,14 +21,7 @@ import numpy as np
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from services.search.collection_layout import (
-    ID_FIELD,
-    METADATA_FIELD,
-    MODEL_VERSION_PROPERTY,
-    VECTOR_FIELD,
-    CollectionLayout,
-    check_image_id,
-)
+from services.search.collection_layout import METADATA_FIELD, CollectionLayout, check_image_id
 from services.search.errors import (
     BackendUnavailableError,
     StaleVersionError,
@@ -36,32 +31,21 @@ from services.search.errors import (
 )
 from services.search.index_builder import IndexBuilder, check_build_input
 from services.search.index_config import IndexConfig
-from services.search.index_version import IndexVersion
+from services.search.index_version import IndexVersion, describe_version
+from services.search.query_checks import as_queries, check_k
 from services.search.retry import RetryPolicy
 from services.search.search_result import Hit, SearchResult, StoredVector
 from services.search.serving_slot import ServingSlot
-from services.search.vector_export import ExportBatch, check_batch_size, export_batches
+from services.search.stored_rows import StoredRows, rows_bytes
+from services.search.vector_export import (
+    DEFAULT_EXPORT_BATCH,
+    ExportBatch,
+    check_batch_size,
+    export_batches,
+)
+from services.search.vector_lookup import query_rows
 
 log = logging.getLogger(__name__)
-MAX_K = 1000
-
-
-def check_k(k: int) -> None:
-    """k must be 1..MAX_K."""
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-
-
-def as_queries(vectors: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
-    """Query vectors as a float32 (Q, D) array; one vector (D,) becomes (1, D)."""
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.ndim == 1:
-        matrix = matrix[None, :]
-    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
-        raise ValueError(f"query vectors must be a non-empty (Q, D) array, got {matrix.shape}")
-    if not np.isfinite(matrix).all():
-        raise ValueError("query vectors hold NaN or infinity")
-    return matrix
 
 
 def milvus_client(uri: str) -> MilvusClient:
@@ -89,6 +73,7 @@ class IndexManager:
         self._builder = IndexBuilder(client, self._layout, config, self._retry)
         self._slot = ServingSlot()
         self._ready: dict[int, IndexVersion] = {}
+        self._memory: dict[int, StoredRows] = {}
         self._build_lock = threading.Lock()
         self._swap_lock = threading.Lock()
         self._retirements: list[threading.Thread] = []
@@ -156,6 +141,11 @@ class IndexManager:
         with self.hold(version) as held:
             yield from export_batches(self._client, held, size, include_metadata)
 
+    def in_memory(self, version: int) -> bool:
+        """Whether ``version``'s rows are held in memory (see IndexConfig)."""
+        with self._swap_lock:
+            return version in self._memory
+
     def in_flight(self, version: int) -> int:
         """Queries now running on ``version``."""
         return self._slot.in_flight(version)
@@ -186,8 +176,11 @@ class IndexManager:
         with self._build_lock:
             self._check_new_version(version)
             built = self._builder.build(version, ids, matrix, rows_meta, model_version)
+            kept = StoredRows(built, ids, matrix, rows_meta) if self._fits(built) else None
             with self._swap_lock:
                 self._ready[version] = built
+                if kept is not None:
+                    self._memory[version] = kept
         log.info("built index version %d (%d vectors, dim %d)", version, built.count, built.dim)
         return built
 
@@ -240,6 +233,8 @@ class IndexManager:
             del self._ready[version]
             stale = [v for v in self._ready if v < version]
             retiring = [self._ready.pop(v) for v in stale]
+            for item in [*retiring, *([old] if old else [])]:
+                self._memory.pop(item.version, None)
         if old is not None:
             retiring.append(old)
         for item in retiring:
@@ -284,57 +279,84 @@ class IndexManager:
 
     # -- queries ----------------------------------------------------------------------------
 
-    def search(self, vectors: np.ndarray | Sequence[Sequence[float]], k: int) -> SearchResult:
-        """The k nearest stored images of each query vector, best first, from one version."""
+    def search(
+        self,
+        vectors: np.ndarray | Sequence[Sequence[float]],
+        k: int,
+        version: IndexVersion | None = None,
+    ) -> SearchResult:
+        """The k nearest stored images of each query vector, best first, from one version.
+
+        That version is the serving one, or ``version``, which the caller holds (see
+        :meth:`pin`), e.g. because the query vectors came from it (:meth:`vectors_of`).
+        """
         check_k(k)
         queries = as_queries(vectors)
-        with self._slot.lease() as serving:
-            self._check_dim(queries.shape[1], serving)
-            try:
-                found = self._client.search(
-                    serving.collection,
-                    data=list(queries),
-                    limit=k,
-                    output_fields=[METADATA_FIELD],
-                    search_params={
-                        "metric_type": serving.metric,
-                        "params": dict(self._config.search_params),
-                    },
-                )
-            except MilvusException as exc:
-                raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
-        sign = 1.0 if serving.metric != "L2" else -1.0
+        if version is None:
+            with self._slot.lease() as serving:
+                return self._search_on(serving, queries, k)
+        return self._search_on(version, queries, k)
+
+    def _search_on(self, version: IndexVersion, queries: np.ndarray, k: int) -> SearchResult:
+        self.check_dim(queries.shape[1], version)
+        with self._swap_lock:
+            rows = self._memory.get(version.version)
+        try:
+            found = self._client.search(
+                version.collection,
+                data=list(queries),
+                limit=k,
+                output_fields=[] if rows else [METADATA_FIELD],
+                search_params={
+                    "metric_type": version.metric,
+                    "params": dict(self._config.search_params),
+                },
+            )
+        except MilvusException as exc:
+            raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
+        sign = 1.0 if version.metric != "L2" else -1.0
         hits = [
-            [Hit(str(h.id), sign * float(h.distance), h["entity"][METADATA_FIELD]) for h in row]
+            [
+                Hit(
+                    str(h.id),
+                    sign * float(h.distance),
+                    rows.metadata_of(str(h.id)) if rows else h["entity"][METADATA_FIELD],
+                )
+                for h in row
+            ]
             for row in found
         ]
-        return SearchResult(serving.version, serving.model_version, hits)
+        return SearchResult(version.version, version.model_version, hits)
+
+    def vectors_of(self, version: IndexVersion, image_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``image_ids`` in ``version`` (held by the caller), in order.
+
+        From memory where the version is held there, else one Milvus query. UnknownImageError
+        (NOT_FOUND) names the first id the version does not hold.
+        """
+        return self._rows(version, image_ids).vectors_of(image_ids)
 
     def get_vector(self, image_id: str) -> StoredVector:
         """The stored vector and metadata of ``image_id`` in the serving version."""
-        try:
-            check_image_id(image_id)
-        except ValueError as exc:
-            raise UnknownImageError(f"no image {image_id!r} in the index: {exc}") from exc
         with self._slot.lease() as serving:
+            return self._rows(serving, [image_id]).stored(image_id)
+
+    def _rows(self, version: IndexVersion, image_ids: Sequence[str]) -> StoredRows:
+        for image_id in image_ids:
             try:
-                rows = self._client.query(
-                    serving.collection,
-                    filter=f'{ID_FIELD} == "{image_id}"',
-                    output_fields=[VECTOR_FIELD, METADATA_FIELD],
-                )
-            except MilvusException as exc:
-                raise BackendUnavailableError(f"Milvus query failed: {exc}") from exc
-        if not rows:
-            raise UnknownImageError(f"no image {image_id!r} in index version {serving.version}")
-        row = rows[0]
-        vector = np.asarray(row[VECTOR_FIELD], dtype=np.float32)
-        return StoredVector(
-            image_id, vector, row[METADATA_FIELD], serving.version, serving.model_version
-        )
+                check_image_id(image_id)
+            except ValueError as exc:
+                raise UnknownImageError(f"no image {image_id!r} in the index: {exc}") from exc
+        with self._swap_lock:
+            rows = self._memory.get(version.version)
+        return rows if rows is not None else query_rows(self._client, version, image_ids)
+
+    def _fits(self, version: IndexVersion) -> bool:
+        return rows_bytes(version.count, version.dim) <= self._config.rows_in_memory_max_bytes
 
     @staticmethod
-    def _check_dim(dim: int, serving: IndexVersion) -> None:
+    def check_dim(dim: int, serving: IndexVersion) -> None:
+        """ValueError (INVALID_ARGUMENT) unless queries of dimension ``dim`` fit ``serving``."""
         if dim != serving.dim:
             raise ValueError(
                 f"query vectors have dimension {dim}, but index version {serving.version}"
@@ -361,23 +383,15 @@ class IndexManager:
                 f" point it at a {self._layout.collection(1)}-style collection or drop it"
             )
         self._retry.run(f"load {serving_name}", lambda: self._client.load_collection(serving_name))
-        self._slot.replace(self._describe(version, serving_name))
+        serving = describe_version(self._client, version, serving_name)
+        if self._fits(serving):
+            try:
+                batches = export_batches(self._client, serving, DEFAULT_EXPORT_BATCH, True)
+                self._memory[version] = StoredRows.of_batches(serving, batches)
+            except BackendUnavailableError as exc:
+                log.warning("serving %s without its rows in memory: %s", serving_name, exc)
+        self._slot.replace(serving)
         log.info("recovered serving index version %d", version)
-
-    def _describe(self, version: int, name: str) -> IndexVersion:
-        schema = self._client.describe_collection(name)
-        vector_field = next(f for f in schema["fields"] if f["name"] == VECTOR_FIELD)
-        index = self._client.describe_index(name, self._client.list_indexes(name)[0])
-        rows = self._client.query(name, filter="", output_fields=["count(*)"])
-        return IndexVersion(
-            version=version,
-            collection=name,
-            dim=int(vector_field["params"]["dim"]),
-            count=int(rows[0]["count(*)"]),
-            model_version=str(schema.get("properties", {}).get(MODEL_VERSION_PROPERTY, "")),
-            index_type=str(index["index_type"]),
-            metric=str(index["metric_type"]),
-        )
 
     def close(self, timeout_s: float | None = None) -> None:
         """Finish pending drops (up to ``timeout_s``) and close the Milvus client."""

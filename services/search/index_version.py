@@ -1,6 +1,11 @@
-"""One built index version: the Milvus collection that holds it and what it was built with."""
+"""One built index version: the Milvus collection that holds it and what it was built with,
+and reading that description back from Milvus."""
 
 from dataclasses import dataclass
+
+from pymilvus import MilvusClient
+
+from services.search.collection_layout import MODEL_VERSION_PROPERTY, VECTOR_FIELD
 
 
 @dataclass(frozen=True)
@@ -14,3 +19,20 @@ class IndexVersion:
     model_version: str
     index_type: str
     metric: str
+
+
+def describe_version(client: MilvusClient, version: int, name: str) -> IndexVersion:
+    """Version ``version`` as stored in collection ``name`` (e.g. the serving one at a restart)."""
+    schema = client.describe_collection(name)
+    vector_field = next(f for f in schema["fields"] if f["name"] == VECTOR_FIELD)
+    index = client.describe_index(name, client.list_indexes(name)[0])
+    rows = client.query(name, filter="", output_fields=["count(*)"])
+    return IndexVersion(
+        version=version,
+        collection=name,
+        dim=int(vector_field["params"]["dim"]),
+        count=int(rows[0]["count(*)"]),
+        model_version=str(schema.get("properties", {}).get(MODEL_VERSION_PROPERTY, "")),
+        index_type=str(index["index_type"]),
+        metric=str(index["metric_type"]),
+    )

@@ -18,7 +18,7 @@ from services.common.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECOND
 from services.search.batcher import SearchBatcher
 from services.search.errors import IndexBuildError
 from services.search.index_manager import IndexManager
-from services.search.search_result import Hit
+from services.search.search_result import Hit, SearchResult
 
 MAX_QUERY_VECTORS = 1000
 
@@ -60,18 +60,34 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def Search(
         self, request: search_pb2.SearchRequest, context: grpc.ServicerContext
     ) -> search_pb2.SearchResponse:
-        if len(request.vectors) > MAX_QUERY_VECTORS:
+        asked = len(request.vectors) + len(request.image_ids)
+        if asked > MAX_QUERY_VECTORS:
             raise ValueError(
-                f"{len(request.vectors)} query vectors in one call; the limit is"
-                f" {MAX_QUERY_VECTORS}, split the call"
+                f"{asked} queries in one call; the limit is {MAX_QUERY_VECTORS}, split the call"
             )
-        queries = vectors_matrix(request.vectors, "query vector")
-        result = self._batcher.search(queries, request.k, timeout_s=time_left(context))
+        if not request.image_ids:
+            queries = vectors_matrix(request.vectors, "query vector")
+            result = self._batcher.search(queries, request.k, timeout_s=time_left(context))
+        else:
+            result = self._search_with_ids(request, time_left(context))
         return search_pb2.SearchResponse(
             results=[_hits_message(hits) for hits in result.hits],
             index_version=result.version,
             model_version=result.model_version,
         )
+
+    def _search_with_ids(
+        self, request: search_pb2.SearchRequest, timeout_s: float | None
+    ) -> SearchResult:
+        """Stored vectors read from, and searched on, one held version (the serving one)."""
+        with self._manager.pin() as serving:
+            stored = self._manager.vectors_of(serving, list(request.image_ids))
+            queries = stored
+            if request.vectors:
+                given = vectors_matrix(request.vectors, "query vector")
+                self._manager.check_dim(given.shape[1], serving)
+                queries = np.concatenate([given, stored])
+            return self._batcher.search(queries, request.k, timeout_s, serving)
 
     def GetVector(
         self, request: search_pb2.GetVectorRequest, context: grpc.ServicerContext

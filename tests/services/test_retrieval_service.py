@@ -139,13 +139,16 @@ def test_by_id_vector_and_image(serving: System) -> None:
 
 
 def test_batch_answers_in_request_order(serving: System) -> None:
+    # Search answers image and vector rows first, then ids: retrieval puts them back in order.
     requests = [
+        by_id("d.png", 1),
         by_image(IMAGES[5], 1),
         by_id("a.png", 2, exclude=True),
         by_vector(serving.vectors[1], 4),
     ]
     reply = serving.retrieval.RetrieveBatch(retrieval_pb2.RetrieveBatchRequest(requests=requests))
     assert [[h.image_id for h in r.hits] for r in reply.results] == [
+        ["d.png"],
         ["f.png"],
         ranking(serving.vectors, serving.vectors[0])[1:3],
         ranking(serving.vectors, serving.vectors[1])[:4],

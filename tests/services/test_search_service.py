@@ -16,6 +16,7 @@ from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
+from services.search.index_version import IndexVersion
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
 
@@ -160,9 +161,9 @@ def test_concurrent_searches_are_coalesced(manager: IndexManager) -> None:
     manager.swap(1)
     calls: list[int] = []
 
-    def counted(vectors: np.ndarray, k: int):
+    def counted(vectors: np.ndarray, k: int, version: IndexVersion | None = None):
         calls.append(len(vectors))
-        return manager.search(vectors, k)
+        return manager.search(vectors, k, version)
 
     batcher = SearchBatcher(counted, max_wait_s=0.05)
     queries = [VECTORS[i % 6] for i in range(12)]
