@@ -18,6 +18,7 @@ from services.common.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECOND
 from services.search.batcher import SearchBatcher
 from services.search.errors import IndexBuildError
 from services.search.index_manager import IndexManager
+from services.search.query_checks import check_k
 from services.search.search_result import Hit, SearchResult
 
 MAX_QUERY_VECTORS = 1000
@@ -60,6 +61,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def Search(
         self, request: search_pb2.SearchRequest, context: grpc.ServicerContext
     ) -> search_pb2.SearchResponse:
+        check_k(request.k)
         asked = len(request.vectors) + len(request.image_ids)
         if asked > MAX_QUERY_VECTORS:
             raise ValueError(
