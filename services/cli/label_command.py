@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import typer
 from rich.console import Console
 
@@ -51,8 +52,10 @@ def _interactive(round_number: int, selection: str, console: Console) -> list[An
     answers = []
     for pair in pending:
         choice = (
-            typer.prompt(
-                f"[{pair.pair_id}] {pair.image_a}  vs  {pair.image_b}  similar?", default="s"
+            click.prompt(
+                f"[{pair.pair_id}] {pair.image_a}  vs  {pair.image_b}  similar?",
+                default="s",
+                type=click.Choice(["y", "n", "s", "q"], case_sensitive=False),
             )
             .strip()
             .lower()
