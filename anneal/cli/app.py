@@ -46,6 +46,9 @@ def experiment(
     backbone: Annotated[str, typer.Option(help="efficientnet-lite0, resnet18, resnet50.")] = (
         "efficientnet-lite0"
     ),
+    weights: Annotated[
+        Path | None, typer.Option(help="Local backbone weights (state_dict) file.")
+    ] = None,
     dim: Annotated[int | None, typer.Option(help="Embedding size (default: features).")] = None,
     transitivity: Annotated[bool, typer.Option(help="Train on implied labels too.")] = False,
     epochs: Annotated[int, typer.Option(help="Training epochs per round.")] = 20,
@@ -68,6 +71,7 @@ def experiment(
         seeds=seeds,
         mode=mode,
         backbone=backbone,
+        weights=str(weights) if weights is not None else None,
         dim=dim,
         transitivity=transitivity,
         device=device,

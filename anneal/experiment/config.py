@@ -23,6 +23,8 @@ class ExperimentConfig:
     seeds: int = 3
     mode: str = "head"
     backbone: str = "efficientnet-lite0"
+    #: Local weights file for the backbone (ResNets start random without one).
+    weights: str | None = None
     dim: int | None = None
     query_fraction: float = 0.2
     split_seed: int = 0

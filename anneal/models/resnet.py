@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 
 import torch
@@ -25,13 +27,25 @@ class ResNetBackbone(Backbone):
         if depth not in builders:
             raise ValueError(f"ResNet depth must be 18 or 50, got {depth}")
         net = builders[depth](weights=None)
+        source = "random"
         if weights is not None:
-            state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-            net.load_state_dict(state, strict=False)
+            data = Path(weights).read_bytes()
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+            problem = f"is not a torchvision ResNet-{depth} state_dict"
+            try:
+                missing, unexpected = net.load_state_dict(state, strict=False)
+            except RuntimeError as exc:  # shape mismatches
+                raise ValueError(f"{weights} {problem}: {str(exc)[:200]}") from exc
+            missing = [k for k in missing if not k.startswith("fc.")]
+            if missing or unexpected:
+                raise ValueError(
+                    f"{weights} {problem} (missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
+            source = f"{Path(weights).stem}-{hashlib.sha256(data).hexdigest()[:8]}"
         self.feature_dim = net.fc.in_features
         net.fc = nn.Identity()  # type: ignore[assignment]
         self.net = net
-        source = Path(weights).stem if weights is not None else "random"
         self.name = f"resnet{depth}-{source}"
         self.mean: torch.Tensor
         self.std: torch.Tensor

@@ -54,3 +54,19 @@ def test_checkpoint_round_trip(tmp_path: Path):
     loaded = EmbeddingModel.load(tmp_path / "m.pt", backbone=model.backbone)
     assert loaded.version == 3
     torch.testing.assert_close(loaded.head.linear.weight, model.head.linear.weight)
+
+
+def test_resnet_weights_from_a_local_file(tmp_path: Path):
+    import pytest
+    import torchvision
+
+    from anneal.models.registry import build_backbone
+
+    reference = torchvision.models.resnet18(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "r18.pt")
+    backbone = build_backbone("resnet18", tmp_path / "r18.pt")
+    torch.testing.assert_close(backbone.net.conv1.weight, reference.conv1.weight)
+    assert backbone.name.startswith("resnet18-r18-") and backbone.feature_dim == 512
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not a torchvision ResNet-18"):
+        build_backbone("resnet18", tmp_path / "bad.pt")
