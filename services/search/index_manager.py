@@ -21,7 +21,12 @@ import numpy as np
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from services.search.collection_layout import METADATA_FIELD, CollectionLayout, check_image_id
+from services.search.collection_layout import (
+    ID_FIELD,
+    METADATA_FIELD,
+    CollectionLayout,
+    check_image_id,
+)
 from services.search.errors import (
     BackendUnavailableError,
     StaleVersionError,
@@ -306,7 +311,8 @@ class IndexManager:
                 version.collection,
                 data=list(queries),
                 limit=k,
-                output_fields=[] if rows else [METADATA_FIELD],
+                # [] would return every field, the vectors too (slow); the id is returned anyway.
+                output_fields=[ID_FIELD] if rows else [METADATA_FIELD],
                 search_params={
                     "metric_type": version.metric,
                     "params": dict(self._config.search_params),
