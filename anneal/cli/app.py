@@ -52,6 +52,12 @@ def experiment(
     dim: Annotated[int | None, typer.Option(help="Embedding size (default: features).")] = None,
     transitivity: Annotated[bool, typer.Option(help="Train on implied labels too.")] = False,
     epochs: Annotated[int, typer.Option(help="Training epochs per round.")] = 20,
+    pos_margin: Annotated[
+        float, typer.Option(help="Similar pairs are pulled in beyond this distance.")
+    ] = TrainConfig.pos_margin,
+    neg_margin: Annotated[
+        float, typer.Option(help="Dissimilar pairs are pushed out below this distance.")
+    ] = TrainConfig.neg_margin,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -76,7 +82,7 @@ def experiment(
         transitivity=transitivity,
         device=device,
         cache_dir=str(cache_dir),
-        train=TrainConfig(epochs=epochs),
+        train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),
     )
     out = results / (run or datetime.now().strftime("%Y%m%d-%H%M%S"))
     console = Console()
