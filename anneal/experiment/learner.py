@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from anneal.eval.metrics import retrieval_metrics
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData
 from anneal.models.embedding_model import EmbeddingModel
+from anneal.state_files import read_json, write_json_atomic
 
 
 class ActiveLearner:
@@ -164,14 +163,12 @@ class ActiveLearner:
             self._model_path(self.round),
             include_backbone=self.data.archive_mode.include_backbone_in_checkpoint,
         )
-        tmp = self._state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.state_dict()))
-        os.replace(tmp, self._state_path)
+        write_json_atomic(self._state_path, self.state_dict())
         self._model_path(self.round - 1).unlink(missing_ok=True)
 
     def resume(self) -> bool:
         """Load saved state if there is any; True when it did."""
         if not self._state_path.is_file():
             return False
-        self.load_state_dict(json.loads(self._state_path.read_text()))
+        self.load_state_dict(read_json(self._state_path))
         return True

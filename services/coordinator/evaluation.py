@@ -22,8 +22,8 @@ class Evaluator:
     """Evaluates embeddings of the workspace rows against their class names."""
 
     def __init__(self, classes: Sequence[str], query_fraction: float = 0.2, seed: int = 0) -> None:
-        names = sorted(set(classes))
-        self._labels = np.array([names.index(c) for c in classes], dtype=np.int64)
+        index = {name: i for i, name in enumerate(sorted(set(classes)))}
+        self._labels = np.array([index[c] for c in classes], dtype=np.int64)
         split = stratified_split(self._labels, query_fraction, seed)
         self._queries, self._archive = split.queries, split.archive
 

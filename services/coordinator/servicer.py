@@ -8,6 +8,7 @@ import grpc
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.common.deadlines import time_left
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.round_status import RoundStatus, Serving
 
@@ -51,7 +52,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
     def StartRound(
         self, request: pb.StartRoundRequest, context: grpc.ServicerContext
     ) -> pb.StartRoundResponse:
-        remaining = context.time_remaining()
+        remaining = time_left(context)
         wait_s = START_WAIT_S if remaining is None else min(START_WAIT_S, remaining)
         status = self._coordinator.start_round(
             request.strategy, request.budget, request.seed, request.close_when_answered, wait_s

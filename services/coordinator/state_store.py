@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.state_files import read_json, write_json_atomic
+from anneal.state_files import read_json, write_json_atomic
 from services.coordinator.round_status import CoordinatorState
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from services.common.state_files import read_json, write_json_atomic
+from anneal.state_files import read_json, write_json_atomic
 from services.selection.round_record import RoundRecord
 
 

@@ -1,6 +1,7 @@
 """JSON state files written atomically: a reader sees the old file or the new one, never half.
 
-Shared by the services that keep state under ``ANNEAL_STATE_DIR`` (selection, coordinator).
+Shared by experiment runs (per-round AL state) and the services that keep state under
+``ANNEAL_STATE_DIR`` (selection, coordinator).
 """
 
 from __future__ import annotations
