@@ -19,6 +19,7 @@ class ServiceSpec:
     module: str
     grpc_port: int
     metrics_port: int
+    internal_port: int
     proto_package: str
     grpc_service: str
 
@@ -28,9 +29,18 @@ class ServiceSpec:
         return ("python", "-m", self.module)
 
     @property
+    def spiffe_id(self) -> str:
+        """The identity in this service's certificate (a URI SAN), checked on mutual TLS."""
+        return f"spiffe://anneal/service/{self.name}"
+
+    @property
     def full_service_name(self) -> str:
         """Fully qualified gRPC service name, as used by health checks and reflection."""
         return f"{self.proto_package}.{self.grpc_service}"
+
+
+INTERNAL_PORT_OFFSET = 1000
+"""A service's mutual-TLS port for calls from other services is its gRPC port + 1000."""
 
 
 def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> ServiceSpec:
@@ -39,6 +49,7 @@ def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> Se
         module=f"services.{name}",
         grpc_port=grpc_port,
         metrics_port=metrics_port,
+        internal_port=grpc_port + INTERNAL_PORT_OFFSET,
         proto_package=f"anneal.{name}.v1",
         grpc_service=grpc_service,
     )
