@@ -31,8 +31,11 @@ from services.embedding.model_catalog import ModelCatalog
 from services.embedding.ray_session import connect_ray
 from services.embedding.server import create_server
 from services.embedding.worker_pool import WorkerPool
+from services.security.server_security import ServerSecurity
 
 BACKBONE = "efficientnet-lite0"
+
+INSECURE = ServerSecurity.insecure()
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ def through_service(shape: str, images: list[tuple[str, bytes]], batch_size: int
     pool = WorkerPool.start(workers, BACKBONE, cpu_threads=threads)
     try:
         catalog = ModelCatalog.start(pool, "round-0")
-        server, port = create_server("127.0.0.1:0", pool, catalog, batch_size=batch_size)
+        server, port = create_server(
+            "127.0.0.1:0", pool, catalog, batch_size=batch_size, security=INSECURE
+        )
         server.start()
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)

@@ -7,6 +7,7 @@ import os
 import grpc
 
 from services.common.catalog import SERVICES
+from services.security.channels import ChannelSecurity
 
 
 def default_address(name: str) -> str:
@@ -15,9 +16,9 @@ def default_address(name: str) -> str:
     return os.environ.get(env) or f"127.0.0.1:{SERVICES[name].grpc_port}"
 
 
-def channel(address: str) -> grpc.Channel:
-    """A channel to ``address`` (``host:port``); ValueError for a malformed one."""
+def channel(address: str, security: ChannelSecurity) -> grpc.Channel:
+    """A channel to ``address`` (``host:port``) with ``security``; ValueError if malformed."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"address {address!r} is not host:port")
-    return grpc.insecure_channel(address)
+    return security.channel(address)

@@ -17,6 +17,7 @@ from services.cli.query_command import query
 from services.cli.round_command import app as round_app
 from services.cli.serve_command import serve
 from services.cli.status_command import status
+from services.cli.token_command import app as token_app
 from services.demo.command import demo
 
 
@@ -30,7 +31,8 @@ def _core_app() -> typer.Typer | None:
 
 
 def build_app() -> typer.Typer:
-    """All commands: core (experiment, ...) and services (serve, query, label, round, status)."""
+    """All commands: core (experiment, ...) and services (serve, query, label, round, status,
+    token)."""
     app = typer.Typer(
         name="anneal",
         help="ANNEAL: content-based image retrieval that learns from image-pair labels.",
@@ -47,6 +49,7 @@ def build_app() -> typer.Typer:
     app.command()(label)
     app.command()(status)
     app.add_typer(round_app, name="round")
+    app.add_typer(token_app, name="token")
     app.command()(demo)
     return app
 

@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
+from services.security.principal import Role
 
 CALL_TIMEOUT_S = 30.0
 
@@ -19,6 +21,9 @@ def query(
     image_id: str | None = typer.Option(None, "--id", help="archive image id to query with"),
     k: int = typer.Option(10, "-k", min=1, max=1000, help="hits wanted"),
     retrieval: str = typer.Option(default_address("retrieval"), help="retrieval service host:port"),
+    token: str | None = TOKEN,
+    ca: Path | None = CA,
+    state_dir: Path = STATE_DIR,
 ) -> None:
     """Retrieve the k archive images most similar to a query."""
     if (image is None) == (image_id is None):
@@ -32,7 +37,8 @@ def query(
     request = retrieval_pb2.RetrieveRequest(
         query=query_message, k=k, exclude_query_image=image_id is not None
     )
-    with channel(retrieval) as ch:
+    security = client_credentials(Role.READER, token, ca, state_dir)
+    with channel(retrieval, security) as ch:
         reply = retrieval_pb2_grpc.RetrievalServiceStub(ch).Retrieve(
             request, timeout=CALL_TIMEOUT_S
         )

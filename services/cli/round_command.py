@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import rounds_table, state_name
+from services.security.channels import ChannelSecurity
+from services.security.principal import Role
 
 app = typer.Typer(help="Start, follow and close active-learning rounds.", no_args_is_help=True)
 COORDINATOR = typer.Option(default_address("coordinator"), help="coordinator host:port")
 START_TIMEOUT_S = 600.0
+
+
+def _operator(token: str | None, ca: Path | None, state_dir: Path) -> ChannelSecurity:
+    return client_credentials(Role.OPERATOR, token, ca, state_dir)
 
 
 @app.command()
@@ -24,12 +33,15 @@ def start(
         True, help="train as soon as every pair is answered (else wait for `round close`)"
     ),
     coordinator: str = COORDINATOR,
+    token: str | None = TOKEN,
+    ca: Path | None = CA,
+    state_dir: Path = STATE_DIR,
 ) -> None:
     """Start the next round: select pairs for people to label."""
     request = pb.StartRoundRequest(
         strategy=strategy, budget=budget, seed=seed, close_when_answered=close_when_answered
     )
-    with channel(coordinator) as ch:
+    with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         status = stub.StartRound(request, timeout=START_TIMEOUT_S).status
     Console().print(
@@ -42,9 +54,12 @@ def start(
 def status(
     round_number: int = typer.Argument(0, min=0, help="round (0: all)"),
     coordinator: str = COORDINATOR,
+    token: str | None = TOKEN,
+    ca: Path | None = CA,
+    state_dir: Path = STATE_DIR,
 ) -> None:
     """Show rounds: state, labelled pairs, index and model versions, mAP@20, stage times."""
-    with channel(coordinator) as ch:
+    with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         if round_number:
             rounds = [stub.GetStatus(pb.GetStatusRequest(round=round_number), timeout=30).round]
@@ -57,9 +72,12 @@ def status(
 def close(
     round_number: int = typer.Argument(0, min=0, help="round (0: the latest)"),
     coordinator: str = COORDINATOR,
+    token: str | None = TOKEN,
+    ca: Path | None = CA,
+    state_dir: Path = STATE_DIR,
 ) -> None:
     """Stop collecting labels for a round; it trains on the answers it has."""
-    with channel(coordinator) as ch:
+    with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         number = round_number or stub.GetStatus(pb.GetStatusRequest(), timeout=30).round.round
         if not number:

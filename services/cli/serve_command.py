@@ -13,6 +13,7 @@ from rich.table import Table
 
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
+from services.security.principal import Role
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -34,6 +35,9 @@ def serve(
     metrics_port_base: int = typer.Option(9101, min=1, max=65000, help="retrieval's metrics port"),
     feature_cache: str = typer.Option(".cache/features", help="backbone feature cache folder"),
     dim: int = typer.Option(128, min=0, help="embedding dimension (0: the backbone's)"),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="NO TLS and NO access control: for debugging only"
+    ),
 ) -> None:
     """Start the six services, index the archive, and keep serving until Ctrl-C."""
     if not archive.is_dir():
@@ -48,6 +52,7 @@ def serve(
         metrics_port_base=metrics_port_base,
         feature_cache=str(Path(feature_cache).resolve()),
         dim=dim,
+        insecure=insecure,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     supervisor = start_system(config, console.print)
@@ -62,6 +67,12 @@ def serve(
                 f"http://{config.host}:{config.metrics_port(name)}/metrics",
             )
         console.print(table)
+        if not insecure:
+            console.print(
+                f"TLS and tokens on. Clients: CA {config.security.ca}, tokens per role in "
+                f"{config.security.role_token(Role.READER).parent} (the anneal commands read "
+                "them; `anneal token create` makes more)."
+            )
         console.print("Ctrl-C stops every service.")
         while not supervisor.dead():
             time.sleep(1.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -10,13 +12,16 @@ from rich.table import Table
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import state_name
 from services.common.catalog import SERVICES
+from services.security.channels import ChannelSecurity
+from services.security.principal import Role
 
 
-def _health(name: str, address: str) -> str:
-    with channel(address) as ch:
+def _health(name: str, address: str, security: ChannelSecurity) -> str:
+    with channel(address, security) as ch:
         request = health_pb2.HealthCheckRequest(service=SERVICES[name].full_service_name)
         try:
             reply = health_pb2_grpc.HealthStub(ch).Check(request, timeout=2)
@@ -27,9 +32,13 @@ def _health(name: str, address: str) -> str:
 
 def status(
     host: str = typer.Option("", help="host of every service (else ANNEAL_<NAME>_ADDR / defaults)"),
+    token: str | None = TOKEN,
+    ca: Path | None = CA,
+    state_dir: Path = STATE_DIR,
 ) -> None:
     """Health of the six services, the serving index and the latest round."""
     console = Console()
+    security = client_credentials(Role.READER, token, ca, state_dir)
     table = Table(title="services")
     for column in ("service", "address", "health"):
         table.add_column(column)
@@ -38,9 +47,9 @@ def status(
         for name, spec in SERVICES.items()
     }
     for name, address in addresses.items():
-        table.add_row(name, address, _health(name, address))
+        table.add_row(name, address, _health(name, address, security))
     console.print(table)
-    with channel(addresses["coordinator"]) as ch:
+    with channel(addresses["coordinator"], security) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         reply = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
     console.print(

@@ -19,6 +19,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.cli.system_config import ORDER, SystemConfig
 from services.common.catalog import SERVICES
+from services.security.channels import ChannelSecurity
+from services.security.principal import Role
 
 
 def available(names: tuple[str, ...] = ORDER) -> tuple[str, ...]:
@@ -50,8 +52,8 @@ class ServiceProcess:
                 start_new_session=True,
             )
 
-    def serving(self) -> bool:
-        with grpc.insecure_channel(self.address) as channel:
+    def serving(self, security: ChannelSecurity) -> bool:
+        with security.channel(self.address) as channel:
             request = health_pb2.HealthCheckRequest(service=SERVICES[self.name].full_service_name)
             try:
                 reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=1)
@@ -87,6 +89,7 @@ class Supervisor:
 
     def wait_serving(self, timeout_s: float = 300.0) -> None:
         """Block until every started service reports SERVING; RuntimeError if one dies."""
+        security = self.config.client(Role.READER)
         deadline = time.monotonic() + timeout_s
         waiting = dict(self.processes)
         while waiting:
@@ -96,7 +99,7 @@ class Supervisor:
                         f"the {name} service exited with code {service.process.returncode}:\n"
                         f"{log_tail(service.log)}"
                     )
-                if service.serving():
+                if service.serving(security):
                     del waiting[name]
             if waiting and time.monotonic() > deadline:
                 raise TimeoutError(

@@ -1,6 +1,8 @@
 """Settings of a whole system on one machine: where each service listens and what it reads.
 
-Each service gets its settings from the environment (docs/architecture.md), as in a pod.
+Each service gets its settings from the environment (docs/architecture.md), as in a pod. Unless
+``insecure``, every service gets its certificate and the token file of ``<state>/security``
+(made by :class:`LocalSecurity`), and services reach each other on their mutual-TLS ports.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.catalog import SERVICES
+from services.common.catalog import INTERNAL_PORT_OFFSET, SERVICES
+from services.security.channels import ChannelSecurity
+from services.security.local_setup import LocalSecurity
+from services.security.principal import Role
 
 ORDER = ("search", "labels", "embedding", "selection", "retrieval", "coordinator")
 """Start order: the services others call come first."""
@@ -28,6 +33,7 @@ class SystemConfig:
     feature_cache: str = ".cache/features"
     dim: int = 128
     log_level: str = "INFO"
+    insecure: bool = False
 
     def port(self, name: str) -> int:
         return self.grpc_port_base + SERVICES[name].grpc_port - SERVICES["retrieval"].grpc_port
@@ -37,7 +43,34 @@ class SystemConfig:
         return self.metrics_port_base + offset
 
     def address(self, name: str) -> str:
+        """Where clients call ``name`` (its public port)."""
         return f"{self.host}:{self.port(name)}"
+
+    def internal_address(self, name: str) -> str:
+        """Where services call ``name``: its mutual-TLS port (its public one when insecure)."""
+        if self.insecure:
+            return self.address(name)
+        return f"{self.host}:{self.port(name) + INTERNAL_PORT_OFFSET}"
+
+    @property
+    def security(self) -> LocalSecurity:
+        return LocalSecurity.of(self.state_dir)
+
+    def client(self, role: Role) -> ChannelSecurity:
+        """Credentials of a local client acting with ``role`` (the demo, the benchmarks)."""
+        return ChannelSecurity() if self.insecure else self.security.client(role)
+
+    def _security_environment(self, name: str) -> dict[str, str]:
+        if self.insecure:
+            return {"ANNEAL_INSECURE": "true"}
+        certificate, key = self.security.certificate(name)
+        return {
+            "ANNEAL_INTERNAL_PORT": str(self.port(name) + INTERNAL_PORT_OFFSET),
+            "ANNEAL_TLS_CERT": str(certificate),
+            "ANNEAL_TLS_KEY": str(key),
+            "ANNEAL_TLS_CA": str(self.security.ca),
+            "ANNEAL_TOKENS_FILE": str(self.security.tokens_file),
+        }
 
     def environment(self, name: str) -> dict[str, str]:
         """The ``ANNEAL_*`` variables service ``name`` is started with."""
@@ -54,8 +87,9 @@ class SystemConfig:
             "ANNEAL_RAY_ADDRESS": self.ray_address,
             "ANNEAL_FEATURE_CACHE": self.feature_cache,
             "ANNEAL_EMBEDDING_DIM": str(self.dim),
-            "ANNEAL_EMBEDDING_ADDR": self.address("embedding"),
-            "ANNEAL_SEARCH_ADDR": self.address("search"),
-            "ANNEAL_SELECTION_ADDR": self.address("selection"),
-            "ANNEAL_LABELS_ADDR": self.address("labels"),
+            "ANNEAL_EMBEDDING_ADDR": self.internal_address("embedding"),
+            "ANNEAL_SEARCH_ADDR": self.internal_address("search"),
+            "ANNEAL_SELECTION_ADDR": self.internal_address("selection"),
+            "ANNEAL_LABELS_ADDR": self.internal_address("labels"),
+            **self._security_environment(name),
         }

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import grpc
-
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.cli.supervisor import Supervisor, available, log_tail
 from services.cli.system_config import ORDER, SystemConfig
+from services.security.principal import Role
 
 
 def start_system(
@@ -21,23 +20,35 @@ def start_system(
     missing = [n for n in ORDER if n not in names]
     if missing:
         say(f"[yellow]not installed, not started: {', '.join(missing)}[/yellow]")
+    local = config.security
+    if config.insecure:
+        say(
+            "[bold red]INSECURE: no TLS and no access control; anyone who reaches the ports "
+            "may call anything (debugging only)[/bold red]"
+        )
+    else:
+        for made in local.ensure([config.host]):
+            say(f"created {made}")
+        say(f"TLS and tokens on; CA, certificates and tokens in {local.folder} (mode 0600)")
+    local.record_mode(config.insecure)
     supervisor = Supervisor(config)
     supervisor.start(names)
     try:
         say(f"started {', '.join(names)}; logs in {supervisor.log_dir}")
         supervisor.wait_serving(timeout_s)
         say("all services report SERVING; indexing the archive (first run: feature extraction)")
-        wait_indexed(config.address("coordinator"), supervisor, timeout_s)
+        wait_indexed(config, supervisor, timeout_s)
     except BaseException:
         supervisor.stop()
         raise
     return supervisor
 
 
-def wait_indexed(address: str, supervisor: Supervisor, timeout_s: float) -> int:
+def wait_indexed(config: SystemConfig, supervisor: Supervisor, timeout_s: float) -> int:
     """Block until the coordinator reports a serving index; its version."""
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
+    security = config.client(Role.READER)
+    with security.channel(config.address("coordinator")) as channel:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(channel)
         while True:
             dead = supervisor.dead()

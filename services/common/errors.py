@@ -36,6 +36,10 @@ class ResourceExhaustedError(RuntimeError):
     """A size or capacity limit was hit (e.g. an oversized image): RESOURCE_EXHAUSTED."""
 
 
+class UnauthenticatedError(PermissionError):
+    """The caller sent no credential, or one that is not valid (any more): UNAUTHENTICATED."""
+
+
 class UnavailableError(ConnectionError):
     """A store or downstream service failed transiently; retrying may work: UNAVAILABLE."""
 
@@ -47,6 +51,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = MappingProxyType(
         FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
         ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
         UnavailableError: grpc.StatusCode.UNAVAILABLE,
+        UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
         ValueError: grpc.StatusCode.INVALID_ARGUMENT,
         IndexError: grpc.StatusCode.OUT_OF_RANGE,
         LookupError: grpc.StatusCode.NOT_FOUND,

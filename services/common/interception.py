@@ -25,6 +25,11 @@ class MethodName:
     service: str
     method: str
 
+    @property
+    def full(self) -> str:
+        """``/package.Service/Method``, as gRPC names it."""
+        return f"/{self.service}/{self.method}"
+
     @classmethod
     def parse(cls, full_method: str) -> MethodName:
         service, _, method = full_method.lstrip("/").rpartition("/")

@@ -10,6 +10,7 @@ from services.common.logs import configure_logging
 from services.common.metrics import start_metrics_server
 from services.common.server import AnnealServer
 from services.common.settings import CommonSettings
+from services.security.server_security import ServerSecurity
 
 _log = logging.getLogger(__name__)
 
@@ -17,13 +18,22 @@ _log = logging.getLogger(__name__)
 def run_service(
     spec: ServiceSpec,
     settings: CommonSettings,
-    build: Callable[[str], tuple[AnnealServer, int]],
+    build: Callable[[str, ServerSecurity], tuple[AnnealServer, int]],
     grace_seconds: float = 5.0,
 ) -> None:
-    """Starts ``build(address)``'s server and blocks until it has stopped (SIGTERM / SIGINT)."""
+    """Starts ``build(address, security)``'s server; blocks until it stops (SIGTERM / SIGINT)."""
     configure_logging(spec.name, settings.log_level)
+    try:
+        security = settings.security.server()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if not security.checks_callers:
+        _log.warning(
+            "INSECURE: no TLS and no access control; anyone who reaches %s may call anything",
+            settings.address,
+        )
     metrics_port = start_metrics_server(settings.metrics_port, settings.host)
-    server, port = build(settings.address)
+    server, port = build(settings.address, security)
     server.start()
     server.stop_on_signals(grace_seconds)
     _log.info(
@@ -31,7 +41,12 @@ def run_service(
         spec.full_service_name,
         settings.host,
         port,
-        extra={"grpc_port": port, "metrics_port": metrics_port},
+        extra={
+            "grpc_port": port,
+            "internal_port": server.internal_port,
+            "metrics_port": metrics_port,
+            "tls": security.tls is not None,
+        },
     )
     server.wait_for_termination()
     _log.info("stopped")

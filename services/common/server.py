@@ -4,7 +4,11 @@ Each service's ``create_server(address, ...)`` is a few lines around :func:`crea
 
     binding = ServiceBinding.of(labels_pb2, "LabelService", servicer,
                                 labels_pb2_grpc.add_LabelServiceServicer_to_server)
-    return create_server(address, [binding])
+    return create_server(address, [binding], security)
+
+Every call passes the access policy first (services/security/policy.py) unless the server was
+built with ``ServerSecurity.insecure()``. With TLS the server also listens on an internal port
+that requires mutual TLS, where other services call it with their certificates.
 
 Health reports SERVING for every bound service (and for the empty name, the whole server) once
 the server starts; :meth:`AnnealServer.graceful_stop` flips them to NOT_SERVING first so load
@@ -28,6 +32,8 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.errors import ErrorMappingInterceptor
 from services.common.metrics import MetricsInterceptor
+from services.security.access_interceptor import AccessInterceptor
+from services.security.server_security import ServerSecurity
 
 _log = logging.getLogger(__name__)
 
@@ -63,10 +69,13 @@ class AnnealServer:
         server: grpc.Server,
         health_servicer: health.HealthServicer,
         service_names: Sequence[str],
+        internal_port: int = 0,
     ) -> None:
         self.grpc_server = server
         self.health = health_servicer
         self.service_names = tuple(service_names)
+        self.internal_port = internal_port
+        """The mutual-TLS port other services call (0: none, the server runs without TLS)."""
 
     def start(self) -> None:
         """Starts serving and reports SERVING for every bound service."""
@@ -97,19 +106,34 @@ class AnnealServer:
         signal.signal(signal.SIGINT, handle)
 
 
+def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    if port == 0:
+        raise OSError(f"could not bind {address}; is the port in use?")
+    return int(port)
+
+
 def create_server(
     address: str,
     bindings: Sequence[ServiceBinding],
+    security: ServerSecurity,
     max_workers: int = 16,
 ) -> tuple[AnnealServer, int]:
     """A server for ``bindings`` bound to ``address`` (``host:0`` picks a free port).
 
-    Returns the server (not started) and the bound port. Besides the servicers it serves
-    grpc.health.v1 health and server reflection, records metrics and maps exceptions to codes.
+    Returns the server (not started) and the bound public port. Besides the servicers it
+    serves grpc.health.v1 health and (if ``security.reflection``) server reflection, checks
+    every call against the access policy, records metrics and maps exceptions to codes.
     """
+    interceptors: list[grpc.ServerInterceptor] = [MetricsInterceptor(), ErrorMappingInterceptor()]
+    if security.checks_callers:
+        interceptors.append(AccessInterceptor(security.authenticator()))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[MetricsInterceptor(), ErrorMappingInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -122,15 +146,20 @@ def create_server(
     names = [binding.full_name for binding in bindings]
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        (
-            *names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-    )
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"could not bind {address}; is the port in use?")
-    return AnnealServer(server, health_servicer, names), port
+    if security.reflection:
+        reflection.enable_server_reflection(
+            (
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
+    tls = security.tls
+    port = _bind(server, address, tls.public_server_credentials() if tls else None)
+    internal_port = 0
+    if tls is not None:
+        host = address.rpartition(":")[0]
+        internal = f"{host}:{security.internal_port}"
+        internal_port = _bind(server, internal, tls.internal_server_credentials())
+    return AnnealServer(server, health_servicer, names, internal_port), port

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.catalog import ServiceSpec
+from services.security.settings import SecuritySettings, boolean
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class CommonSettings:
     port: int
     metrics_port: int
     log_level: str
+    security: SecuritySettings
 
     @property
     def address(self) -> str:
@@ -69,6 +71,38 @@ class SettingsParser:
         self.add(
             "--log-level", "ANNEAL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level
         )
+        self.add(
+            "--internal-port",
+            "ANNEAL_INTERNAL_PORT",
+            spec.internal_port,
+            "mutual-TLS port for calls from other services (0: a free one)",
+            _port,
+        )
+        self.add("--tls-cert", "ANNEAL_TLS_CERT", "", "PEM certificate of this service")
+        self.add("--tls-key", "ANNEAL_TLS_KEY", "", "PEM private key of this service")
+        self.add("--tls-ca", "ANNEAL_TLS_CA", "", "PEM CA bundle that verifies peers")
+        self.add("--tokens-file", "ANNEAL_TOKENS_FILE", "", "JSON file of hashed bearer tokens")
+        self.add(
+            "--token-reload-s",
+            "ANNEAL_TOKEN_RELOAD_S",
+            5.0,
+            "how often the tokens file is checked for changes, in seconds",
+            float,
+        )
+        self.add(
+            "--service-token-file",
+            "ANNEAL_SERVICE_TOKEN_FILE",
+            "",
+            "this service's own token, for calls to others when TLS is off",
+        )
+        self.add(
+            "--insecure",
+            "ANNEAL_INSECURE",
+            False,
+            "true: no TLS and no access control at all (debugging only)",
+            boolean,
+        )
+        self.add("--reflection", "ANNEAL_REFLECTION", True, "serve gRPC reflection", boolean)
 
     def add(
         self,
@@ -93,10 +127,25 @@ class SettingsParser:
 
 
 def common_settings(values: argparse.Namespace) -> CommonSettings:
-    """The common settings out of a parsed namespace."""
+    """The common settings out of a parsed namespace; SystemExit naming a bad combination."""
+    try:
+        security = SecuritySettings(
+            tls_cert=values.tls_cert,
+            tls_key=values.tls_key,
+            tls_ca=values.tls_ca,
+            tokens_file=values.tokens_file,
+            token_reload_s=values.token_reload_s,
+            service_token_file=values.service_token_file,
+            internal_port=values.internal_port,
+            insecure=values.insecure,
+            reflection=values.reflection,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     return CommonSettings(
         host=values.host,
         port=values.port,
         metrics_port=values.metrics_port,
         log_level=values.log_level,
+        security=security,
     )

@@ -12,8 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
-
 from services.common.catalog import SERVICES
 from services.common.priority import lower_priority
 from services.common.runner import run_service
@@ -50,14 +48,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add("--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}")
     values = parser.parse(argv)
+    settings = common_settings(values)
     if not values.archive:
         raise SystemExit(
             "the coordinator needs the archive folder: set --archive or ANNEAL_ARCHIVE"
         )
     lower_priority()  # training must not starve the query path (retrieval, search) of CPU
     folder = Path(values.state_dir) / "coordinator"
+    try:
+        calls = settings.security.client()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     channels = {
-        name: grpc.insecure_channel(getattr(values, f"{name}_addr"))
+        name: calls.channel(getattr(values, f"{name}_addr"))
         for name in ("selection", "labels", "search", "embedding")
         if getattr(values, f"{name}_addr")
     }
@@ -79,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     coordinator.start()
     try:
         run_service(
-            spec, common_settings(values), lambda address: create_server(address, coordinator)
+            spec,
+            settings,
+            lambda address, security: create_server(address, coordinator, security=security),
         )
     finally:
         coordinator.stop()

@@ -16,7 +16,11 @@ def class_of(image_id: str) -> str:
 
 
 class SimulatedAnnotator:
-    """Pulls pending pairs from selection and pushes answers to the label service over gRPC."""
+    """Pulls pending pairs from selection and pushes answers to the label service over gRPC.
+
+    The answers are stored under the identity of the channel's token; ``name`` only prefixes
+    their idempotency keys.
+    """
 
     def __init__(self, selection: grpc.Channel, labels: grpc.Channel, name: str = "oracle") -> None:
         self._selection = selection_pb2_grpc.SelectionServiceStub(selection)
@@ -34,7 +38,6 @@ class SimulatedAnnotator:
                     round=round_number,
                     pair_id=p.pair_id,
                     similar=class_of(p.image_a) == class_of(p.image_b),
-                    annotator_id=self.name,
                     idempotency_key=f"{self.name}:r{round_number}:p{p.pair_id}",
                 )
                 for p in pending[start : start + BATCH]

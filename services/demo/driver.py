@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 from rich.console import Console
 from rich.table import Table
 
@@ -25,7 +24,8 @@ from services.cli.system_start import start_system
 from services.demo.annotator import SimulatedAnnotator
 from services.demo.learning_curve import write_learning_curve
 from services.demo.metrics_scrape import gauge_value
-from services.demo.query_load import QueryLoad, retrieval_query, search_query
+from services.demo.query_load import QueryLoad, retrieval_query
+from services.security.principal import Role
 
 FINISHED = (pb.ROUND_STATE_DONE, pb.ROUND_STATE_FAILED)
 
@@ -101,24 +101,20 @@ class Demo:
 
     def _query_load(self, supervisor: Supervisor) -> tuple[QueryLoad, str]:
         ids = Archive.from_folder(self.config.archive).ids
-        if "retrieval" in supervisor.processes:
-            channel = grpc.insecure_channel(self.config.address("retrieval"))
-            return QueryLoad(
-                retrieval_query(channel), ids, self.settings.k, self.settings.query_clients
-            ), "Retrieve"
-        channel = grpc.insecure_channel(self.config.address("search"))
-        query = search_query(channel)
+        channel = self.config.client(Role.READER).channel(self.config.address("retrieval"))
         return QueryLoad(
-            query, ids, self.settings.k, self.settings.query_clients
-        ), "search (no retrieval service)"
+            retrieval_query(channel), ids, self.settings.k, self.settings.query_clients
+        ), "Retrieve"
 
     def _rounds(self, supervisor: Supervisor) -> bool:
+        operator = self.config.client(Role.OPERATOR)
         coordinator = coordinator_pb2_grpc.CoordinatorServiceStub(
-            grpc.insecure_channel(self.config.address("coordinator"))
+            operator.channel(self.config.address("coordinator"))
         )
+        annotator_security = self.config.client(Role.ANNOTATOR)
         annotator = SimulatedAnnotator(
-            grpc.insecure_channel(self.config.address("selection")),
-            grpc.insecure_channel(self.config.address("labels")),
+            annotator_security.channel(self.config.address("selection")),
+            annotator_security.channel(self.config.address("labels")),
         )
         load, target = self._query_load(supervisor)
         load.start()

@@ -1,8 +1,8 @@
 """Clients that query the system all the time and record every answer.
 
 Each client queries random archive images by id (k hits, the query image left out) through
-the retrieval service (or, where it is not installed, the search service: GetVector + Search)
-and records latency, the index version that answered, the number of hits and any error.
+the retrieval service and records latency, the index version that answered, the number of hits
+and any error.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import grpc
 import numpy as np
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
-from annealpb.search.v1 import search_pb2, search_pb2_grpc
 
 Query = Callable[[str, int], tuple[int, int]]
 """(image id, k) -> (index version that answered, hits returned)."""
@@ -33,18 +32,6 @@ def retrieval_query(channel: grpc.Channel) -> Query:
         )
         reply = stub.Retrieve(request, timeout=10)
         return int(reply.index_version), len(reply.hits)
-
-    return run
-
-
-def search_query(channel: grpc.Channel) -> Query:
-    stub = search_pb2_grpc.SearchServiceStub(channel)
-
-    def run(image_id: str, k: int) -> tuple[int, int]:
-        vector = stub.GetVector(search_pb2.GetVectorRequest(image_id=image_id), timeout=10)
-        reply = stub.Search(search_pb2.SearchRequest(vectors=[vector.vector], k=k + 1), timeout=10)
-        hits = [h for h in reply.results[0].hits if h.image_id != image_id][:k]
-        return int(reply.index_version), len(hits)
 
     return run
 

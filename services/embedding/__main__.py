@@ -92,6 +92,7 @@ def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     values = parser().parse(argv)
+    settings = common_settings(values)  # a bad setting stops us before Ray starts
     archive = ArchiveImages.open(values.archive)
     connect_ray(values.ray_address)
     pool = WorkerPool.start(values.workers, values.backbone, values.worker_cpus)
@@ -99,9 +100,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         catalog = ModelCatalog.start(pool, values.initial_model_version, values.initial_checkpoint)
         run_service(
             SERVICES["embedding"],
-            common_settings(values),
-            lambda address: create_server(
-                address, pool, catalog, archive, values.batch_size, values.max_image_bytes
+            settings,
+            lambda address, security: create_server(
+                address,
+                pool,
+                catalog,
+                archive,
+                values.batch_size,
+                values.max_image_bytes,
+                security=security,
             ),
         )
     finally:

@@ -10,6 +10,7 @@ from services.embedding.image_stream import ImageAssembler
 from services.embedding.model_catalog import ModelCatalog
 from services.embedding.servicer import EmbeddingServicer
 from services.embedding.worker_pool import WorkerPool
+from services.security.server_security import ServerSecurity
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_IMAGE_BYTES = 16 * 1024 * 1024
@@ -22,6 +23,8 @@ def create_server(
     archive: ArchiveImages | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    *,
+    security: ServerSecurity,
 ) -> tuple[AnnealServer, int]:
     """The (not yet started) embedding server bound to ``address``, and its port.
 
@@ -38,4 +41,4 @@ def create_server(
         servicer,
         embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
     )
-    return create_common_server(address, [binding])
+    return create_common_server(address, [binding], security)

@@ -21,7 +21,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     values = parser.parse(argv)
     store = LabelStore(values.label_db)
     try:
-        run_service(spec, common_settings(values), lambda address: create_server(address, store))
+        run_service(
+            spec,
+            common_settings(values),
+            lambda address, security: create_server(address, store, security=security),
+        )
     finally:
         store.close()
 

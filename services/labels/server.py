@@ -7,9 +7,12 @@ from services.common.server import AnnealServer, ServiceBinding
 from services.common.server import create_server as create_common_server
 from services.labels.servicer import LabelServicer
 from services.labels.store import LabelStore
+from services.security.server_security import ServerSecurity
 
 
-def create_server(address: str, store: LabelStore) -> tuple[AnnealServer, int]:
+def create_server(
+    address: str, store: LabelStore, *, security: ServerSecurity
+) -> tuple[AnnealServer, int]:
     """The (not yet started) label server bound to ``address``, and its port."""
     binding = ServiceBinding.of(
         labels_pb2,
@@ -17,4 +20,4 @@ def create_server(address: str, store: LabelStore) -> tuple[AnnealServer, int]:
         LabelServicer(store),
         labels_pb2_grpc.add_LabelServiceServicer_to_server,
     )
-    return create_common_server(address, [binding])
+    return create_common_server(address, [binding], security)

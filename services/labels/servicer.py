@@ -19,6 +19,7 @@ from services.labels.records import (
     SubmitOutcome,
 )
 from services.labels.store import LabelStore
+from services.security.caller import current_caller
 
 MAX_LABELS_PER_CALL = 1000
 MAX_PAGE_SIZE = 1000
@@ -51,6 +52,23 @@ def _label_message(label: StoredLabel) -> labels_pb2.StoredLabel:
     )
 
 
+def _annotator(position: int, label: labels_pb2.Label) -> str:
+    """Who answered: the caller's identity; a label naming someone else is refused.
+
+    Only a server without access control (``--insecure``) takes the id from the request.
+    """
+    caller = current_caller()
+    if caller is None:
+        return label.annotator_id or "anonymous"
+    if label.annotator_id and label.annotator_id != caller.name:
+        raise PermissionError(
+            f"label {position} names annotator {label.annotator_id!r} but you are "
+            f"{caller.name!r}: answers are stored under the caller's own identity "
+            "(leave annotator_id empty)"
+        )
+    return caller.name
+
+
 def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
     which = label.WhichOneof("pair")
     try:
@@ -66,7 +84,7 @@ def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
         pair_id=label.pair_id if which == "pair_id" else None,
         images=images,
         similar=label.similar,
-        annotator_id=label.annotator_id,
+        annotator_id=_annotator(position, label),
         idempotency_key=label.idempotency_key,
     )
 

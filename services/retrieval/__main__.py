@@ -6,8 +6,6 @@ import gc
 import sys
 from collections.abc import Mapping, Sequence
 
-import grpc
-
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
@@ -41,14 +39,21 @@ def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     values = parser().parse(argv)
+    settings = common_settings(values)
+    try:
+        calls = settings.security.client()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     gc.freeze()  # start-up objects live on: full collections need not scan them mid-query
-    embedding = grpc.insecure_channel(values.embedding_addr, options=CHANNEL_OPTIONS)
-    search = grpc.insecure_channel(values.search_addr, options=CHANNEL_OPTIONS)
+    embedding = calls.channel(values.embedding_addr, options=CHANNEL_OPTIONS)
+    search = calls.channel(values.search_addr, options=CHANNEL_OPTIONS)
     try:
         run_service(
             SERVICES["retrieval"],
-            common_settings(values),
-            lambda address: create_server(address, embedding, search, values.call_timeout),
+            settings,
+            lambda address, security: create_server(
+                address, embedding, search, values.call_timeout, security=security
+            ),
         )
     finally:
         embedding.close()

@@ -11,6 +11,7 @@ from services.retrieval.embedding_client import EmbeddingClient
 from services.retrieval.retriever import Retriever
 from services.retrieval.search_client import SearchClient
 from services.retrieval.servicer import RetrievalServicer
+from services.security.server_security import ServerSecurity
 
 DEFAULT_CALL_TIMEOUT_S = 30.0
 
@@ -20,6 +21,8 @@ def create_server(
     embedding: grpc.Channel,
     search: grpc.Channel,
     call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+    *,
+    security: ServerSecurity,
 ) -> tuple[AnnealServer, int]:
     """The (not yet started) retrieval server bound to ``address``, and its port.
 
@@ -33,4 +36,4 @@ def create_server(
         RetrievalServicer(retriever, call_timeout_s),
         retrieval_pb2_grpc.add_RetrievalServiceServicer_to_server,
     )
-    return create_common_server(address, [binding])
+    return create_common_server(address, [binding], security)

@@ -69,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     batcher = SearchBatcher(manager.search, max_wait_s=values.batch_wait_ms / 1000)
     try:
         run_service(
-            spec, common_settings(values), lambda address: create_server(address, manager, batcher)
+            spec,
+            common_settings(values),
+            lambda address, security: create_server(address, manager, batcher, security=security),
         )
     finally:
         batcher.close()

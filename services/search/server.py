@@ -8,10 +8,15 @@ from services.common.server import create_server as create_common_server
 from services.search.batcher import SearchBatcher
 from services.search.index_manager import IndexManager
 from services.search.servicer import SearchServicer
+from services.security.server_security import ServerSecurity
 
 
 def create_server(
-    address: str, manager: IndexManager, batcher: SearchBatcher | None = None
+    address: str,
+    manager: IndexManager,
+    batcher: SearchBatcher | None = None,
+    *,
+    security: ServerSecurity,
 ) -> tuple[AnnealServer, int]:
     """The (not yet started) search server bound to ``address``, and its port.
 
@@ -22,4 +27,4 @@ def create_server(
     binding = ServiceBinding.of(
         search_pb2, "SearchService", servicer, search_pb2_grpc.add_SearchServiceServicer_to_server
     )
-    return create_common_server(address, [binding])
+    return create_common_server(address, [binding], security)

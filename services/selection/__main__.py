@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
-
 from anneal.data.archive import Archive
 from services.common.catalog import SERVICES
 from services.common.priority import lower_priority
@@ -35,19 +33,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add("--search-addr", "ANNEAL_SEARCH_ADDR", "127.0.0.1:50053", "search service")
     parser.add("--labels-addr", "ANNEAL_LABELS_ADDR", "127.0.0.1:50055", "label service")
     values = parser.parse(argv)
+    settings = common_settings(values)
     if not values.archive:
         raise SystemExit("selection needs the archive folder: set --archive or ANNEAL_ARCHIVE")
     lower_priority()  # scoring candidate pairs must not starve the query path of CPU
     archive = Archive.from_folder(values.archive)
-    search = grpc.insecure_channel(values.search_addr)
-    labels = grpc.insecure_channel(values.labels_addr)
+    try:
+        calls = settings.security.client()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    search = calls.channel(values.search_addr)
+    labels = calls.channel(values.labels_addr)
     rounds = SelectionRounds(
         RoundStore(Path(values.state_dir) / "selection"),
         SearchServiceVectors(search, archive.ids),
         LabelClient(labels),
     )
     try:
-        run_service(spec, common_settings(values), lambda address: create_server(address, rounds))
+        run_service(
+            spec,
+            settings,
+            lambda address, security: create_server(address, rounds, security=security),
+        )
     finally:
         search.close()
         labels.close()

@@ -29,6 +29,11 @@ from services.labels.store import LabelStore
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.server import create_server as search_server
+from services.security.channels import ChannelSecurity
+from services.security.local_setup import LocalSecurity
+from services.security.principal import Role
+from services.security.server_security import ServerSecurity
+from services.security.token_verifier import TokenVerifier
 from services.selection.label_client import LabelClient
 from services.selection.round_store import RoundStore
 from services.selection.rounds import SelectionRounds
@@ -89,7 +94,6 @@ def answer(stack: Stack, round_number: int, limit: int = 0) -> int:
             round=round_number,
             pair_id=p.pair_id,
             similar=class_of(p.image_a) == class_of(p.image_b),
-            annotator_id="oracle",
             idempotency_key=f"r{round_number}-p{p.pair_id}",
         )
         for p in pending
@@ -102,40 +106,78 @@ def answer(stack: Stack, round_number: int, limit: int = 0) -> int:
 
 
 class Stack:
-    """Labels, search (Milvus Lite), selection and coordinator servers in this process.
+    """Labels, search (Milvus Lite), selection and coordinator servers in this process, secured
+    as ``anneal serve`` secures them: TLS, tokens, services calling each other with their
+    certificates on the mutual-TLS ports.
 
-    ``serve`` is the conftest fixture that starts a built server and returns a channel. The
-    coordinator can be stopped and started again on the same state folder (a restart).
+    ``serve`` is the conftest fixture that starts a built server and returns a channel. The test
+    channels ``labels`` and ``selection`` carry the local annotator token, ``search`` the
+    operator's. The coordinator can be stopped and started again on the same state folder.
     """
 
     def __init__(
         self, serve: Callable[..., grpc.Channel], root: Path, embedding: grpc.Channel | None = None
     ) -> None:
-
         self.serve = serve
         self.root = root
+        self.state_dir = root / "state"
+        self.security = LocalSecurity.of(self.state_dir)
+        self.security.ensure(["127.0.0.1"])
+        self._channels: list[grpc.Channel] = []
         self.ids = make_archive(root / "archive")
         self.store = LabelStore(root / "labels.db")
         self.manager = IndexManager.open(str(root / "milvus.db"), IndexConfig())
-        labels = labels_server("127.0.0.1:0", self.store)
+        labels = labels_server("127.0.0.1:0", self.store, security=self.server_security("labels"))
         self.labels_address = f"127.0.0.1:{labels[1]}"
-        self.labels = serve(labels)
-        self.search = serve(search_server("127.0.0.1:0", self.manager))
+        self.labels = serve(labels, self.security.client(Role.ANNOTATOR))
+        search = search_server("127.0.0.1:0", self.manager, security=self.server_security("search"))
+        self.search = serve(search, self.security.client(Role.OPERATOR))
+        self.internal = {"labels": labels[0].internal_port, "search": search[0].internal_port}
         rounds = SelectionRounds(
-            RoundStore(root / "state" / "selection"),
-            SearchServiceVectors(self.search, self.ids),
-            LabelClient(self.labels),
+            RoundStore(self.state_dir / "selection"),
+            SearchServiceVectors(self.service_channel("selection", "search"), self.ids),
+            LabelClient(self.service_channel("selection", "labels")),
         )
-        self.selection = serve(selection_server("127.0.0.1:0", rounds))
-        self.downstream = Downstream(self.selection, self.labels, self.search, embedding)
+        selection = selection_server(
+            "127.0.0.1:0", rounds, security=self.server_security("selection")
+        )
+        self.selection = serve(selection, self.security.client(Role.ANNOTATOR))
+        self.internal["selection"] = selection[0].internal_port
+        self.downstream = Downstream(
+            self.service_channel("coordinator", "selection"),
+            self.service_channel("coordinator", "labels"),
+            self.service_channel("coordinator", "search"),
+            embedding,
+        )
         self.coordinator: Coordinator | None = None
         self.server_port = 0
         self.server: AnnealServer | None = None
 
-    def start_coordinator(self) -> grpc.Channel:
-        """Start a coordinator (server + worker) on the stack's state folder; its channel."""
+    def server_security(self, name: str) -> ServerSecurity:
+        """What ``anneal serve`` gives service ``name``: its certificate and the token file."""
+        return ServerSecurity(
+            tls=self.security.service_tls(name),
+            tokens=TokenVerifier(self.security.tokens_file, reload_interval_s=0.2),
+        )
 
-        folder = self.root / "state" / "coordinator"
+    def service_channel(self, caller: str, callee: str) -> grpc.Channel:
+        """``caller``'s channel to ``callee``'s mutual-TLS port (its certificate is its id)."""
+        security = ChannelSecurity.for_service(self.security.service_tls(caller))
+        channel = security.channel(f"127.0.0.1:{self.internal[callee]}")
+        self._channels.append(channel)
+        return channel
+
+    def client(self, role: Role, port: int) -> grpc.Channel:
+        """A channel to a public ``port`` with the local token of ``role``."""
+        channel = self.security.client(role).channel(f"127.0.0.1:{port}")
+        self._channels.append(channel)
+        return channel
+
+    def start_coordinator(self) -> grpc.Channel:
+        """Start a coordinator (server + worker) on the stack's state folder; an operator's
+        channel to it."""
+
+        folder = self.state_dir / "coordinator"
         config = WorkspaceConfig(dim=8, cache_dir=str(self.root / "features"))
         self.coordinator = Coordinator(
             StateStore(folder),
@@ -146,11 +188,12 @@ class Stack:
             reconcile_s=1.0,
         )
         self.coordinator.start()
-        self.server, port = coordinator_server("127.0.0.1:0", self.coordinator)
+        self.server, port = coordinator_server(
+            "127.0.0.1:0", self.coordinator, security=self.server_security("coordinator")
+        )
         self.server.start()
         self.server_port = port
-
-        return grpc.insecure_channel(f"127.0.0.1:{port}")
+        return self.client(Role.OPERATOR, port)
 
     def stop_coordinator(self) -> None:
         if self.server is not None:
@@ -162,5 +205,7 @@ class Stack:
 
     def close(self) -> None:
         self.stop_coordinator()
+        for channel in self._channels:
+            channel.close()
         self.manager.close(timeout_s=5)
         self.store.close()

@@ -54,10 +54,17 @@ def test_bad_answer_file_names_the_line(capsys, tmp_path: Path) -> None:
     assert code == 1 and "answers.csv:3" in err and "perhaps" in err
 
 
-def test_unreachable_service_is_one_line_with_its_code(capsys) -> None:
-    argv = ["round", "status", "--coordinator", closed_address()]
+def test_unreachable_service_is_one_line_with_its_code(capsys, tmp_path: Path) -> None:
+    token = ["--token", "anl.0123456789abcdef.secret", "--state-dir", str(tmp_path)]
+    argv = ["round", "status", "--coordinator", closed_address(), *token]
     code, err = one_line_error(capsys, argv)
     assert code == 1 and "UNAVAILABLE" in err
+
+
+def test_no_token_is_one_line_saying_how_to_get_one(capsys, tmp_path: Path) -> None:
+    argv = ["query", "--id", "a.png", "--state-dir", str(tmp_path)]
+    code, err = one_line_error(capsys, argv)
+    assert code == 1 and "no token" in err and "anneal token create --role reader" in err
 
 
 @pytest.fixture
@@ -73,8 +80,9 @@ def test_round_start_label_from_file_close_and_status(capsys, stack: Stack, tmp_
     coordinator = coordinator_pb2_grpc.CoordinatorServiceStub(channel)
     wait_for(coordinator, lambda r: r.serving_index_version == 1)
     target = f"127.0.0.1:{stack.server_port}"
+    local = ["--state-dir", str(stack.state_dir)]  # the CA and the tokens of each role
     start = ["round", "start", "--strategy", "random", "--budget", "4", "--no-close-when-answered"]
-    assert main([*start, "--coordinator", target]) == 0
+    assert main([*start, "--coordinator", target, *local]) == 0
     pending = selection_pb2_grpc.SelectionServiceStub(stack.selection).ListPendingPairs(
         selection_pb2.ListPendingPairsRequest(round=1)
     )
@@ -84,18 +92,18 @@ def test_round_start_label_from_file_close_and_status(capsys, stack: Stack, tmp_
         for p in pending.pairs
     ]
     answers.write_text("image_a,image_b,similar\n" + "\n".join(rows[:3]) + "\n")
-    addresses = ["--coordinator", target, "--labels", stack.labels_address]
+    addresses = ["--coordinator", target, "--labels", stack.labels_address, *local]
     assert main(["label", "--from", str(answers), *addresses]) == 0
     assert "3 answers stored" in capsys.readouterr().out
     assert main(["label", "--from", str(answers), *addresses]) == 0  # resubmitting is a no-op
     assert "0 answers stored, 3 already stored" in capsys.readouterr().out
     wait_for(coordinator, lambda r: r.round.labelled_pairs == 3)
-    assert main(["round", "close", "--coordinator", target]) == 0
+    assert main(["round", "close", "--coordinator", target, *local]) == 0
     done = wait_for(
         coordinator, lambda r: r.round.state in (pb.ROUND_STATE_DONE, pb.ROUND_STATE_FAILED)
     )
     assert done.round.state == pb.ROUND_STATE_DONE, done.round.error
     capsys.readouterr()
-    assert main(["round", "status", "--coordinator", target]) == 0
+    assert main(["round", "status", "--coordinator", target, *local]) == 0
     out = capsys.readouterr().out
     assert "done" in out and "round-1" in out

@@ -31,11 +31,14 @@ from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.embedding.archive_images import ArchiveImages
 from services.embedding.server import create_server
 from services.embedding.worker_pool import WorkerPool
+from services.security.server_security import ServerSecurity
 
 pytestmark = pytest.mark.integration
 
 Stub = embedding_pb2_grpc.EmbeddingServiceStub
 IMAGES = png_images(8)
+
+INSECURE = ServerSecurity.insecure()
 
 
 @functools.cache
@@ -62,7 +65,13 @@ def start(serve, pool: WorkerPool) -> Callable[..., Stub]:
         batch_size: int = 3, max_image_bytes: int = 1 << 20, archive: ArchiveImages | None = None
     ) -> Stub:
         built = create_server(
-            "127.0.0.1:0", pool, fresh_catalog(), archive, batch_size, max_image_bytes
+            "127.0.0.1:0",
+            pool,
+            fresh_catalog(),
+            archive,
+            batch_size,
+            max_image_bytes,
+            security=INSECURE,
         )
         return Stub(serve(built))
 

@@ -44,6 +44,7 @@ class LabelProcess:
         self.log = db.with_name(f"labels-{time.monotonic_ns()}.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANNEAL_")}
         env["ANNEAL_LABEL_DB"] = str(db)  # from the environment, the port from a flag
+        env["ANNEAL_INSECURE"] = "true"  # durability, not access control, is tested here
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [

@@ -19,9 +19,12 @@ from services.common.errors import (
     status_message,
 )
 from services.common.server import AnnealServer, ServiceBinding, create_server
+from services.security.server_security import ServerSecurity
 
 Serve = Callable[[tuple[AnnealServer, int]], grpc.Channel]
 Code = grpc.StatusCode
+
+INSECURE = ServerSecurity.insecure()
 
 
 @pytest.mark.parametrize(
@@ -79,7 +82,7 @@ def channel(serve: Serve) -> grpc.Channel:
     binding = ServiceBinding(
         "test.Probe", handler, lambda servicer, server: server.add_generic_rpc_handlers((servicer,))
     )
-    return serve(create_server("127.0.0.1:0", [binding]))
+    return serve(create_server("127.0.0.1:0", [binding], security=INSECURE))
 
 
 def test_deadline_is_passed_on(channel: grpc.Channel) -> None:

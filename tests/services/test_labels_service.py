@@ -21,14 +21,19 @@ from annealpb.labels.v1 import labels_pb2_grpc
 from services.common.server import AnnealServer
 from services.labels.server import create_server
 from services.labels.store import LabelStore
+from services.security.server_security import ServerSecurity
 
 SERVICE = "anneal.labels.v1.LabelService"
 Serve = Callable[[tuple[AnnealServer, int]], grpc.Channel]
 
+INSECURE = ServerSecurity.insecure()
+
 
 @pytest.fixture
 def channel(tmp_path: Path, serve: Serve) -> grpc.Channel:
-    return serve(create_server("127.0.0.1:0", LabelStore(tmp_path / "labels.db")))
+    return serve(
+        create_server("127.0.0.1:0", LabelStore(tmp_path / "labels.db"), security=INSECURE)
+    )
 
 
 @pytest.fixture
@@ -141,12 +146,6 @@ BAD_CALLS: list[tuple[str, Call, grpc.StatusCode, str]] = [
         "two different images",
     ),
     ("no key", submit(lab("")), grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is empty"),
-    (
-        "no annotator",
-        submit(lab("n", annotator="")),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "annotator_id is empty",
-    ),
     (
         "key twice in call",
         submit(lab("n"), lab("n", pair_id=1)),

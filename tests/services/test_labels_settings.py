@@ -17,7 +17,7 @@ def parser(environ: dict[str, str]) -> SettingsParser:
 
 
 def test_defaults_come_from_the_catalog() -> None:
-    values = parser({}).parse([])
+    values = parser({"ANNEAL_TOKENS_FILE": "tokens.json"}).parse([])
     common = common_settings(values)
     assert (common.host, common.port, common.metrics_port, common.log_level) == (
         "127.0.0.1",
@@ -25,8 +25,28 @@ def test_defaults_come_from_the_catalog() -> None:
         9105,
         "INFO",
     )
+    assert common.security.internal_port == 51055
     assert common.address == "127.0.0.1:50055"
     assert values.label_db == "state/labels.db"
+
+
+def test_without_any_credential_setting_the_service_refuses_to_start() -> None:
+    with pytest.raises(SystemExit, match=r"no credentials configured.*ANNEAL_INSECURE"):
+        common_settings(parser({}).parse([]))
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"ANNEAL_TLS_CERT": "c.pem", "ANNEAL_TOKENS_FILE": "t.json"}, "all of ANNEAL_TLS_CERT"),
+        ({"ANNEAL_INSECURE": "true", "ANNEAL_TOKENS_FILE": "t.json"}, "turns TLS and tokens off"),
+    ],
+)
+def test_contradicting_security_settings_are_refused(
+    environ: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(SystemExit, match=expected):
+        common_settings(parser(environ).parse([]))
 
 
 def test_environment_then_flags_win() -> None:

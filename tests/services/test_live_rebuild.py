@@ -1,8 +1,9 @@
 """Live rebuild: clients call Retrieve all the time while two rounds retrain and swap the index.
 
 Every call must succeed with k hits, and the index version a client sees never goes backwards.
-Queries are by archive id, so the retrieval service needs only the search service (its
-embedding channel points at a closed port and is never used).
+TLS and tokens are on: clients hold a reader token, the services call each other with their
+certificates. Queries are by archive id, so the retrieval service needs only the search service
+(its embedding channel points at a closed port and is never used).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.demo.query_load import QueryLoad, retrieval_query
 from services.retrieval.server import create_server as retrieval_server
+from services.security.principal import Role
 
 pytestmark = pytest.mark.integration
 K = 5
@@ -44,7 +46,13 @@ def test_retrieve_never_fails_or_goes_back_while_two_rounds_swap_the_index(
     coordinator = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
     wait_for(coordinator, lambda r: r.serving_index_version == 1)
     unused = grpc.insecure_channel(f"127.0.0.1:{closed_port()}")
-    retrieval = serve(retrieval_server("127.0.0.1:0", unused, stack.search))
+    built = retrieval_server(
+        "127.0.0.1:0",
+        unused,
+        stack.service_channel("retrieval", "search"),
+        security=stack.server_security("retrieval"),
+    )
+    retrieval = serve(built, stack.security.client(Role.READER))
     load = QueryLoad(retrieval_query(retrieval), stack.ids, k=K, clients=3)
     load.start()
     try:

@@ -28,6 +28,7 @@ from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.retry import RetryPolicy
 from services.search.server import create_server as create_search_server
+from services.security.server_security import ServerSecurity
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,8 @@ IDS = [f"{name}.png" for name in "abcdef"]
 IMAGES = png_images(len(IDS), seed=7)
 META = [{"label": name[0].upper()} for name in IDS]
 Stub = retrieval_pb2_grpc.RetrievalServiceStub
+
+INSECURE = ServerSecurity.insecure()
 
 
 @dataclass
@@ -52,12 +55,18 @@ def system(serve, tmp_path: Path) -> Iterator[System]:
     manager = IndexManager.open(
         str(tmp_path / "milvus.db"), IndexConfig(), RetryPolicy(attempts=2, delay_s=0.01)
     )
-    search_channel = serve(create_search_server("127.0.0.1:0", manager))
-    embedding_channel = serve(create_embedding_server("127.0.0.1:0", _pool(), fresh_catalog()))
+    search_channel = serve(create_search_server("127.0.0.1:0", manager, security=INSECURE))
+    embedding_channel = serve(
+        create_embedding_server("127.0.0.1:0", _pool(), fresh_catalog(), security=INSECURE)
+    )
     embedding = embedding_pb2_grpc.EmbeddingServiceStub(embedding_channel)
     vectors = vectors_of(list(embedding.EmbedImages(embed_stream(IMAGES, IDS))))
     retrieval = Stub(
-        serve(create_retrieval_server("127.0.0.1:0", embedding_channel, search_channel))
+        serve(
+            create_retrieval_server(
+                "127.0.0.1:0", embedding_channel, search_channel, security=INSECURE
+            )
+        )
     )
     yield System(retrieval, embedding, search_channel, vectors)
     manager.close(timeout_s=5)
@@ -199,7 +208,7 @@ def test_unavailable_downstream_is_unavailable(serve) -> None:
         probe.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{probe.getsockname()[1]}"
     channel = grpc.insecure_channel(dead)
-    stub = Stub(serve(create_retrieval_server("127.0.0.1:0", channel, channel)))
+    stub = Stub(serve(create_retrieval_server("127.0.0.1:0", channel, channel, security=INSECURE)))
     for request in (by_image(IMAGES[0], 3), by_id("a.png", 3), by_vector([1.0, 0.0], 3)):
         code, details = code_of(lambda request=request: stub.Retrieve(request, timeout=10))
         assert code == grpc.StatusCode.UNAVAILABLE, details

@@ -15,8 +15,11 @@ from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
+from services.security.server_security import ServerSecurity
 
 pytestmark = pytest.mark.integration
+
+INSECURE = ServerSecurity.insecure()
 
 
 @pytest.fixture
@@ -30,7 +33,9 @@ def manager(tmp_path: Path) -> Iterator[IndexManager]:
 
 @pytest.fixture
 def stub(serve, manager: IndexManager) -> search_pb2_grpc.SearchServiceStub:
-    return search_pb2_grpc.SearchServiceStub(serve(create_server("127.0.0.1:0", manager)))
+    return search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", manager, security=INSECURE))
+    )
 
 
 def export(stub, **fields) -> list[search_pb2.ExportVectorsResponse]:

@@ -21,10 +21,13 @@ from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
+from services.security.server_security import ServerSecurity
 
 pytestmark = pytest.mark.integration
 
 FAST_RETRY = RetryPolicy(attempts=3, delay_s=0.2)
+
+INSECURE = ServerSecurity.insecure()
 
 
 @pytest.fixture
@@ -84,7 +87,9 @@ def test_alias_swap_on_the_server(manager: IndexManager, server_uri: str, prefix
 def test_live_rebuilds_over_grpc(serve, manager: IndexManager) -> None:
     """Clients query all the time while two rebuild+swap cycles run: no errors, full answers,
     versions never going backwards in any client's view."""
-    stub = search_pb2_grpc.SearchServiceStub(serve(create_server("127.0.0.1:0", manager)))
+    stub = search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", manager, security=INSECURE))
+    )
     rng = np.random.default_rng(0)
     n, k = 200, 10
     ids = [f"img{i:03d}" for i in range(n)]

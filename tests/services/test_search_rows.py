@@ -19,12 +19,15 @@ from services.search.index_manager import IndexManager
 from services.search.index_version import IndexVersion
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
+from services.security.server_security import ServerSecurity
 
 FAST_RETRY = RetryPolicy(attempts=2, delay_s=0.01)
 IN_MEMORY = IndexConfig()
 MILVUS_ONLY = IndexConfig(rows_in_memory_max_bytes=0)
 # For b = (0.8, 0.6, 0, 0) the inner products are b 1.0, a 0.8, c 0.6, then 0 for d, e, f.
 B_RANKING = ["b", "a", "c"]
+
+INSECURE = ServerSecurity.insecure()
 
 
 def open_manager(path: Path, config: IndexConfig) -> IndexManager:
@@ -130,7 +133,9 @@ def test_batcher_searches_each_pinned_version_apart(tmp_path: Path) -> None:
 @pytest.fixture
 def stub(serve, tmp_path: Path) -> Iterator[search_pb2_grpc.SearchServiceStub]:
     manager = open_manager(tmp_path, IN_MEMORY)
-    yield search_pb2_grpc.SearchServiceStub(serve(create_server("127.0.0.1:0", manager)))
+    yield search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", manager, security=INSECURE))
+    )
     manager.close(timeout_s=5)
 
 

@@ -19,8 +19,11 @@ from services.search.index_manager import IndexManager
 from services.search.index_version import IndexVersion
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
+from services.security.server_security import ServerSecurity
 
 FAST_RETRY = RetryPolicy(attempts=2, delay_s=0.01)
+
+INSECURE = ServerSecurity.insecure()
 
 
 @pytest.fixture
@@ -32,7 +35,9 @@ def manager(tmp_path: Path) -> Iterator[IndexManager]:
 
 @pytest.fixture
 def stub(serve, manager: IndexManager) -> search_pb2_grpc.SearchServiceStub:
-    return search_pb2_grpc.SearchServiceStub(serve(create_server("127.0.0.1:0", manager)))
+    return search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", manager, security=INSECURE))
+    )
 
 
 @pytest.fixture
@@ -145,7 +150,9 @@ def test_failed_build_is_unavailable_counted_and_old_version_serves(
     serve, manager: IndexManager, serving_stub: search_pb2_grpc.SearchServiceStub
 ) -> None:
     broken = IndexManager(manager._client, IndexConfig(index_type="NO_SUCH_INDEX"), FAST_RETRY)
-    broken_stub = search_pb2_grpc.SearchServiceStub(serve(create_server("127.0.0.1:0", broken)))
+    broken_stub = search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", broken, security=INSECURE))
+    )
     failures = metric("anneal_index_rebuild_failures_total")
     with pytest.raises(grpc.RpcError) as info:
         broken_stub.BuildIndex(build_stream(2, IDS, VECTORS, swap=True))

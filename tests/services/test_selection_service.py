@@ -18,6 +18,7 @@ from services.labels.store import LabelStore
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.server import create_server as create_search_server
+from services.security.server_security import ServerSecurity
 from services.selection.label_client import LabelClient
 from services.selection.round_store import RoundStore
 from services.selection.rounds import SelectionRounds
@@ -26,6 +27,8 @@ from services.selection.vector_source import SearchServiceVectors
 
 pytestmark = pytest.mark.integration
 
+INSECURE = ServerSecurity.insecure()
+
 
 @pytest.fixture
 def system(serve, tmp_path: Path):
@@ -33,8 +36,8 @@ def system(serve, tmp_path: Path):
     ids = make_archive(tmp_path / "archive")
     store = LabelStore(tmp_path / "labels.db")
     manager = IndexManager.open(str(tmp_path / "milvus.db"), IndexConfig())
-    labels_channel = serve(create_labels_server("127.0.0.1:0", store))
-    search_channel = serve(create_search_server("127.0.0.1:0", manager))
+    labels_channel = serve(create_labels_server("127.0.0.1:0", store, security=INSECURE))
+    search_channel = serve(create_search_server("127.0.0.1:0", manager, security=INSECURE))
     search_pb2_grpc.SearchServiceStub(search_channel).BuildIndex(
         build_stream(1, ids, class_vectors(ids), model_version="m1", swap=True, batch=8)
     )
@@ -45,7 +48,9 @@ def system(serve, tmp_path: Path):
             SearchServiceVectors(search_channel, ids),
             LabelClient(labels_channel),
         )
-        return selection_pb2_grpc.SelectionServiceStub(serve(create_server("127.0.0.1:0", rounds)))
+        return selection_pb2_grpc.SelectionServiceStub(
+            serve(create_server("127.0.0.1:0", rounds, security=INSECURE))
+        )
 
     yield ids, selection, labels_pb2_grpc.LabelServiceStub(labels_channel)
     manager.close(timeout_s=5)

@@ -1,0 +1,98 @@
+"""A service's security settings (flags / ``ANNEAL_*`` variables), checked once at start-up."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.security.channels import ChannelSecurity
+from services.security.server_security import ServerSecurity
+from services.security.tls import TlsMaterial
+from services.security.token_verifier import TokenVerifier
+
+
+def boolean(value: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off) for flags and variables."""
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """How the service proves itself and checks its callers (docs/architecture.md)."""
+
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tokens_file: str = ""
+    token_reload_s: float = 5.0
+    service_token_file: str = ""
+    internal_port: int = 0
+    insecure: bool = False
+    reflection: bool = True
+
+    def __post_init__(self) -> None:
+        tls = [self.tls_cert, self.tls_key, self.tls_ca]
+        if any(tls) and not all(tls):
+            raise ValueError(
+                "TLS needs all of ANNEAL_TLS_CERT, ANNEAL_TLS_KEY and ANNEAL_TLS_CA "
+                "(--tls-cert, --tls-key, --tls-ca)"
+            )
+        if self.insecure and (any(tls) or self.tokens_file):
+            raise ValueError(
+                "ANNEAL_INSECURE (--insecure) turns TLS and tokens off: unset it, or unset the "
+                "TLS and token settings"
+            )
+        if not self.insecure and not any(tls) and not self.tokens_file:
+            raise ValueError(
+                "no credentials configured: set ANNEAL_TLS_CERT/KEY/CA and ANNEAL_TOKENS_FILE "
+                "(--tls-cert, --tls-key, --tls-ca, --tokens-file), or ANNEAL_INSECURE=true "
+                "to run without any access control (debugging only)"
+            )
+        if self.token_reload_s <= 0:
+            raise ValueError(f"ANNEAL_TOKEN_RELOAD_S must be positive, got {self.token_reload_s}")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    def _material(self) -> TlsMaterial:
+        return TlsMaterial.load(Path(self.tls_cert), Path(self.tls_key), Path(self.tls_ca))
+
+    def server(self) -> ServerSecurity:
+        """The server's TLS material and token verifier (files read now)."""
+        if self.insecure:
+            return ServerSecurity.insecure(self.reflection)
+        tokens = (
+            TokenVerifier(Path(self.tokens_file), self.token_reload_s) if self.tokens_file else None
+        )
+        tls = self._material() if self.tls else None
+        return ServerSecurity(
+            tls=tls,
+            tokens=tokens,
+            internal_port=self.internal_port if tls else 0,
+            reflection=self.reflection,
+        )
+
+    def client(self) -> ChannelSecurity:
+        """Credentials for this service's calls to the others' internal ports."""
+        if self.insecure:
+            return ChannelSecurity()
+        if self.tls:
+            return ChannelSecurity.for_service(self._material())
+        if not self.service_token_file:
+            raise ValueError(
+                "without TLS, calls to other services need this service's token: set "
+                "ANNEAL_SERVICE_TOKEN_FILE (--service-token-file)"
+            )
+        path = Path(self.service_token_file)
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the service token file {path}: {exc.strerror}") from None
+        return ChannelSecurity(token=token)
