@@ -133,6 +133,7 @@ class Stack:
         search = search_server("127.0.0.1:0", self.manager, security=self.server_security("search"))
         self.search = serve(search, self.security.client(Role.OPERATOR))
         self.internal = {"labels": labels[0].internal_port, "search": search[0].internal_port}
+        self.public = {"labels": labels[1], "search": search[1]}
         rounds = SelectionRounds(
             RoundStore(self.state_dir / "selection"),
             SearchServiceVectors(self.service_channel("selection", "search"), self.ids),
@@ -143,6 +144,7 @@ class Stack:
         )
         self.selection = serve(selection, self.security.client(Role.ANNOTATOR))
         self.internal["selection"] = selection[0].internal_port
+        self.public["selection"] = selection[1]
         self.downstream = Downstream(
             self.service_channel("coordinator", "selection"),
             self.service_channel("coordinator", "labels"),
@@ -167,9 +169,9 @@ class Stack:
         self._channels.append(channel)
         return channel
 
-    def client(self, role: Role, port: int) -> grpc.Channel:
-        """A channel to a public ``port`` with the local token of ``role``."""
-        channel = self.security.client(role).channel(f"127.0.0.1:{port}")
+    def client(self, role: Role, service: str) -> grpc.Channel:
+        """A channel to ``service``'s public port with the local token of ``role``."""
+        channel = self.security.client(role).channel(f"127.0.0.1:{self.public[service]}")
         self._channels.append(channel)
         return channel
 
@@ -192,8 +194,8 @@ class Stack:
             "127.0.0.1:0", self.coordinator, security=self.server_security("coordinator")
         )
         self.server.start()
-        self.server_port = port
-        return self.client(Role.OPERATOR, port)
+        self.server_port = self.public["coordinator"] = port
+        return self.client(Role.OPERATOR, "coordinator")
 
     def stop_coordinator(self) -> None:
         if self.server is not None:
