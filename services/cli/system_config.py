@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.catalog import INTERNAL_PORT_OFFSET, SERVICES
+from services.common.catalog import HEALTH_PORT_OFFSET, INTERNAL_PORT_OFFSET, SERVICES
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
@@ -66,6 +66,7 @@ class SystemConfig:
         certificate, key = self.security.certificate(name)
         return {
             "ANNEAL_INTERNAL_PORT": str(self.port(name) + INTERNAL_PORT_OFFSET),
+            "ANNEAL_HEALTH_PORT": str(self.port(name) + HEALTH_PORT_OFFSET),
             "ANNEAL_TLS_CERT": str(certificate),
             "ANNEAL_TLS_KEY": str(key),
             "ANNEAL_TLS_CA": str(self.security.ca),

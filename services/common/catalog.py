@@ -20,6 +20,7 @@ class ServiceSpec:
     grpc_port: int
     metrics_port: int
     internal_port: int
+    health_port: int
     proto_package: str
     grpc_service: str
 
@@ -41,6 +42,9 @@ class ServiceSpec:
 
 INTERNAL_PORT_OFFSET = 1000
 """A service's mutual-TLS port for calls from other services is its gRPC port + 1000."""
+HEALTH_PORT_OFFSET = 2000
+"""With TLS on, grpc.health.v1 alone is also served in plaintext on gRPC port + 2000, for
+probes that cannot speak TLS (the kubelet's gRPC probes)."""
 
 
 def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> ServiceSpec:
@@ -50,6 +54,7 @@ def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> Se
         grpc_port=grpc_port,
         metrics_port=metrics_port,
         internal_port=grpc_port + INTERNAL_PORT_OFFSET,
+        health_port=grpc_port + HEALTH_PORT_OFFSET,
         proto_package=f"anneal.{name}.v1",
         grpc_service=grpc_service,
     )

@@ -70,26 +70,34 @@ class AnnealServer:
         health_servicer: health.HealthServicer,
         service_names: Sequence[str],
         internal_port: int = 0,
+        health_server: tuple[grpc.Server, int] | None = None,
     ) -> None:
         self.grpc_server = server
         self.health = health_servicer
         self.service_names = tuple(service_names)
         self.internal_port = internal_port
         """The mutual-TLS port other services call (0: none, the server runs without TLS)."""
+        self._health_server = health_server[0] if health_server else None
+        self.health_port = health_server[1] if health_server else 0
+        """The plaintext health-only port (0: none)."""
 
     def start(self) -> None:
         """Starts serving and reports SERVING for every bound service."""
         self.grpc_server.start()
+        if self._health_server is not None:
+            self._health_server.start()
         for name in ("", *self.service_names):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def graceful_stop(self, grace: float | None = 5.0) -> threading.Event:
         """NOT_SERVING for all, then stops; in-flight calls get ``grace`` seconds to finish."""
         self.health.enter_graceful_shutdown()
-        return self.grpc_server.stop(grace)
+        return self.stop(grace)
 
     def stop(self, grace: float | None = None) -> threading.Event:
         """Stops at once (cancelling in-flight calls after ``grace``), like ``grpc.Server.stop``."""
+        if self._health_server is not None:
+            self._health_server.stop(grace)
         return self.grpc_server.stop(grace)
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
@@ -158,8 +166,21 @@ def create_server(
     tls = security.tls
     port = _bind(server, address, tls.public_server_credentials() if tls else None)
     internal_port = 0
+    health_server = None
     if tls is not None:
         host = address.rpartition(":")[0]
         internal = f"{host}:{security.internal_port}"
         internal_port = _bind(server, internal, tls.internal_server_credentials())
-    return AnnealServer(server, health_servicer, names, internal_port), port
+        if security.health_port is not None:
+            health_server = _health_only(f"{host}:{security.health_port}", health_servicer)
+    return AnnealServer(server, health_servicer, names, internal_port, health_server), port
+
+
+def _health_only(address: str, health_servicer: health.HealthServicer) -> tuple[grpc.Server, int]:
+    """A plaintext server answering grpc.health.v1 only (the same statuses), for probes."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"),
+        interceptors=[MetricsInterceptor()],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    return server, _bind(server, address, None)

@@ -78,6 +78,13 @@ class SettingsParser:
             "mutual-TLS port for calls from other services (0: a free one)",
             _port,
         )
+        self.add(
+            "--health-port",
+            "ANNEAL_HEALTH_PORT",
+            spec.health_port,
+            "with TLS: plaintext port serving health only, for probes (0: a free one)",
+            _port,
+        )
         self.add("--tls-cert", "ANNEAL_TLS_CERT", "", "PEM certificate of this service")
         self.add("--tls-key", "ANNEAL_TLS_KEY", "", "PEM private key of this service")
         self.add("--tls-ca", "ANNEAL_TLS_CA", "", "PEM CA bundle that verifies peers")
@@ -137,6 +144,7 @@ def common_settings(values: argparse.Namespace) -> CommonSettings:
             token_reload_s=values.token_reload_s,
             service_token_file=values.service_token_file,
             internal_port=values.internal_port,
+            health_port=values.health_port,
             insecure=values.insecure,
             reflection=values.reflection,
         )

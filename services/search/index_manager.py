@@ -53,11 +53,15 @@ from services.search.vector_lookup import query_rows
 log = logging.getLogger(__name__)
 
 
-def milvus_client(uri: str) -> MilvusClient:
-    """A client for ``uri``: a path ending in ``.db`` opens Milvus Lite, else a server URI."""
+def milvus_client(uri: str, token: str = "") -> MilvusClient:
+    """A client for ``uri``: a path ending in ``.db`` opens Milvus Lite, else a server URI.
+
+    ``token`` (``user:password`` or an API key) authenticates to a server with authorisation on.
+    """
     if uri.endswith(".db"):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    return MilvusClient(uri)
+        return MilvusClient(uri)
+    return MilvusClient(uri, token=token)
 
 
 class IndexManager:
@@ -85,9 +89,11 @@ class IndexManager:
         self._recover()
 
     @classmethod
-    def open(cls, uri: str, config: IndexConfig, retry: RetryPolicy | None = None) -> IndexManager:
+    def open(
+        cls, uri: str, config: IndexConfig, retry: RetryPolicy | None = None, token: str = ""
+    ) -> IndexManager:
         """A manager on a new client for ``uri`` (see :func:`milvus_client`)."""
-        return cls(milvus_client(uri), config, retry)
+        return cls(milvus_client(uri, token), config, retry)
 
     @property
     def config(self) -> IndexConfig:

@@ -24,10 +24,12 @@ class ServerSecurity:
     tokens: TokenVerifier | None
     internal_port: int = 0
     reflection: bool = True
+    health_port: int | None = None
+    """With TLS: also serve health alone in plaintext here, for probes (None: do not)."""
 
     def __post_init__(self) -> None:
-        if self.tls is None and self.tokens is None and self.internal_port:
-            raise ValueError("an internal (mutual TLS) port needs TLS material")
+        if self.tls is None and (self.internal_port or self.health_port is not None):
+            raise ValueError("the internal and plaintext health ports exist only with TLS")
 
     @classmethod
     def insecure(cls, reflection: bool = True) -> ServerSecurity:

@@ -33,6 +33,7 @@ class SecuritySettings:
     token_reload_s: float = 5.0
     service_token_file: str = ""
     internal_port: int = 0
+    health_port: int = 0
     insecure: bool = False
     reflection: bool = True
 
@@ -77,6 +78,7 @@ class SecuritySettings:
             tokens=tokens,
             internal_port=self.internal_port if tls else 0,
             reflection=self.reflection,
+            health_port=self.health_port if tls else None,
         )
 
     def client(self) -> ChannelSecurity:

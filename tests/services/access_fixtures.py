@@ -26,7 +26,7 @@ from services.security.server_security import ServerSecurity
 from services.security.token_verifier import TokenVerifier
 
 
-def _binding(name: str) -> ServiceBinding:
+def binding_of(name: str) -> ServiceBinding:
     spec = SERVICES[name]
     pb2 = importlib.import_module(f"annealpb.{name}.v1.{name}_pb2")
     pb2_grpc = importlib.import_module(f"annealpb.{name}.v1.{name}_pb2_grpc")
@@ -51,7 +51,7 @@ class SecuredSystem:
                 tls=self.local.service_tls(name),
                 tokens=TokenVerifier(self.local.tokens_file, self.reload_s),
             )
-            built = create_server("127.0.0.1:0", [_binding(name)], security)
+            built = create_server("127.0.0.1:0", [binding_of(name)], security)
             built[0].start()
             self.servers[name] = built
         return self

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from access_fixtures import SecuredSystem, call, secured_system
+from access_fixtures import SecuredSystem, binding_of, call, secured_system
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
 from services.common.catalog import SERVICES
+from services.common.server import create_server
+from services.security.channels import ChannelSecurity
+from services.security.local_setup import LocalSecurity
 from services.security.policy import HEALTH_METHODS, POLICY, REFLECTION_METHODS, rule_for
 from services.security.policy_matrix import Caller, Verdict, matrix, system_rpcs
 from services.security.principal import Principal, Role
+from services.security.server_security import ServerSecurity
 
 pytestmark = pytest.mark.integration
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
@@ -133,8 +137,6 @@ def test_refusals_are_counted_by_code_and_audited(system: SecuredSystem, caplog)
 
 
 def test_a_service_certificate_is_no_identity_on_the_public_port(system: SecuredSystem) -> None:
-    from services.security.channels import ChannelSecurity
-
     coordinator = ChannelSecurity.for_service(system.local.service_tls("coordinator"))
     rpc = next(r for r in system_rpcs() if r.method == "SwapIndex")
     with (
@@ -148,9 +150,6 @@ def test_a_service_certificate_is_no_identity_on_the_public_port(system: Secured
 def test_the_internal_port_refuses_callers_without_a_certificate_from_our_ca(
     system: SecuredSystem, tmp_path: Path
 ) -> None:
-    from services.security.channels import ChannelSecurity
-    from services.security.local_setup import LocalSecurity
-
     other = LocalSecurity.of(tmp_path / "other")
     other.ensure(["127.0.0.1"])  # another CA: a look-alike coordinator certificate
     rpc = next(r for r in system_rpcs() if r.method == "SwapIndex")
@@ -165,3 +164,22 @@ def test_the_internal_port_refuses_callers_without_a_certificate_from_our_ca(
         ):
             call(channel, rpc, timeout=3)
         assert info.value.code() is grpc.StatusCode.UNAVAILABLE  # the TLS handshake fails
+
+
+def test_with_tls_a_plaintext_port_serves_health_and_nothing_else(system: SecuredSystem) -> None:
+    """For probes that cannot speak TLS (the kubelet's): health only, no other service."""
+    security = ServerSecurity(tls=system.local.service_tls("retrieval"), tokens=None, health_port=0)
+    server, _port = create_server("127.0.0.1:0", [binding_of("retrieval")], security)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.health_port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=5
+            )
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            rpc = next(r for r in system_rpcs() if r.method == "Retrieve")
+            with pytest.raises(grpc.RpcError) as info:
+                call(channel, rpc)
+            assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        server.stop(None).wait()
