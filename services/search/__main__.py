@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
