@@ -27,6 +27,8 @@ CUSTOM_KINDS = {
     ("milvus.io/v1beta1", "Milvus"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("cert-manager.io/v1", "Issuer"),
+    ("cert-manager.io/v1", "Certificate"),
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 

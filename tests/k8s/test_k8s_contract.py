@@ -43,11 +43,16 @@ def test_every_command_module_exists(catalog: Any) -> None:
 def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> None:
     for name, workload in service_workloads(objects).items():
         spec = catalog[name]
-        want = {"grpc": spec.grpc_port, "metrics": spec.metrics_port}
+        want = {
+            "grpc": spec.grpc_port,
+            "internal": spec.internal_port,
+            "metrics": spec.metrics_port,
+        }
         container = main_container(workload)
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == want, name
         env = container_env(container)
         assert env["ANNEAL_PORT"]["value"] == str(spec.grpc_port), name
+        assert env["ANNEAL_INTERNAL_PORT"]["value"] == str(spec.internal_port), name
         assert env["ANNEAL_METRICS_PORT"]["value"] == str(spec.metrics_port), name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"]["port"] == spec.grpc_port, f"{name} {probe}"
@@ -141,6 +146,8 @@ def test_required_settings_are_set(
 
 
 def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: Any) -> None:
+    """Services call each other on the callee's internal (mutual-TLS) port, never its public
+    one, where a service's certificate is no credential."""
     addresses = {
         variable: value
         for settings in settings_set(objects).values()
@@ -151,7 +158,7 @@ def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: 
     for variable, value in addresses.items():
         name = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
         named(objects, "Service", name)
-        assert value == f"{name}:{catalog[name].grpc_port}", variable
+        assert value == f"{name}:{catalog[name].internal_port}", variable
 
 
 def test_shared_model_settings_agree(objects: tuple[Obj, ...]) -> None:
