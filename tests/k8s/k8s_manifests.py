@@ -176,3 +176,30 @@ def mount_of(workload: Obj, path: str) -> Obj:
     above = [m for m in mounts if PurePosixPath(path).is_relative_to(m["mountPath"])]
     assert above, f"{workload['metadata']['name']}: nothing is mounted above {path}"
     return max(above, key=lambda m: len(m["mountPath"]))
+
+
+def pod_volumes(spec: Obj) -> dict[str, Obj]:
+    """Volume name -> volume of a pod spec."""
+    return {v["name"]: v for v in spec.get("volumes", [])}
+
+
+def secret_file(workload: Obj, path: str) -> tuple[str, str]:
+    """(Secret, key) that the file ``path`` of a service's pod comes from.
+
+    The file must lie in a read-only Secret volume mounted as a folder: the kubelet updates a
+    mounted Secret in place, except under a ``subPath``, which keeps the first content forever.
+    """
+    where = f"{workload['metadata']['name']}: {path}"
+    mount = mount_of(workload, path)
+    assert "subPath" not in mount and "subPathExpr" not in mount, f"{where} is a subPath mount"
+    assert mount.get("readOnly") is True, f"{where} is mounted writable"
+    volume = pod_volumes(workload["spec"]["template"]["spec"])[mount["name"]]
+    assert "secret" in volume, f"{where} is not on a Secret volume"
+    secret = volume["secret"]
+    assert not secret.get("optional"), f"{where}: an optional Secret would start the pod without it"
+    relative = str(PurePosixPath(path).relative_to(mount["mountPath"]))
+    items = {item["path"]: item["key"] for item in secret.get("items", [])}
+    if items:
+        assert relative in items, f"{where}: the volume projects {sorted(items)} only"
+        return str(secret["secretName"]), items[relative]
+    return str(secret["secretName"]), relative
