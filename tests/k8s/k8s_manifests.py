@@ -6,13 +6,14 @@ installs into the virtual environment, so no cluster and no system package is ne
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib.metadata
 import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ CUSTOM_KINDS = {
     ("milvus.io/v1beta1", "Milvus"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("cert-manager.io/v1", "Issuer"),
+    ("cert-manager.io/v1", "Certificate"),
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
@@ -127,3 +130,76 @@ def main_container(workload: Obj) -> Obj:
 
 def container_env(container: Obj) -> dict[str, Obj]:
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def _resolved(objects: tuple[Obj, ...]) -> tuple[dict[str, Obj], dict[str, Obj]]:
+    configs = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(objects, "ConfigMap")}
+    secrets = {
+        s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
+        for s in of_kind(objects, "Secret")
+    }
+    return configs, secrets
+
+
+def workload_settings(objects: tuple[Obj, ...], workload: Obj) -> dict[str, str]:
+    """The ANNEAL_* variables a workload's containers get, with their values."""
+    configs, secrets = _resolved(objects)
+    found: dict[str, str] = {}
+    for container in workload["spec"]["template"]["spec"]["containers"]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                found.update(configs[source["configMapRef"]["name"]])
+            else:
+                found.update(secrets[source["secretRef"]["name"]])
+        for name, entry in container_env(container).items():
+            ref = entry.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                found[name] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
+            elif "configMapKeyRef" in ref:
+                found[name] = configs[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+            else:
+                found[name] = entry.get("value", "")
+    return {k: v for k, v in found.items() if k.startswith("ANNEAL_")}
+
+
+def settings_set(objects: tuple[Obj, ...]) -> dict[str, dict[str, str]]:
+    """Service name -> the ANNEAL_* variables its pod gets, with their values."""
+    return {
+        name: workload_settings(objects, workload)
+        for name, workload in service_workloads(objects).items()
+    }
+
+
+def mount_of(workload: Obj, path: str) -> Obj:
+    """The volume mount that holds ``path`` (the deepest mount above it)."""
+    mounts = main_container(workload).get("volumeMounts", [])
+    above = [m for m in mounts if PurePosixPath(path).is_relative_to(m["mountPath"])]
+    assert above, f"{workload['metadata']['name']}: nothing is mounted above {path}"
+    return max(above, key=lambda m: len(m["mountPath"]))
+
+
+def pod_volumes(spec: Obj) -> dict[str, Obj]:
+    """Volume name -> volume of a pod spec."""
+    return {v["name"]: v for v in spec.get("volumes", [])}
+
+
+def secret_file(workload: Obj, path: str) -> tuple[str, str]:
+    """(Secret, key) that the file ``path`` of a service's pod comes from.
+
+    The file must lie in a read-only Secret volume mounted as a folder: the kubelet updates a
+    mounted Secret in place, except under a ``subPath``, which keeps the first content forever.
+    """
+    where = f"{workload['metadata']['name']}: {path}"
+    mount = mount_of(workload, path)
+    assert "subPath" not in mount and "subPathExpr" not in mount, f"{where} is a subPath mount"
+    assert mount.get("readOnly") is True, f"{where} is mounted writable"
+    volume = pod_volumes(workload["spec"]["template"]["spec"])[mount["name"]]
+    assert "secret" in volume, f"{where} is not on a Secret volume"
+    secret = volume["secret"]
+    assert not secret.get("optional"), f"{where}: an optional Secret would start the pod without it"
+    relative = str(PurePosixPath(path).relative_to(mount["mountPath"]))
+    items = {item["path"]: item["key"] for item in secret.get("items", [])}
+    if items:
+        assert relative in items, f"{where}: the volume projects {sorted(items)} only"
+        return str(secret["secretName"]), items[relative]
+    return str(secret["secretName"]), relative

@@ -6,10 +6,8 @@ The catalog (services/common/catalog.py) is the source of the commands and ports
 
 from __future__ import annotations
 
-import base64
 import re
 import shlex
-from pathlib import PurePosixPath
 from typing import Any
 
 from k8s_manifests import (
@@ -17,9 +15,11 @@ from k8s_manifests import (
     Obj,
     container_env,
     main_container,
+    mount_of,
     named,
     of_kind,
     service_workloads,
+    settings_set,
 )
 from service_settings import refused_when_missing
 
@@ -43,55 +43,22 @@ def test_every_command_module_exists(catalog: Any) -> None:
 def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> None:
     for name, workload in service_workloads(objects).items():
         spec = catalog[name]
-        want = {"grpc": spec.grpc_port, "metrics": spec.metrics_port}
+        want = {
+            "grpc": spec.grpc_port,
+            "internal": spec.internal_port,
+            "metrics": spec.metrics_port,
+        }
         container = main_container(workload)
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == want, name
         env = container_env(container)
         assert env["ANNEAL_PORT"]["value"] == str(spec.grpc_port), name
+        assert env["ANNEAL_INTERNAL_PORT"]["value"] == str(spec.internal_port), name
         assert env["ANNEAL_METRICS_PORT"]["value"] == str(spec.metrics_port), name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"]["port"] == spec.grpc_port, f"{name} {probe}"
         service = named(objects, "Service", name)
         assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == want, name
         assert {p["targetPort"] for p in service["spec"]["ports"]} == set(want), name
-
-
-def _resolved(objects: tuple[Obj, ...]) -> tuple[dict[str, Obj], dict[str, Obj]]:
-    configs = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(objects, "ConfigMap")}
-    secrets = {
-        s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
-        for s in of_kind(objects, "Secret")
-    }
-    return configs, secrets
-
-
-def workload_settings(objects: tuple[Obj, ...], workload: Obj) -> dict[str, str]:
-    """The ANNEAL_* variables a workload's containers get, with their values."""
-    configs, secrets = _resolved(objects)
-    found: dict[str, str] = {}
-    for container in workload["spec"]["template"]["spec"]["containers"]:
-        for source in container.get("envFrom", []):
-            if "configMapRef" in source:
-                found.update(configs[source["configMapRef"]["name"]])
-            else:
-                found.update(secrets[source["secretRef"]["name"]])
-        for name, entry in container_env(container).items():
-            ref = entry.get("valueFrom", {})
-            if "secretKeyRef" in ref:
-                found[name] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
-            elif "configMapKeyRef" in ref:
-                found[name] = configs[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
-            else:
-                found[name] = entry.get("value", "")
-    return {k: v for k, v in found.items() if k.startswith("ANNEAL_")}
-
-
-def settings_set(objects: tuple[Obj, ...]) -> dict[str, dict[str, str]]:
-    """Service name -> the ANNEAL_* variables its pod gets, with their values."""
-    return {
-        name: workload_settings(objects, workload)
-        for name, workload in service_workloads(objects).items()
-    }
 
 
 def test_every_setting_is_read_by_its_service(
@@ -141,6 +108,8 @@ def test_required_settings_are_set(
 
 
 def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: Any) -> None:
+    """Services call each other on the callee's internal (mutual-TLS) port, never its public
+    one, where a service's certificate is no credential."""
     addresses = {
         variable: value
         for settings in settings_set(objects).values()
@@ -151,21 +120,13 @@ def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: 
     for variable, value in addresses.items():
         name = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
         named(objects, "Service", name)
-        assert value == f"{name}:{catalog[name].grpc_port}", variable
+        assert value == f"{name}:{catalog[name].internal_port}", variable
 
 
 def test_shared_model_settings_agree(objects: tuple[Obj, ...]) -> None:
     """The embedding service runs the models the coordinator trains: same backbone."""
     settings = settings_set(objects)
     assert settings["embedding"]["ANNEAL_BACKBONE"] == settings["coordinator"]["ANNEAL_BACKBONE"]
-
-
-def mount_of(workload: Obj, path: str) -> Obj:
-    """The volume mount that holds ``path`` (the deepest mount above it)."""
-    mounts = main_container(workload).get("volumeMounts", [])
-    above = [m for m in mounts if PurePosixPath(path).is_relative_to(m["mountPath"])]
-    assert above, f"{workload['metadata']['name']}: nothing is mounted above {path}"
-    return max(above, key=lambda m: len(m["mountPath"]))
 
 
 def shared_claim(workload: Obj, mount: Obj) -> str:

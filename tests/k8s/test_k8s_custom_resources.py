@@ -1,6 +1,6 @@
-"""The custom resources (RayCluster, Milvus, ServiceMonitor, PrometheusRule, the dashboard)
-hold the fields the deployment relies on. No schemas ship for them, so the fields are checked
-one by one."""
+"""The custom resources (RayCluster, Milvus, ServiceMonitor, PrometheusRule, cert-manager's
+Issuer and Certificate, the dashboard) hold the fields the deployment relies on. No schemas
+ship for them, so the fields are checked one by one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import promql_parser
 from k8s_manifests import (
+    OVERLAY_NAMESPACES,
     REPO,
     Obj,
     container_env,
@@ -19,7 +20,9 @@ from k8s_manifests import (
     named,
     of_kind,
     render,
+    secret_file,
     service_workloads,
+    settings_set,
 )
 
 QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
@@ -169,3 +172,81 @@ def test_dashboard_shows_the_required_panels(objects: tuple[Obj, ...]) -> None:
         assert any(t.startswith(wanted) for t in titles), f"no panel {wanted!r}"
     for panel in dashboard["panels"]:
         assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
+
+
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def duration_s(text: str) -> int:
+    """Seconds of a Go duration as cert-manager takes it (``2160h``, ``90m``, ``1h30m``)."""
+    match = DURATION.match(text)
+    assert match and text, f"duration {text!r} is not in the form the test understands"
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def issuer(objects: tuple[Obj, ...], ref: Obj) -> Obj:
+    """The Issuer an issuerRef names (a namespaced Issuer of cert-manager, not a ClusterIssuer)."""
+    assert ref.get("group", "cert-manager.io") == "cert-manager.io", ref
+    assert ref.get("kind", "Issuer") == "Issuer", ref
+    return named(objects, "Issuer", ref["name"])
+
+
+def assert_key_and_lifetime(certificate: Obj) -> None:
+    name = certificate["metadata"]["name"]
+    key = certificate["spec"]["privateKey"]
+    assert (key["algorithm"], key["size"]) == ("ECDSA", 256), name
+    assert key.get("rotationPolicy") == "Always", f"{name}: a renewal makes a new key"
+    lifetime = duration_s(certificate["spec"]["duration"])
+    renew = duration_s(certificate["spec"]["renewBefore"])
+    assert 0 < renew < lifetime, f"{name}: renewBefore within the duration"
+
+
+def test_certificates_chain_to_one_ca(objects: tuple[Obj, ...]) -> None:
+    certificates = of_kind(objects, "Certificate")
+    assert all(c["apiVersion"] == "cert-manager.io/v1" for c in certificates)
+    (ca,) = [c for c in certificates if c["spec"].get("isCA")]
+    assert issuer(objects, ca["spec"]["issuerRef"])["spec"] == {"selfSigned": {}}
+    assert_key_and_lifetime(ca)
+    ca_issuers = [i for i in of_kind(objects, "Issuer") if "ca" in i["spec"]]
+    assert [i["spec"]["ca"]["secretName"] for i in ca_issuers] == [ca["spec"]["secretName"]]
+    for certificate in certificates:
+        if certificate is not ca:
+            signer = issuer(objects, certificate["spec"]["issuerRef"])
+            assert signer is ca_issuers[0], f"{certificate['metadata']['name']}: not the CA"
+
+
+def test_each_service_has_a_certificate_for_its_identity(
+    overlay: str, objects: tuple[Obj, ...], catalog: Any
+) -> None:
+    """The Secret a service's pod mounts is a Certificate's, for the name callers dial and the
+    SPIFFE identity the services check on mutual TLS."""
+    namespace = OVERLAY_NAMESPACES[overlay]
+    settings = settings_set(objects)
+    workloads = service_workloads(objects)
+    by_secret = {c["spec"]["secretName"]: c for c in of_kind(objects, "Certificate")}
+    dialled: dict[str, set[str]] = {}  # service -> the host names its callers dial
+    for values in settings.values():
+        for variable, address in values.items():
+            if variable.endswith("_ADDR"):
+                callee = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
+                dialled.setdefault(callee, set()).add(address.rsplit(":", 1)[0])
+    for name, spec in catalog.items():
+        secret, _ = secret_file(workloads[name], settings[name]["ANNEAL_TLS_CERT"])
+        assert secret in by_secret, f"{name} mounts {secret}, which no Certificate fills"
+        cert = by_secret[secret]["spec"]
+        assert not cert.get("isCA"), name
+        assert cert["uris"] == [spec.spiffe_id], name
+        assert {"server auth", "client auth"} <= set(cert["usages"]), name
+        names = set(cert["dnsNames"])
+        assert {name, f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"} <= names
+        assert not any("NAMESPACE" in n for n in names), f"{name}: namespace not filled in"
+        assert dialled.get(name, set()) <= names, f"callers dial {dialled[name]}, not a SAN"
+        assert_key_and_lifetime(by_secret[secret])
+
+
+def test_milvus_requires_authentication() -> None:
+    for overlay in ("dev", "prod"):
+        milvus = named(render(overlay), "Milvus", "anneal")
+        security = milvus["spec"]["config"]["common"]["security"]
+        assert security["authorizationEnabled"] is True, overlay

@@ -1,24 +1,130 @@
 """Pods run non-root on a read-only root filesystem without capabilities, with probes and
-resources; NetworkPolicies let only the intended callers reach each service."""
+resources; the NetworkPolicies allow exactly the calls the code makes and deny everything else.
+
+Service-to-service edges are not listed here: they are read from the services' code
+(tests/call_edges.py), so a policy cannot pass by agreeing with a wrong list. The callers from
+outside (client apps, labelling services, operators, Prometheus) are the access model's choice
+and are listed below, checked to cover at least what the CLI's client commands call.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from k8s_manifests import Obj, main_container, of_kind, pod_templates, service_workloads
+import pytest
+from call_edges import REPO, code_call_edges, service_pairs, stubs_of_files
+from k8s_manifests import (
+    OVERLAY_NAMESPACES,
+    Obj,
+    main_container,
+    named,
+    of_kind,
+    pod_templates,
+    service_workloads,
+)
+from network_policies import SENTINEL_PORT, Pod, Policies, container_ports, describe, tcp
 
-# Who may call each service's gRPC port: a service name (same namespace) or a client label
-# (any namespace). Retrieval's callers are client apps; labelling services list a round's pending
-# pairs on selection and answer them to labels.
-EXPECTED_CALLERS = {
-    "retrieval": {"anneal.io/retrieval-client=true"},
-    "embedding": {"retrieval", "coordinator"},
-    "search": {"retrieval", "coordinator"},
-    "selection": {"coordinator", "anneal.io/labelling-client=true"},
-    "labels": {"coordinator", "anneal.io/labelling-client=true"},
-    "coordinator": {"anneal.io/operator=true"},
+# Pods outside the namespace that call the services' public ports, by label (any namespace).
+RETRIEVAL_CLIENT = "anneal.io/retrieval-client"
+LABELLING_CLIENT = "anneal.io/labelling-client"
+OPERATOR = "anneal.io/operator"
+CLIENT_LABELS = (RETRIEVAL_CLIENT, LABELLING_CLIENT, OPERATOR)
+# Who may open a connection to each service's public gRPC port (TLS; the token's role then
+# decides which RPCs): client apps query retrieval; labelling services list pending pairs on
+# selection, answer to labels, and read the open round from the coordinator; operators run
+# rounds and read the status of every service.
+PUBLIC_CALLERS = {
+    "retrieval": {RETRIEVAL_CLIENT, OPERATOR},
+    "embedding": {OPERATOR},
+    "search": {OPERATOR},
+    "selection": {LABELLING_CLIENT, OPERATOR},
+    "labels": {LABELLING_CLIENT, OPERATOR},
+    "coordinator": {LABELLING_CLIENT, OPERATOR},
 }
-PROMETHEUS = "monitoring/app.kubernetes.io/name=prometheus"
+# What each kind of client runs (services/cli, services/demo): the services it builds stubs for
+# must be among those its label reaches.
+CLIENT_CODE = {
+    RETRIEVAL_CLIENT: ["services/cli/query_command.py"],
+    LABELLING_CLIENT: ["services/cli/label_command.py", "services/demo/annotator.py"],
+    OPERATOR: ["services/cli/round_command.py", "services/cli/status_command.py"],
+}
+
+# Pods the operators create, with the labels they give them (Milvus Operator and the Helm charts
+# it installs its dependencies with; KubeRay adds ray.io/* to the RayCluster's templates).
+MILVUS_LABELS = {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "anneal"}
+ETCD_LABELS = {"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": "anneal-etcd"}
+MINIO_LABELS = {"app.kubernetes.io/name": "minio", "app.kubernetes.io/instance": "anneal-minio"}
+PULSAR_LABELS = {"app": "pulsar", "release": "anneal-pulsar", "component": "broker"}
+
+
+def outside(name: str, namespace: str, labels: dict[str, str], **ports: int) -> Pod:
+    return Pod(name, namespace, labels, {k: ("TCP", v) for k, v in ports.items()})
+
+
+PROMETHEUS = outside("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
+GRAFANA = outside("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"})
+STRANGER = outside("stranger", "elsewhere", {})
+KUBE_DNS = Pod(
+    "kube-dns",
+    "kube-system",
+    {"k8s-app": "kube-dns"},
+    {"dns": ("UDP", 53), "dns-tcp": ("TCP", 53), "metrics": ("TCP", 9153)},
+)
+MILVUS_OPERATOR = outside(
+    "milvus-operator", "milvus-operator", {"app.kubernetes.io/name": "milvus-operator"}
+)
+
+
+def client(label: str, namespace: str = "clients") -> Pod:
+    return outside(f"{label} pod in {namespace}", namespace, {label: "true"})
+
+
+class Cluster:
+    """The overlay's pods and policies."""
+
+    def __init__(self, overlay: str, objects: tuple[Obj, ...]) -> None:
+        self.namespace = OVERLAY_NAMESPACES[overlay]
+        self.policies = Policies(objects)
+        self.services: dict[str, Pod] = {}
+        for name, workload in service_workloads(objects).items():
+            template = workload["spec"]["template"]
+            self.services[name] = Pod(
+                name,
+                self.namespace,
+                template["metadata"]["labels"],
+                container_ports(template["spec"]["containers"]),
+            )
+        ray = named(objects, "RayCluster", "anneal-ray")
+        self.ray: dict[str, Pod] = {}
+        for tpl in pod_templates(objects):
+            if not tpl.owner.startswith("RayCluster/"):
+                continue
+            group = tpl.owner.rsplit("/", 1)[1]
+            labels = {
+                **tpl.labels,
+                "ray.io/cluster": ray["metadata"]["name"],
+                "ray.io/node-type": "head" if group == "head" else "worker",
+                "ray.io/group": "headgroup" if group == "head" else group,
+            }
+            self.ray[group] = Pod(
+                f"ray {group}", self.namespace, labels, container_ports(tpl.spec["containers"])
+            )
+        ns = self.namespace
+        self.milvus = outside("milvus", ns, MILVUS_LABELS, milvus=19530, metrics=9091)
+        self.etcd = outside("etcd", ns, ETCD_LABELS, client=2379, peer=2380)
+        self.minio = outside("minio", ns, MINIO_LABELS, minio=9000)
+        self.pulsar = outside("pulsar", ns, PULSAR_LABELS, pulsar=6650, http=8080)
+
+    def platform(self) -> list[Pod]:
+        return [*self.ray.values(), self.milvus, self.etcd, self.minio, self.pulsar]
+
+    def every_pod(self) -> list[Pod]:
+        return [*self.services.values(), *self.platform()]
+
+
+@pytest.fixture
+def cluster(overlay: str, objects: tuple[Obj, ...]) -> Cluster:
+    return Cluster(overlay, objects)
 
 
 def test_pods_run_restricted(objects: tuple[Obj, ...]) -> None:
@@ -50,55 +156,164 @@ def test_services_have_native_grpc_probes(objects: tuple[Obj, ...]) -> None:
             assert "service" not in container[probe]["grpc"], "probe the server's overall health"
 
 
-def selects(selector: Obj, labels: dict[str, str]) -> bool:
-    assert "matchExpressions" not in selector, "the test reads matchLabels only"
-    return selector.get("matchLabels", {}).items() <= labels.items()
+def test_probes_speak_tls_to_the_public_port(objects: tuple[Obj, ...]) -> None:
+    """The public port serves TLS only; a plaintext probe of it would fail. ``mode: TLS``
+    (kubelet TLS without verification) needs the GRPCContainerProbeTLS feature gate."""
+    for name, workload in service_workloads(objects).items():
+        container = main_container(workload)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"].get("mode") == "TLS", f"{name} {probe}"
 
 
-def peer_name(peer: Obj) -> str:
-    """'retrieval' for a service's pods here, 'k=v,...' for other pods (any namespace if
-    namespaceSelector is {}), 'ns/k=v' for pods of a named namespace."""
-    pods = peer.get("podSelector", {}).get("matchLabels", {})
-    namespaces = peer.get("namespaceSelector")
-    assert pods, f"peer {peer} admits whole namespaces"
-    if namespaces is None and set(pods) == {"app.kubernetes.io/name"}:
-        return str(pods["app.kubernetes.io/name"])
-    labels = ",".join(f"{k}={v}" for k, v in sorted(pods.items()))
-    if not namespaces:
-        return labels
-    return f"{namespaces['matchLabels']['kubernetes.io/metadata.name']}/{labels}"
+def test_default_deny_in_both_directions(objects: tuple[Obj, ...]) -> None:
+    deny = [
+        p
+        for p in of_kind(objects, "NetworkPolicy")
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    assert len(deny) == 1, "one policy selecting every pod, allowing nothing either way"
 
 
-def allowed(objects: tuple[Obj, ...], pod_labels: dict[str, str], port: Any) -> set[str]:
-    """Peers the NetworkPolicies let reach ``port`` of pods with ``pod_labels``."""
-    peers: set[str] = set()
-    for policy in of_kind(objects, "NetworkPolicy"):
-        if not selects(policy["spec"]["podSelector"], pod_labels):
-            continue
-        assert policy["spec"]["policyTypes"] == ["Ingress"]
-        for rule in policy["spec"].get("ingress", []):
-            ports = [p["port"] for p in rule.get("ports", [])]
-            assert "from" in rule, f"{policy['metadata']['name']}: a rule open to everyone"
-            if not ports or port in ports:
-                peers |= {peer_name(peer) for peer in rule["from"]}
-    return peers
+def test_the_code_calls_are_allowed_on_the_internal_port_only(
+    cluster: Cluster, catalog: Any
+) -> None:
+    edges = code_call_edges()
+    assert service_pairs(edges), "the code makes no service-to-service call?"
+    for caller, callee in sorted(service_pairs(edges)):
+        src, dst = cluster.services[caller], cluster.services[callee]
+        want = tcp(catalog[callee].internal_port)
+        methods = sorted(e.method for e in edges if (e.caller, e.callee) == (caller, callee))
+        where = f"{caller} calls {callee} ({', '.join(methods)})"
+        assert cluster.policies.ingress(src, dst) & want, f"{where}: no ingress on {callee}"
+        assert cluster.policies.egress(src, dst) & want, f"{where}: no egress from {caller}"
+        got = cluster.policies.reachable(src, dst)
+        assert got == want, f"{where}: reaches {describe(got)}, only the internal port"
 
 
-def test_only_intended_callers_reach_each_service(objects: tuple[Obj, ...], catalog: Any) -> None:
-    assert set(EXPECTED_CALLERS) == set(catalog)
-    workloads = service_workloads(objects)
+def test_no_other_service_to_service_traffic(cluster: Cluster) -> None:
+    calls = service_pairs()
+    for caller, src in cluster.services.items():
+        for callee, dst in cluster.services.items():
+            if (caller, callee) in calls:
+                continue
+            ingress = cluster.policies.ingress(src, dst)
+            egress = cluster.policies.egress(src, dst)
+            where = f"{caller} -> {callee}, which the code never calls"
+            assert not ingress, f"{where}: {callee} admits {describe(ingress)}"
+            assert not egress, f"{where}: {caller} may send to {describe(egress)}"
+
+
+def test_public_ports_admit_only_their_clients(cluster: Cluster, catalog: Any) -> None:
+    assert set(PUBLIC_CALLERS) == set(catalog)
     for name, spec in catalog.items():
-        labels = workloads[name]["spec"]["template"]["metadata"]["labels"]
-        assert allowed(objects, labels, spec.grpc_port) == EXPECTED_CALLERS[name], name
-        assert allowed(objects, labels, "metrics") == {PROMETHEUS}, name
-        assert allowed(objects, labels, spec.metrics_port) == set(), name
+        dst = cluster.services[name]
+        for label in CLIENT_LABELS:
+            for namespace in ("clients", "monitoring"):
+                got = cluster.policies.reachable(client(label, namespace), dst)
+                want = tcp(spec.grpc_port) if label in PUBLIC_CALLERS[name] else frozenset()
+                assert got == want, f"{label} in {namespace} -> {name}: {describe(got)}"
+        for stranger in (STRANGER, GRAFANA, KUBE_DNS):
+            got = cluster.policies.reachable(stranger, dst)
+            assert not got, f"{stranger.name} -> {name}: {describe(got)}"
 
 
-def test_ray_and_milvus_admit_only_their_clients(objects: tuple[Obj, ...]) -> None:
-    head = {"ray.io/cluster": "anneal-ray", "ray.io/node-type": "head"}
-    assert allowed(objects, head, 10001) == {"embedding", "ray.io/cluster=anneal-ray"}
-    milvus = {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "anneal"}
-    assert allowed(objects, milvus, 19530) == {
-        "search",
-        "app.kubernetes.io/instance=anneal,app.kubernetes.io/name=milvus",
-    }
+def test_public_callers_cover_what_the_client_commands_call(catalog: Any) -> None:
+    for label, files in CLIENT_CODE.items():
+        called = stubs_of_files([REPO / f for f in files])
+        assert called, f"{files} build no stub: moved?"
+        reached = {name for name, labels in PUBLIC_CALLERS.items() if label in labels}
+        assert called <= reached, f"{label} pods run {files}, which call {sorted(called)}"
+    # `anneal status` checks the health of every service.
+    assert {n for n, labels in PUBLIC_CALLERS.items() if OPERATOR in labels} == set(catalog)
+
+
+def test_metrics_ports_admit_only_prometheus(cluster: Cluster, catalog: Any) -> None:
+    elsewhere = outside("prometheus elsewhere", "other", dict(PROMETHEUS.labels))
+    for name, spec in catalog.items():
+        dst = cluster.services[name]
+        got = cluster.policies.reachable(PROMETHEUS, dst)
+        assert got == tcp(spec.metrics_port), f"prometheus -> {name}: {describe(got)}"
+        for other in (elsewhere, GRAFANA):
+            assert not cluster.policies.reachable(other, dst), f"{other.name} -> {name}"
+        for src in cluster.services.values():
+            got = cluster.policies.reachable(src, dst)
+            assert ("TCP", spec.metrics_port) not in got, f"{src.name} -> {name} metrics"
+
+
+def test_every_pod_resolves_names_and_reaches_nothing_else_outside(cluster: Cluster) -> None:
+    other_kube_system = outside("kube-proxy", "kube-system", {"k8s-app": "kube-proxy"}, m=10249)
+    for pod in cluster.every_pod():
+        dns = cluster.policies.reachable(pod, KUBE_DNS)
+        assert {("UDP", 53), ("TCP", 53)} <= dns, f"{pod.name} cannot resolve names"
+        assert ("TCP", 9153) not in dns, f"{pod.name} -> kube-dns metrics"
+        if pod.name == "ray head":
+            continue  # the autoscaler reaches the API server: test_ray_head_*
+        for far in (other_kube_system, STRANGER, PROMETHEUS, client(OPERATOR)):
+            got = cluster.policies.egress(pod, far)
+            assert not got, f"{pod.name} may send to {far.name}: {describe(got)}"
+
+
+def test_search_alone_reaches_milvus(cluster: Cluster) -> None:
+    for name, src in cluster.services.items():
+        got = cluster.policies.reachable(src, cluster.milvus)
+        assert got == (tcp(19530) if name == "search" else frozenset()), f"{name} -> Milvus"
+        for dependency in (cluster.etcd, cluster.minio, cluster.pulsar):
+            assert not cluster.policies.reachable(src, dependency), f"{name} -> {dependency.name}"
+    assert cluster.policies.reachable(PROMETHEUS, cluster.milvus) == tcp(9091)
+    for stranger in (STRANGER, client(OPERATOR), GRAFANA):
+        assert not cluster.policies.reachable(stranger, cluster.milvus), stranger.name
+
+
+def test_milvus_reaches_its_dependencies(cluster: Cluster) -> None:
+    policies, milvus = cluster.policies, cluster.milvus
+    assert policies.reachable(milvus, milvus) >= tcp(19530, 9091, SENTINEL_PORT)
+    assert policies.reachable(milvus, cluster.etcd) == tcp(2379)
+    assert policies.reachable(milvus, cluster.minio) == tcp(9000)
+    assert policies.reachable(milvus, cluster.pulsar) >= tcp(6650, 8080)
+    assert policies.reachable(cluster.etcd, cluster.etcd) == tcp(2379, 2380)
+    assert policies.reachable(cluster.minio, cluster.minio) == tcp(9000)
+    assert policies.reachable(MILVUS_OPERATOR, cluster.etcd) == tcp(2379)
+    assert policies.reachable(MILVUS_OPERATOR, cluster.minio) == tcp(9000)
+    assert policies.reachable(MILVUS_OPERATOR, cluster.pulsar) == tcp(6650)
+    assert policies.reachable(MILVUS_OPERATOR, milvus) == tcp(19530, 9091)
+    for dependency in (cluster.etcd, cluster.minio, cluster.pulsar):
+        assert not policies.reachable(dependency, milvus), f"{dependency.name} -> Milvus"
+        for ray in cluster.ray.values():
+            assert not policies.reachable(ray, dependency), f"{ray.name} -> {dependency.name}"
+
+
+def test_ray_head_admits_only_embedding_on_the_client_port(cluster: Cluster) -> None:
+    head = cluster.ray["head"]
+    assert {"client": ("TCP", 10001), "dashboard": ("TCP", 8265)}.items() <= head.ports.items()
+    for name, src in cluster.services.items():
+        got = cluster.policies.reachable(src, head)
+        assert got == (tcp(10001) if name == "embedding" else frozenset()), f"{name} -> head"
+        for group, worker in cluster.ray.items():
+            if group != "head":
+                assert not cluster.policies.reachable(src, worker), f"{name} -> {group}"
+    for stranger in (STRANGER, client(OPERATOR), GRAFANA, cluster.milvus):
+        got = cluster.policies.reachable(stranger, head)
+        assert not got & tcp(10001, 8265), f"{stranger.name} -> head: {describe(got)}"
+    assert cluster.policies.reachable(PROMETHEUS, head) == tcp(8080), "metrics only"
+    api_server = Pod("kube-apiserver", "default", {}, {"https": ("TCP", 6443)})
+    assert cluster.policies.egress(head, api_server) == tcp(443, 6443), "the autoscaler"
+
+
+def test_ray_pods_reach_each_other(cluster: Cluster) -> None:
+    for src in cluster.ray.values():
+        for dst in cluster.ray.values():
+            got = cluster.policies.reachable(src, dst)
+            assert ("TCP", SENTINEL_PORT) in got, f"{src.name} -> {dst.name}: {describe(got)}"
+        for other in (*cluster.services.values(), cluster.milvus):
+            # The head's API-server rule is an ipBlock, taken here to match pods too: what
+            # stops it is the other pod's ingress.
+            check = (
+                cluster.policies.reachable
+                if src is cluster.ray["head"]
+                else cluster.policies.egress
+            )
+            got = check(src, other)
+            assert not got, f"{src.name} -> {other.name}: {describe(got)}"
