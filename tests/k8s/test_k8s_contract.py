@@ -49,13 +49,15 @@ def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> 
             "metrics": spec.metrics_port,
         }
         container = main_container(workload)
-        assert {p["name"]: p["containerPort"] for p in container["ports"]} == want, name
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {**want, "health": spec.health_port}, name
         env = container_env(container)
         assert env["ANNEAL_PORT"]["value"] == str(spec.grpc_port), name
         assert env["ANNEAL_INTERNAL_PORT"]["value"] == str(spec.internal_port), name
         assert env["ANNEAL_METRICS_PORT"]["value"] == str(spec.metrics_port), name
+        assert env["ANNEAL_HEALTH_PORT"]["value"] == str(spec.health_port), name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == spec.grpc_port, f"{name} {probe}"
+            assert container[probe]["grpc"]["port"] == spec.health_port, f"{name} {probe}"
         service = named(objects, "Service", name)
         assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == want, name
         assert {p["targetPort"] for p in service["spec"]["ports"]} == set(want), name

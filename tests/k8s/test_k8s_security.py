@@ -156,13 +156,14 @@ def test_services_have_native_grpc_probes(objects: tuple[Obj, ...]) -> None:
             assert "service" not in container[probe]["grpc"], "probe the server's overall health"
 
 
-def test_probes_speak_tls_to_the_public_port(objects: tuple[Obj, ...]) -> None:
-    """The public port serves TLS only; a plaintext probe of it would fail. ``mode: TLS``
-    (kubelet TLS without verification) needs the GRPCContainerProbeTLS feature gate."""
+def test_probes_use_the_plaintext_health_port(objects: tuple[Obj, ...], catalog: Any) -> None:
+    """The public and internal ports serve TLS only and the kubelet's gRPC probes speak
+    plaintext, so each service serves health alone on its health port (ANNEAL_HEALTH_PORT)."""
     for name, workload in service_workloads(objects).items():
         container = main_container(workload)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"].get("mode") == "TLS", f"{name} {probe}"
+            grpc_probe = container[probe]["grpc"]
+            assert grpc_probe == {"port": catalog[name].health_port}, f"{name} {probe}"
 
 
 def test_default_deny_in_both_directions(objects: tuple[Obj, ...]) -> None:

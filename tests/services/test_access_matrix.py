@@ -183,3 +183,21 @@ def test_with_tls_a_plaintext_port_serves_health_and_nothing_else(system: Secure
             assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
     finally:
         server.stop(None).wait()
+
+
+# Grants the policy makes to a service that the code does not (yet) use: the coordinator owns
+# model rollout, UnloadModel included, though no code path unloads a model today.
+UNUSED_OWNER_GRANTS = {("coordinator", "embedding", "UnloadModel")}
+
+
+def test_the_policy_grants_services_exactly_the_calls_their_code_makes() -> None:
+    from call_edges import code_call_edges
+
+    code = {(e.caller, e.callee, e.method) for e in code_call_edges()}
+    assert len(code) >= 19
+    granted = set()
+    for rpc in system_rpcs():
+        for service in rule_for(rpc.full_name).services:
+            granted.add((service, rpc.service, rpc.method))
+    assert code - granted == set(), "calls the code makes that the policy refuses"
+    assert granted - code == UNUSED_OWNER_GRANTS, "service grants no code needs"
