@@ -11,8 +11,13 @@ service). Beside them: numpy brute force over the same vectors in this process, 
 incomplete answers, index versions going backwards in a client's view, and p99 against idle.
 Prints a Markdown table.
 
-    .venv/bin/python bench/retrieve_latency.py [--queries 400] [--rebuild]
+    .venv/bin/python bench/retrieve_latency.py [--queries 400] [--rebuild] [--insecure]
         [--archive ../shared/data/ucmerced] [--milvus-uri http://127.0.0.1:19530]
+
+The system runs secured as ``anneal serve`` runs it (TLS, tokens: the clients hold the local
+reader token); ``--insecure`` turns both off, to measure what security costs. The benchmark reads
+the index where it lies and rebuilds it with the local certificates of the services that own
+those steps (selection exports vectors, the coordinator builds and swaps).
 
 With ``--milvus-uri`` the search service uses that server; it drops index collections other
 than its serving one at start-up, so do not point it at a server another system uses.
@@ -39,6 +44,9 @@ from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
+from services.common.catalog import HEALTH_PORT_OFFSET, INTERNAL_PORT_OFFSET
+from services.security.channels import ChannelSecurity
+from services.security.principal import Role
 
 Query = Callable[[int], tuple[int, int]]
 """Query number ``i`` of the row -> (index version that answered, hits returned)."""
@@ -214,11 +222,12 @@ class Rebuilder:
         self._thread.join(timeout=600)
 
 
-def free_port_base(count: int, start: int) -> int:
-    """The first port >= ``start`` such that ``count`` consecutive loopback ports are free."""
-    for base in range(start, 65535 - count):
+def free_port_base(count: int, start: int, offsets: tuple[int, ...] = (0,)) -> int:
+    """The first port >= ``start`` such that ``count`` consecutive loopback ports are free,
+    and so are those ports shifted by each of ``offsets``."""
+    for base in range(start, 65535 - count - max(offsets)):
         try:
-            for port in range(base, base + count):
+            for port in (p + o for p in range(base, base + count) for o in offsets):
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", port))
         except OSError:
@@ -249,23 +258,32 @@ def measure_service(
     return results
 
 
+def as_service(config: SystemConfig, name: str) -> ChannelSecurity:
+    """The credentials of service ``name`` on this machine (none when the system is insecure)."""
+    if config.insecure:
+        return ChannelSecurity()
+    return ChannelSecurity.for_service(config.security.service_tls(name))
+
+
 def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
     started = time.monotonic()
     supervisor = start_system(config, say=lambda text: print(text, file=sys.stderr))
     try:
         print(f"system up and indexed in {time.monotonic() - started:.0f}s", file=sys.stderr)
         with (
-            grpc.insecure_channel(config.address("retrieval")) as retrieval_channel,
-            grpc.insecure_channel(config.address("search")) as search_channel,
+            config.client(Role.READER).channel(config.address("retrieval")) as retrieval_channel,
+            as_service(config, "selection").channel(config.internal_address("search")) as reader,
+            as_service(config, "coordinator").channel(config.internal_address("search")) as owner,
         ):
             retrieval = retrieval_pb2_grpc.RetrievalServiceStub(retrieval_channel)
-            search = search_pb2_grpc.SearchServiceStub(search_channel)
-            snapshot = export_index(search)
+            search = search_pb2_grpc.SearchServiceStub(owner)
+            snapshot = export_index(search_pb2_grpc.SearchServiceStub(reader))
             count, dim = snapshot.vectors.shape
             print(
                 f"\n{count} images, dimension {dim}, index v{snapshot.version}"
                 f" (model {snapshot.model_version}), top-{k}, {queries} queries per row,"
-                f" {os.cpu_count()} CPUs, Milvus {config.milvus_uri or 'Lite'}\n"
+                f" {os.cpu_count()} CPUs, Milvus {config.milvus_uri or 'Lite'},"
+                f" {'INSECURE (no TLS, no tokens)' if config.insecure else 'TLS + tokens'}\n"
             )
             print(
                 "| path | query | clients | load | p50 ms | p99 ms | queries/s | calls"
@@ -311,6 +329,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--queries", type=int, default=400, help="queries per row")
     parser.add_argument("--rebuild", action="store_true", help="also measure during rebuilds")
+    parser.add_argument("--insecure", action="store_true", help="no TLS and no tokens")
     args = parser.parse_args()
     if not args.archive.is_dir():
         parser.error(f"--archive {args.archive} is not a folder")
@@ -320,10 +339,11 @@ def main() -> None:
             archive=args.archive.resolve(),
             state_dir=state,
             milvus_uri=args.milvus_uri,
-            grpc_port_base=free_port_base(6, 52051),
+            grpc_port_base=free_port_base(6, 55051, (0, INTERNAL_PORT_OFFSET, HEALTH_PORT_OFFSET)),
             metrics_port_base=free_port_base(6, 9301),
             feature_cache=str(args.feature_cache.resolve()),
             log_level="WARNING",
+            insecure=args.insecure,
         )
         bench(config, args.k, args.queries, args.rebuild)
 

@@ -83,7 +83,13 @@ class SearchProcess:
 
     def __init__(self, workdir: Path, ids: list[str], vectors: np.ndarray) -> None:
         port = free_port()
-        env = {**os.environ, "ANNEAL_MILVUS_URI": str(workdir / "service.db")}
+        # The search layer alone, without access control (retrieve_latency.py measures what
+        # TLS and tokens cost on the whole query path).
+        env = {
+            **os.environ,
+            "ANNEAL_MILVUS_URI": str(workdir / "service.db"),
+            "ANNEAL_INSECURE": "true",
+        }
         args = ["--port", str(port), "--metrics-port", "0", "--log-level", "WARNING"]
         self.process = subprocess.Popen([sys.executable, "-m", "services.search", *args], env=env)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
