@@ -75,6 +75,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp
 WORKDIR /app
 USER 10001:10001
-# gRPC 50051-50056 and metrics 9101-9106, one pair per service (docs/architecture.md).
-EXPOSE 50051-50056 9101-9106
+# Per service (docs/architecture.md): public gRPC 50051-50056, internal mutual-TLS gRPC
+# 51051-51056, plaintext health 52051-52056, metrics 9101-9106.
+EXPOSE 50051-50056 51051-51056 52051-52056 9101-9106
 CMD ["python", "-m", "services.retrieval"]

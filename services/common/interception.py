@@ -37,7 +37,15 @@ class MethodName:
 
 
 class BehaviorInterceptor(grpc.ServerInterceptor, ABC):
-    """Wraps the behaviour of every method; subclasses fill the two wrapping hooks."""
+    """Wraps the behaviour of every method; subclasses fill the two wrapping hooks.
+
+    gRPC asks for the handler on every call; the wrapped handler is built once per method and
+    reused while the handler beneath stays the same object (it does: servicers are bound once),
+    so a call pays for the wrappers' work, not for building them.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     @abstractmethod
     def wrap_unary(self, behavior: Behavior, method: MethodName) -> Behavior:
@@ -55,7 +63,14 @@ class BehaviorInterceptor(grpc.ServerInterceptor, ABC):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method = MethodName.parse(handler_call_details.method)
+        cached = self._wrapped.get(handler_call_details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, MethodName.parse(handler_call_details.method))
+        self._wrapped[handler_call_details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: MethodName) -> grpc.RpcMethodHandler:
         serializers = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,

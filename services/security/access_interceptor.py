@@ -48,6 +48,7 @@ class AccessInterceptor(BehaviorInterceptor):
     """Admits a call only when the policy allows its authenticated caller."""
 
     def __init__(self, authenticator: Authenticator) -> None:
+        super().__init__()
         self._authenticator = authenticator
 
     def _admit(self, method: str, rule: Rule, context: grpc.ServicerContext) -> Principal | None:

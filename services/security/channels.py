@@ -18,16 +18,6 @@ from services.security.tls import TlsMaterial
 ChannelOptions = Sequence[tuple[str, Any]]
 
 
-class _BearerToken(grpc.AuthMetadataPlugin):
-    def __init__(self, token: str) -> None:
-        self._metadata = (("authorization", f"Bearer {token}"),)
-
-    def __call__(
-        self, context: grpc.AuthMetadataContext, callback: grpc.AuthMetadataPluginCallback
-    ) -> None:
-        callback(self._metadata, None)
-
-
 class _ClientCallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
     def __init__(self, base: grpc.ClientCallDetails, metadata: Sequence[tuple[str, str]]) -> None:
         self.method = base.method
@@ -38,14 +28,13 @@ class _ClientCallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
         self.compression = base.compression
 
 
-class _PlaintextToken(
+class _BearerMetadata(
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Adds the token to every call of a plaintext channel (gRPC only attaches call
-    credentials to secure channels)."""
+    """Adds ``authorization: Bearer <token>`` to every call of a channel."""
 
     def __init__(self, token: str) -> None:
         self._header = ("authorization", f"Bearer {token}")
@@ -95,15 +84,14 @@ class ChannelSecurity:
         """A channel to ``address`` (``host:port``) carrying these credentials."""
         if self.ca is None:
             channel = grpc.insecure_channel(address, options=options)
-            if self.token:
-                channel = grpc.intercept_channel(channel, _PlaintextToken(self.token))
-            return channel
-        if self.identity is not None:
-            credentials = self.identity.client_credentials()
         else:
-            credentials = grpc.ssl_channel_credentials(self.ca)
+            if self.identity is not None:
+                credentials = self.identity.client_credentials()
+            else:
+                credentials = grpc.ssl_channel_credentials(self.ca)
+            channel = grpc.secure_channel(address, credentials, options=options)
         if self.token:
-            credentials = grpc.composite_channel_credentials(
-                credentials, grpc.metadata_call_credentials(_BearerToken(self.token))
-            )
-        return grpc.secure_channel(address, credentials, options=options)
+            # Metadata added in Python costs a few microseconds; gRPC call credentials (even
+            # its native access_token_call_credentials) added ~0.2 ms to every loopback call.
+            channel = grpc.intercept_channel(channel, _BearerMetadata(self.token))
+        return channel

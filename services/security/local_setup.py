@@ -98,7 +98,7 @@ class LocalSecurity:
                 path.touch(mode=0o600)
                 path.chmod(0o600)
                 path.write_text(token + "\n")
-                made.append(f"a {role.value} token ({path})")
+                made.append(f"the {role.value} token ({path})")
         return made
 
     def _token_active(self, role: Role) -> bool:

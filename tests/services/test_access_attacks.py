@@ -46,7 +46,8 @@ def refused(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
     return info.value.code()
 
 
-def test_a_forged_index_is_refused_and_the_next_round_still_swaps(stack: Stack) -> None:
+def test_a_forged_index_is_refused_and_the_next_round_still_swaps(stack: Stack, caplog) -> None:
+    caplog.set_level("INFO", logger="anneal.audit")
     coordinator = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
     wait_for(coordinator, lambda r: r.serving_index_version == 1)
     collections = stack.manager.collections()
@@ -80,6 +81,23 @@ def test_a_forged_index_is_refused_and_the_next_round_still_swaps(stack: Stack) 
     )
     assert done.round.state == pb.ROUND_STATE_DONE, done.round.error
     assert done.serving_index_version == 2
+    audit = [r for r in caplog.records if hasattr(r, "audit")]
+    refusals = [(r.method.rpartition("/")[2], r.caller) for r in audit if r.audit == "refused"]
+    assert refusals == [
+        (method, caller)
+        for caller in ("local-operator", "local-reader", "selection")
+        for method in ("BuildIndex", "SwapIndex")
+    ]
+    actions = {
+        (r.method.rpartition("/")[2], r.caller, r.code) for r in audit if r.audit == "action"
+    }
+    assert ("StartRound", "local-operator", "OK") in actions  # who started the round
+    swaps = [r.request for r in audit if r.audit == "action" and r.method.endswith("/SwapIndex")]
+    assert {"version": 2} in swaps and all(
+        r.caller == "coordinator"
+        for r in audit
+        if r.audit == "action" and r.method.endswith("Index")
+    )
 
 
 def test_a_client_cannot_open_or_close_a_label_round(stack: Stack) -> None:

@@ -201,3 +201,12 @@ def test_the_policy_grants_services_exactly_the_calls_their_code_makes() -> None
             granted.add((service, rpc.service, rpc.method))
     assert code - granted == set(), "calls the code makes that the policy refuses"
     assert granted - code == UNUSED_OWNER_GRANTS, "service grants no code needs"
+
+
+def test_docs_show_the_policy_table_the_code_enforces() -> None:
+    from services.security.policy_table import markdown
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    start = text.index("<!-- policy-table:start -->\n") + len("<!-- policy-table:start -->\n")
+    end = text.index("<!-- policy-table:end -->")
+    assert text[start:end] == markdown(), "run python -m services.security.policy_table"
