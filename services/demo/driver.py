@@ -18,7 +18,6 @@ from rich.table import Table
 from anneal.data.archive import Archive
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
-from services.cli.supervisor import Supervisor
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
 from services.demo.annotator import SimulatedAnnotator
@@ -94,19 +93,20 @@ class Demo:
             self.console.print(
                 f"system up and archive indexed in {time.monotonic() - started:.0f}s"
             )
-            return self._rounds(supervisor)
+            return self._rounds()
         finally:
             supervisor.stop()
             self.console.print(f"demo finished in {time.monotonic() - started:.0f}s")
 
-    def _query_load(self, supervisor: Supervisor) -> tuple[QueryLoad, str]:
+    def _query_load(self) -> QueryLoad:
+        """Clients querying Retrieve with the local reader token."""
         ids = Archive.from_folder(self.config.archive).ids
         channel = self.config.client(Role.READER).channel(self.config.address("retrieval"))
         return QueryLoad(
             retrieval_query(channel), ids, self.settings.k, self.settings.query_clients
-        ), "Retrieve"
+        )
 
-    def _rounds(self, supervisor: Supervisor) -> bool:
+    def _rounds(self) -> bool:
         operator = self.config.client(Role.OPERATOR)
         coordinator = coordinator_pb2_grpc.CoordinatorServiceStub(
             operator.channel(self.config.address("coordinator"))
@@ -116,7 +116,7 @@ class Demo:
             annotator_security.channel(self.config.address("selection")),
             annotator_security.channel(self.config.address("labels")),
         )
-        load, target = self._query_load(supervisor)
+        load, target = self._query_load(), "Retrieve"
         load.start()
         t0 = time.monotonic()
         time.sleep(self.settings.idle_seconds)
