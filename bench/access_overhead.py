@@ -3,7 +3,8 @@
 One trivial RPC (LabelService.GetRoundProgress answered by a stub servicer) through the real
 server layer (services.common.server.create_server), in this process: insecure; tokens on a
 plaintext port; TLS + a token sent as metadata (what ANNEAL clients do); TLS + the same token
-as gRPC call credentials (native ``access_token_call_credentials``, which ANNEAL does not use);
+as gRPC call credentials (native ``access_token_call_credentials``, and a Python
+``metadata_call_credentials`` plugin; ANNEAL uses neither);
 mutual TLS with a service certificate. Prints p50/p99 in ms, medians over repetitions.
 
     .venv/bin/python bench/access_overhead.py [--calls 1500] [--repeats 5]
@@ -26,6 +27,16 @@ from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
 from services.security.server_security import ServerSecurity
 from services.security.token_verifier import TokenVerifier
+
+
+class _PluginToken(grpc.AuthMetadataPlugin):
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def __call__(
+        self, context: grpc.AuthMetadataContext, callback: grpc.AuthMetadataPluginCallback
+    ) -> None:
+        callback(self._metadata, None)
 
 
 class _Progress(labels_pb2_grpc.LabelServiceServicer):
@@ -62,6 +73,10 @@ def main() -> None:
         grpc.ssl_channel_credentials(local.ca.read_bytes()),
         grpc.access_token_call_credentials(token),
     )
+    plugin_credentials = grpc.composite_channel_credentials(
+        grpc.ssl_channel_credentials(local.ca.read_bytes()),
+        grpc.metadata_call_credentials(_PluginToken(token)),
+    )
     channels = {
         "insecure": ChannelSecurity().channel(f"127.0.0.1:{started['open'][1]}"),
         "token, no TLS": ChannelSecurity(token=token).channel(f"127.0.0.1:{started['tokens'][1]}"),
@@ -70,6 +85,9 @@ def main() -> None:
         ),
         "TLS + token as call credentials": grpc.secure_channel(
             f"127.0.0.1:{tls_port}", call_credentials
+        ),
+        "TLS + token from a Python metadata plugin": grpc.secure_channel(
+            f"127.0.0.1:{tls_port}", plugin_credentials
         ),
         "mutual TLS, service certificate": ChannelSecurity.for_service(
             local.service_tls("selection")
