@@ -6,6 +6,9 @@ import grpc
 
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.common.deadlines import outgoing_timeout
+from services.security.caller import current_caller
+from services.security.principal import Role
+from services.selection.pair_order import for_annotator
 from services.selection.round_record import RoundArguments, RoundRecord
 from services.selection.rounds import SelectionRounds
 
@@ -55,7 +58,12 @@ class SelectionServicer(selection_pb2_grpc.SelectionServiceServicer):
         self, request: selection_pb2.ListPendingPairsRequest, context: grpc.ServicerContext
     ) -> selection_pb2.ListPendingPairsResponse:
         timeout = outgoing_timeout(context, DOWNSTREAM_TIMEOUT_S)
-        pending = self._rounds.pending(request.round, request.limit, timeout)
+        pending = self._rounds.pending(request.round, 0, timeout)
+        caller = current_caller()
+        annotator = caller.name if caller is not None and caller.role is Role.ANNOTATOR else None
+        pending = for_annotator(pending, annotator)
+        if request.limit:
+            pending = pending[: request.limit]
         return selection_pb2.ListPendingPairsResponse(
             pairs=[
                 selection_pb2.Pair(
