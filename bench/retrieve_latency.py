@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -42,9 +41,8 @@ import numpy as np
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
-from services.cli.system_config import SystemConfig
+from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
-from services.common.catalog import HEALTH_PORT_OFFSET, INTERNAL_PORT_OFFSET
 from services.security.channels import ChannelSecurity
 from services.security.principal import Role
 
@@ -222,20 +220,6 @@ class Rebuilder:
         self._thread.join(timeout=600)
 
 
-def free_port_base(count: int, start: int, offsets: tuple[int, ...] = (0,)) -> int:
-    """The first port >= ``start`` such that ``count`` consecutive loopback ports are free,
-    and so are those ports shifted by each of ``offsets``."""
-    for base in range(start, 65535 - count - max(offsets)):
-        try:
-            for port in (p + o for p in range(base, base + count) for o in offsets):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports from {start}")
-
-
 def print_row(path: str, query: str, clients: int, load: str, stats: RowStats) -> None:
     errors = ", ".join(f"{n} {code}" for code, n in stats.errors.most_common()) or "0"
     print(
@@ -339,8 +323,8 @@ def main() -> None:
             archive=args.archive.resolve(),
             state_dir=state,
             milvus_uri=args.milvus_uri,
-            grpc_port_base=free_port_base(6, 55051, (0, INTERNAL_PORT_OFFSET, HEALTH_PORT_OFFSET)),
-            metrics_port_base=free_port_base(6, 9301),
+            grpc_port_base=free_port_base(55051),
+            metrics_port_base=free_port_base(9301, offsets=(0,), count=7),
             feature_cache=str(args.feature_cache.resolve()),
             log_level="WARNING",
             insecure=args.insecure,

@@ -61,12 +61,20 @@ def serve(
         for column in ("service", "gRPC", "metrics"):
             table.add_column(column)
         for name in supervisor.processes:
+            if name == "web":
+                continue
             table.add_row(
                 name,
                 config.address(name),
                 f"http://{config.host}:{config.metrics_port(name)}/metrics",
             )
         console.print(table)
+        console.print(
+            f"[bold]Web app: {config.web_url}[/bold] (sign in with a token; the local ones are in "
+            f"{config.security.role_token(Role.READER).parent})"
+            if not insecure
+            else f"[bold]Web app: {config.web_url}[/bold]"
+        )
         if not insecure:
             console.print(
                 f"TLS and tokens on. Clients: CA {config.security.ca}, tokens per role in "

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -35,17 +36,19 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 
 class ServiceProcess:
-    """One started service process and its log file."""
+    """One started service process (``python -m <module>``) and its log file."""
 
-    def __init__(self, name: str, config: SystemConfig, log_dir: Path) -> None:
+    def __init__(
+        self, name: str, module: str, address: str, environment: dict[str, str], log_dir: Path
+    ) -> None:
         self.name = name
-        self.address = config.address(name)
+        self.address = address
         self.log = log_dir / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANNEAL_")}
-        env.update(config.environment(name))
+        env.update(environment)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", SERVICES[name].module],
+                [sys.executable, "-m", module],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -61,6 +64,12 @@ class ServiceProcess:
                 return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
+    @classmethod
+    def grpc_service(cls, name: str, config: SystemConfig, log_dir: Path) -> ServiceProcess:
+        return cls(
+            name, SERVICES[name].module, config.address(name), config.environment(name), log_dir
+        )
+
     def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM (graceful stop), then SIGKILL after ``grace_s``."""
         if self.process.poll() is not None:
@@ -71,6 +80,20 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class WebProcess(ServiceProcess):
+    """The web app (``python -m services.web``); serving once ``/healthz`` answers."""
+
+    def __init__(self, config: SystemConfig, log_dir: Path) -> None:
+        super().__init__("web", "services.web", config.web_url, config.web_environment(), log_dir)
+
+    def serving(self, security: ChannelSecurity) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.address}healthz", timeout=1) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
 
 
 class Supervisor:
@@ -85,7 +108,11 @@ class Supervisor:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            self.processes[name] = ServiceProcess(name, self.config, self.log_dir)
+            self.processes[name] = ServiceProcess.grpc_service(name, self.config, self.log_dir)
+
+    def start_web(self) -> None:
+        """Start the web app (after the services it calls)."""
+        self.processes["web"] = WebProcess(self.config, self.log_dir)
 
     def wait_serving(self, timeout_s: float = 300.0) -> None:
         """Block until every started service reports SERVING; RuntimeError if one dies."""

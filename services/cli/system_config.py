@@ -7,6 +7,7 @@ Each service gets its settings from the environment (docs/architecture.md), as i
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from services.common.catalog import HEALTH_PORT_OFFSET, INTERNAL_PORT_OFFSET, SE
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
+
+WEB_PORT = 8080
+WEB_METRICS_OFFSET = 6
 
 ORDER = ("search", "labels", "embedding", "selection", "retrieval", "coordinator")
 """Start order: the services others call come first."""
@@ -45,6 +49,33 @@ class SystemConfig:
     def address(self, name: str) -> str:
         """Where clients call ``name`` (its public port)."""
         return f"{self.host}:{self.port(name)}"
+
+    @property
+    def web_port(self) -> int:
+        """The web app's HTTP port: 8080 with the default port base, shifted with it."""
+        return self.grpc_port_base - SERVICES["retrieval"].grpc_port + WEB_PORT
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}/"
+
+    def web_environment(self) -> dict[str, str]:
+        """The ``ANNEAL_*`` variables the web app is started with: the services' public ports."""
+        env = {
+            "ANNEAL_HOST": self.host,
+            "ANNEAL_PORT": str(self.web_port),
+            "ANNEAL_METRICS_PORT": str(self.metrics_port_base + WEB_METRICS_OFFSET),
+            "ANNEAL_LOG_LEVEL": self.log_level,
+            "ANNEAL_ARCHIVE": str(self.archive),
+            **{f"ANNEAL_{name.upper()}_ADDR": self.address(name) for name in SERVICES},
+        }
+        if self.insecure:
+            return {**env, "ANNEAL_INSECURE": "true"}
+        return {
+            **env,
+            "ANNEAL_TLS_CA": str(self.security.ca),
+            "ANNEAL_TOKENS_FILE": str(self.security.tokens_file),
+        }
 
     def internal_address(self, name: str) -> str:
         """Where services call ``name``: its mutual-TLS port (its public one when insecure)."""
@@ -94,3 +125,22 @@ class SystemConfig:
             "ANNEAL_LABELS_ADDR": self.internal_address("labels"),
             **self._security_environment(name),
         }
+
+
+def free_port_base(
+    start: int,
+    offsets: tuple[int, ...] = (0, INTERNAL_PORT_OFFSET, HEALTH_PORT_OFFSET),
+    count: int = len(SERVICES),
+) -> int:
+    """The first port >= ``start`` such that ``count`` consecutive loopback ports are free, and
+    so are those ports shifted by each of ``offsets`` (a system's public, internal and health
+    ports), for benchmarks and tests that start a whole system beside another."""
+    for base in range(start, 65535 - count - max(offsets)):
+        try:
+            for port in (p + o for p in range(base, base + count) for o in offsets):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports from {start}")

@@ -15,7 +15,8 @@ from services.security.principal import Role
 def start_system(
     config: SystemConfig, say: Callable[[str], None], timeout_s: float = 900.0
 ) -> Supervisor:
-    """Start every available service, wait for health, then for the first index to serve."""
+    """Start every available service, wait for health, then for the first index to serve, then
+    the web app."""
     names = available()
     missing = [n for n in ORDER if n not in names]
     if missing:
@@ -38,6 +39,9 @@ def start_system(
         supervisor.wait_serving(timeout_s)
         say("all services report SERVING; indexing the archive (first run: feature extraction)")
         wait_indexed(config, supervisor, timeout_s)
+        supervisor.start_web()
+        supervisor.wait_serving(timeout_s)
+        say(f"web app at {config.web_url}")
     except BaseException:
         supervisor.stop()
         raise

@@ -1,0 +1,46 @@
+"""Thumbnails and previews of archive images, made on request, cached, with cache headers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from services.common.errors import ResourceExhaustedError
+from services.web.context import current_session
+from services.web.http_errors import WebError
+from services.web.image_preview import ImagePreviews
+from services.web.sessions import Session
+
+router = APIRouter(prefix="/api/v1")
+CACHE_SECONDS = 3600
+
+
+@router.get(
+    "/images/{image_id:path}/thumbnail",
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+)
+async def thumbnail(
+    image_id: str,
+    request: Request,
+    session: Annotated[Session, Depends(current_session)],
+    size: Annotated[int, Query(ge=64, le=2048)] = 256,
+) -> Response:
+    """The archive image ``image_id`` at most ``size`` pixels on its longest side."""
+    previews: ImagePreviews = request.app.state.previews
+    try:
+        preview = await run_in_threadpool(previews.render, image_id, size)
+    except LookupError:
+        raise WebError(404, "NOT_FOUND", f"no archive image {image_id!r}") from None
+    except ResourceExhaustedError as exc:
+        raise WebError(413, "RESOURCE_EXHAUSTED", str(exc)) from None
+    except ValueError as exc:
+        raise WebError(422, "INVALID_ARGUMENT", str(exc)) from None
+    headers = {
+        "ETag": preview.etag,
+        "Cache-Control": f"private, max-age={CACHE_SECONDS}",
+    }
+    if request.headers.get("if-none-match") == preview.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(preview.data, media_type=preview.media_type, headers=headers)

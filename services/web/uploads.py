@@ -1,0 +1,65 @@
+"""Query images uploaded by people: size, type (sniffed from the bytes, not the name) and
+pixel-count limits, checked before anything is sent to the services."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image
+
+from services.web.http_errors import WebError
+
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+"""The embedding service's default limit (ANNEAL_MAX_IMAGE_BYTES; a test keeps them equal): a
+larger upload could never be embedded. Not imported from there: that module brings in Ray."""
+MAX_UPLOAD_PIXELS = 50_000_000
+"""About a 7,000 x 7,000 scene; more is refused before decoding (decompression bombs)."""
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"II+\x00", "image/tiff"),  # BigTIFF
+    (b"MM\x00+", "image/tiff"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type the bytes start with (JPEG, PNG, TIFF), or None."""
+    for signature, media_type in _SIGNATURES:
+        if data.startswith(signature):
+            return media_type
+    return None
+
+
+def check_upload(data: bytes) -> str:
+    """The media type of an acceptable query image; WebError (413/415/400) otherwise."""
+    if not data:
+        raise WebError(400, "INVALID_ARGUMENT", "the uploaded file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise WebError(
+            413,
+            "RESOURCE_EXHAUSTED",
+            f"the image is {len(data):,} bytes; at most {MAX_UPLOAD_BYTES:,} are accepted",
+        )
+    media_type = sniff(data)
+    if media_type is None:
+        raise WebError(415, "UNSUPPORTED_MEDIA_TYPE", "the file is not a JPEG, PNG or TIFF image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:  # reads the header only
+                width, height = image.size
+    except Image.DecompressionBombError:
+        width, height = MAX_UPLOAD_PIXELS, 2
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise WebError(400, "INVALID_ARGUMENT", f"the image cannot be read: {exc}") from None
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise WebError(
+            413,
+            "RESOURCE_EXHAUSTED",
+            f"the image has {width * height:,} pixels; at most {MAX_UPLOAD_PIXELS:,} are accepted",
+        )
+    return media_type

@@ -1,0 +1,142 @@
+"""The web app's JSON API against the real system: sign-in, CSRF, roles from the services,
+thumbnails and their cache headers, uploads sniffed and bounded, errors as JSON with the right
+HTTP status and no trace, security headers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import LiveSystem
+from PIL import Image
+
+from services.security.principal import Role
+from services.web.uploads import MAX_UPLOAD_BYTES
+
+pytestmark = pytest.mark.integration
+
+
+def png(colour: tuple[int, int, int] = (200, 30, 30), size: int = 32) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def signed_in(live_system: LiveSystem) -> Iterator[callable]:  # type: ignore[valid-type]
+    clients: list[httpx.Client] = []
+
+    def as_role(role: Role) -> httpx.Client:
+        client = httpx.Client(base_url=live_system.url, timeout=60)
+        reply = client.post("/api/v1/session", json={"token": live_system.token(role)})
+        assert reply.status_code == 200, reply.text
+        client.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
+        clients.append(client)
+        return client
+
+    yield as_role
+    for client in clients:
+        client.close()
+
+
+def error_of(reply: httpx.Response) -> tuple[int, str, str]:
+    body = reply.json()
+    assert set(body) == {"error"} and "Traceback" not in reply.text
+    return reply.status_code, body["error"]["code"], body["error"]["message"]
+
+
+def test_health_is_open_and_pages_ask_for_sign_in(live_system: LiveSystem) -> None:
+    with httpx.Client(base_url=live_system.url) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        page = client.get("/")
+        assert page.status_code == 200 and 'name="token"' in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
+        status, code, _ = error_of(client.get("/api/v1/archive"))
+        assert (status, code) == (401, "UNAUTHENTICATED")
+
+
+def test_a_wrong_token_is_refused(live_system: LiveSystem) -> None:
+    with httpx.Client(base_url=live_system.url) as client:
+        for token in ("anl.0123456789abcdef.nope", "not a token"):
+            status, code, message = error_of(client.post("/api/v1/session", json={"token": token}))
+            assert (status, code) == (401, "UNAUTHENTICATED") and message
+        assert "set-cookie" not in client.post("/api/v1/session", json={"token": "x"}).headers
+
+
+def test_the_session_cookie_is_httponly_and_strict(live_system: LiveSystem) -> None:
+    with httpx.Client(base_url=live_system.url) as client:
+        reply = client.post("/api/v1/session", json={"token": live_system.token(Role.READER)})
+        cookie = reply.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert live_system.token(Role.READER) not in reply.text  # the token stays server-side
+        assert reply.json()["role"] == "reader"
+
+
+def test_state_changes_need_the_csrf_token(signed_in) -> None:  # type: ignore[no-untyped-def]
+    operator = signed_in(Role.OPERATOR)
+    del operator.headers["X-CSRF-Token"]
+    status, code, _ = error_of(operator.post("/api/v1/rounds", json={"budget": 3}))
+    assert (status, code) == (403, "CSRF")
+
+
+def test_roles_are_the_services_own_decision(signed_in) -> None:  # type: ignore[no-untyped-def]
+    reader = signed_in(Role.READER)
+    status, code, message = error_of(reader.post("/api/v1/rounds", json={"budget": 3}))
+    assert (status, code) == (403, "PERMISSION_DENIED")
+    assert "needs role operator" in message
+    status, code, _ = error_of(reader.get("/api/v1/label/next"))
+    assert (status, code) == (403, "PERMISSION_DENIED")
+
+
+def test_search_by_id_and_by_upload(live_system: LiveSystem, signed_in) -> None:  # type: ignore[no-untyped-def]
+    reader = signed_in(Role.READER)
+    query = live_system.ids[0]
+    by_id = reader.get("/api/v1/search", params={"image_id": query, "k": 5}).json()
+    assert len(by_id["hits"]) == 5 and query not in [h["image_id"] for h in by_id["hits"]]
+    assert by_id["index_version"] >= 1
+    assert by_id["hits"][0]["class"] == query.split("/")[0]  # the colour classes are obvious
+    files = {"file": ("red.png", png(), "image/png")}
+    by_upload = reader.post("/api/v1/search", files=files, data={"k": "4"}).json()
+    assert [h["rank"] for h in by_upload["hits"]] == [1, 2, 3, 4]
+    assert by_upload["hits"][0]["class"] == "red"
+
+
+def test_uploads_are_sniffed_and_bounded(signed_in) -> None:  # type: ignore[no-untyped-def]
+    reader = signed_in(Role.READER)
+    disguised = {"file": ("scene.png", b"GIF89a not really a png", "image/png")}
+    assert error_of(reader.post("/api/v1/search", files=disguised))[:2] == (
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    huge = {"file": ("big.png", png() + b"\0" * MAX_UPLOAD_BYTES, "image/png")}
+    assert error_of(reader.post("/api/v1/search", files=huge))[0] == 413
+    assert error_of(reader.post("/api/v1/search", data={"k": "3"}))[:2] == (
+        400,
+        "INVALID_ARGUMENT",
+    )
+
+
+def test_thumbnails_are_cached_and_never_leave_the_archive(
+    live_system: LiveSystem, signed_in
+) -> None:  # type: ignore[no-untyped-def]
+    reader = signed_in(Role.READER)
+    url = f"/api/v1/images/{live_system.ids[0]}/thumbnail"
+    first = reader.get(url, params={"size": 64})
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(first.content)).size == (32, 32)  # never upscaled
+    assert "max-age" in first.headers["cache-control"]
+    again = reader.get(url, params={"size": 64}, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    for bad in ("../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "red/../../state/labels.db"):
+        status, code, _ = error_of(reader.get(f"/api/v1/images/{bad}/thumbnail"))
+        assert (status, code) == (404, "NOT_FOUND"), bad
+
+
+def test_the_openapi_spec_is_served(live_system: LiveSystem) -> None:
+    with httpx.Client(base_url=live_system.url) as client:
+        spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/search" in spec["paths"] and "/api/v1/label" in spec["paths"]
