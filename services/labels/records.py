@@ -1,4 +1,4 @@
-"""The values the label store takes and returns: pairs, labels, receipts, progress."""
+"""The values the label store takes and returns: pairs, labels, withdrawals, receipts, progress."""
 
 from __future__ import annotations
 
@@ -68,8 +68,26 @@ class LabelSubmission:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """An annotator taking back its own answer, named by the answer's idempotency key."""
+
+    round: int
+    idempotency_key: str
+    annotator_id: str
+
+    def validate(self) -> None:
+        """ValueError when the request is malformed (says which part)."""
+        check_round(self.round)
+        _check_text("idempotency_key", self.idempotency_key, MAX_KEY_LENGTH)
+        _check_text("annotator_id", self.annotator_id, MAX_KEY_LENGTH)
+
+
+@dataclass(frozen=True)
 class StoredLabel:
-    """A label as stored; ``sequence`` increases in store order."""
+    """A label as stored; ``sequence`` increases in store order.
+
+    ``withdrawn_at_ms`` is set once the annotator withdrew it: it is kept but no longer counts.
+    """
 
     sequence: int
     round: int
@@ -78,6 +96,11 @@ class StoredLabel:
     annotator_id: str
     idempotency_key: str
     created_at_ms: int
+    withdrawn_at_ms: int | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at_ms is not None
 
 
 class SubmitOutcome(enum.Enum):
@@ -87,7 +110,11 @@ class SubmitOutcome(enum.Enum):
 
 @dataclass(frozen=True)
 class SubmitReceipt:
-    """What happened to one submitted label; ``first_for_pair`` when the pair had no label."""
+    """What happened to one submitted label.
+
+    ``first_for_pair`` when the pair never had a label before (a withdrawn one counts: a pair
+    answered, withdrawn and answered again had its first label the first time).
+    """
 
     outcome: SubmitOutcome
     label: StoredLabel
@@ -101,6 +128,8 @@ class RoundState(enum.Enum):
 
 @dataclass(frozen=True)
 class RoundProgress:
+    """Counts of the round's non-withdrawn labels; ``annotator_labels``: one annotator's."""
+
     round: int
     state: RoundState
     pairs: int
@@ -108,6 +137,7 @@ class RoundProgress:
     labels: int
     annotators: int
     disagreements: int
+    annotator_labels: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ from services.labels.records import (
     RoundState,
     StoredLabel,
     SubmitOutcome,
+    Withdrawal,
 )
 from services.labels.store import LabelStore
 from services.security.caller import current_caller
+from services.security.principal import Role
 
 MAX_LABELS_PER_CALL = 1000
 MAX_PAGE_SIZE = 1000
@@ -49,21 +51,23 @@ def _label_message(label: StoredLabel) -> labels_pb2.StoredLabel:
         idempotency_key=label.idempotency_key,
         created_at_unix_ms=label.created_at_ms,
         sequence=label.sequence,
+        withdrawn_at_unix_ms=label.withdrawn_at_ms or 0,
     )
 
 
-def _annotator(position: int, label: labels_pb2.Label) -> str:
-    """Who answered: the caller's identity; a label naming someone else is refused.
+def _annotator(named: str, where: str, rule: str) -> str:
+    """Who answers (or withdraws): the caller's identity; a request naming someone else is
+    refused, ``rule`` saying why.
 
-    Only a server without access control (``--insecure``) takes the id from the request.
+    Only a server without access control (``--insecure``) takes the id from the request
+    (``anonymous`` when it is empty).
     """
     caller = current_caller()
     if caller is None:
-        return label.annotator_id or "anonymous"
-    if label.annotator_id and label.annotator_id != caller.name:
+        return named or "anonymous"
+    if named and named != caller.name:
         raise PermissionError(
-            f"label {position} names annotator {label.annotator_id!r} but you are "
-            f"{caller.name!r}: answers are stored under the caller's own identity "
+            f"{where} names annotator {named!r} but you are {caller.name!r}: {rule} "
             "(leave annotator_id empty)"
         )
     return caller.name
@@ -84,7 +88,11 @@ def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
         pair_id=label.pair_id if which == "pair_id" else None,
         images=images,
         similar=label.similar,
-        annotator_id=_annotator(position, label),
+        annotator_id=_annotator(
+            label.annotator_id,
+            f"label {position}",
+            "answers are stored under the caller's own identity",
+        ),
         idempotency_key=label.idempotency_key,
     )
 
@@ -147,13 +155,32 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
             ]
         )
 
+    def WithdrawLabel(
+        self, request: labels_pb2.WithdrawLabelRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.WithdrawLabelResponse:
+        annotator = _annotator(
+            request.annotator_id, "the request", "you can withdraw only your own answers"
+        )
+        withdrawal = Withdrawal(request.round, request.idempotency_key, annotator)
+        try:
+            label, withdrawn = self._store.withdraw(withdrawal)
+        except UnavailableError:
+            LABEL_STORE_WRITE_ERRORS.inc()
+            raise
+        return labels_pb2.WithdrawLabelResponse(label=_label_message(label), withdrawn=withdrawn)
+
     def ListLabels(
         self, request: labels_pb2.ListLabelsRequest, context: grpc.ServicerContext
     ) -> labels_pb2.ListLabelsResponse:
         if request.page_size > MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be at most {MAX_PAGE_SIZE}, got {request.page_size}")
         page_size = request.page_size or MAX_PAGE_SIZE
-        labels = self._store.labels(request.round, _after_sequence(request.page_token), page_size)
+        labels = self._store.labels(
+            request.round,
+            _after_sequence(request.page_token),
+            page_size,
+            include_withdrawn=request.include_withdrawn,
+        )
         token = str(labels[-1].sequence) if len(labels) == page_size else ""
         return labels_pb2.ListLabelsResponse(
             labels=[_label_message(label) for label in labels], next_page_token=token
@@ -168,7 +195,9 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
     def GetRoundProgress(
         self, request: labels_pb2.GetRoundProgressRequest, context: grpc.ServicerContext
     ) -> labels_pb2.GetRoundProgressResponse:
-        progress = self._store.progress(request.round)
+        caller = current_caller()
+        mine = None if caller is None or caller.role is Role.SERVICE else caller.name
+        progress = self._store.progress(request.round, annotator_id=mine)
         return labels_pb2.GetRoundProgressResponse(
             round=progress.round,
             state=_STATES[progress.state],
@@ -177,6 +206,7 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
             labels=progress.labels,
             annotators=progress.annotators,
             disagreements=progress.disagreements,
+            your_labels=progress.annotator_labels,
         )
 
     def GetResolvedLabels(

@@ -7,10 +7,20 @@ whole batch and changes nothing. Rules, checked in this order for each label:
 - the round must exist (NotFoundError) and the pair must be in it (NotFoundError);
 - an idempotency key already stored with the same label is a DUPLICATE (nothing changes, even in
   a closed round); the same key with a different label is refused (AlreadyExistsError);
+- a key whose answer was withdrawn is refused (AlreadyExistsError): a new answer takes a new key;
 - a closed round takes no new labels (FailedPreconditionError);
 - an annotator answers a pair once; another key for the same pair and annotator is refused
-  (AlreadyExistsError). Different annotators may disagree; all answers are kept and resolved by
-  the injected :class:`ResolutionRule` (majority vote by default).
+  (AlreadyExistsError) unless that annotator withdrew the earlier answer. Different annotators
+  may disagree; all answers are kept and resolved by the injected :class:`ResolutionRule`
+  (majority vote by default).
+
+An annotator withdraws its own answer (:meth:`LabelStore.withdraw`) while the round is open: the
+row stays, with ``withdrawn_at_ms`` set, and counts nowhere any more (resolution, progress,
+unlabelled pairs, the label list unless asked for).
+
+The schema's version is SQLite's ``user_version``; opening a file of an older version upgrades
+it in one transaction (version 0, the first schema, had no withdrawals and a table constraint of
+one answer per annotator and pair, which becomes a unique index over the answers that count).
 
 One connection serves all threads, behind a lock: label writes are small and SQLite has a single
 writer anyway.
@@ -23,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from services.common.errors import (
@@ -41,20 +52,24 @@ from services.labels.records import (
     StoredLabel,
     SubmitOutcome,
     SubmitReceipt,
+    Withdrawal,
     check_round,
 )
 from services.labels.resolution import MajorityVote, ResolutionRule, Vote
 
 MAX_PAIRS_PER_ROUND = 100_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rounds (
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` of the schema below; 0 is the first one (no withdrawals)."""
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS rounds (
     round INTEGER PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
     opened_at_ms INTEGER NOT NULL,
     closed_at_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS pairs (
+)""",
+    """CREATE TABLE IF NOT EXISTS pairs (
     round INTEGER NOT NULL REFERENCES rounds (round),
     pair_id INTEGER NOT NULL,
     image_a TEXT NOT NULL,
@@ -62,8 +77,12 @@ CREATE TABLE IF NOT EXISTS pairs (
     PRIMARY KEY (round, pair_id),
     UNIQUE (round, image_a, image_b),
     CHECK (image_a < image_b)
-);
-CREATE TABLE IF NOT EXISTS labels (
+)""",
+)
+# Every answer ever given; withdrawn ones keep their row with withdrawn_at_ms set. One answer
+# that counts per annotator and pair: the partial unique index, not a table constraint, so an
+# annotator who withdrew may answer the pair again.
+_LABELS_TABLE = """CREATE TABLE {name} (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
     round INTEGER NOT NULL,
     pair_id INTEGER NOT NULL,
@@ -71,16 +90,25 @@ CREATE TABLE IF NOT EXISTS labels (
     annotator_id TEXT NOT NULL,
     idempotency_key TEXT NOT NULL UNIQUE,
     created_at_ms INTEGER NOT NULL,
-    FOREIGN KEY (round, pair_id) REFERENCES pairs (round, pair_id),
-    UNIQUE (round, pair_id, annotator_id)
-);
-"""
+    withdrawn_at_ms INTEGER,
+    FOREIGN KEY (round, pair_id) REFERENCES pairs (round, pair_id)
+)"""
+_LABEL_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS labels_one_answer_per_annotator "
+    "ON labels (round, pair_id, annotator_id) WHERE withdrawn_at_ms IS NULL",
+    "CREATE INDEX IF NOT EXISTS labels_by_pair ON labels (round, pair_id)",
+)
+_V0_LABEL_COLUMNS = (
+    "sequence, round, pair_id, similar, annotator_id, idempotency_key, created_at_ms"
+)
 
 _LABEL_COLUMNS = (
     "l.sequence, l.round, l.pair_id, p.image_a, p.image_b, l.similar, l.annotator_id, "
-    "l.idempotency_key, l.created_at_ms"
+    "l.idempotency_key, l.created_at_ms, l.withdrawn_at_ms"
 )
 _LABEL_JOIN = "labels l JOIN pairs p ON p.round = l.round AND p.pair_id = l.pair_id"
+_COUNTS = "l.withdrawn_at_ms IS NULL"
+"""The condition of the answers that count (not withdrawn)."""
 
 
 def _now_ms() -> int:
@@ -88,7 +116,7 @@ def _now_ms() -> int:
 
 
 def _stored_label(row: sqlite3.Row) -> StoredLabel:
-    sequence, round_number, pair_id, image_a, image_b, similar, annotator, key, created = row
+    sequence, round_number, pair_id, image_a, image_b, similar, annotator, key, created, gone = row
     return StoredLabel(
         sequence=sequence,
         round=round_number,
@@ -97,7 +125,51 @@ def _stored_label(row: sqlite3.Row) -> StoredLabel:
         annotator_id=annotator,
         idempotency_key=key,
         created_at_ms=created,
+        withdrawn_at_ms=gone,
     )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Brings the file to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"the label database has schema version {version}, newer than this service's "
+            f"{SCHEMA_VERSION}; run a newer version of the label service"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    for statement in _TABLES:
+        db.execute(statement)
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'"
+    ).fetchone()
+    if exists:
+        _upgrade_labels_from_v0(db)
+    else:
+        db.execute(_LABELS_TABLE.format(name="labels"))
+    for statement in _LABEL_INDEXES:
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _upgrade_labels_from_v0(db: sqlite3.Connection) -> None:
+    """Rebuilds the version 0 labels table (SQLite cannot drop its UNIQUE constraint in place).
+
+    Every row is copied with its sequence, and the AUTOINCREMENT counter is kept, so sequences
+    (and ListLabels page tokens) are never reused.
+    """
+    counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()
+    db.execute(_LABELS_TABLE.format(name="labels_v1"))
+    db.execute(
+        f"INSERT INTO labels_v1 ({_V0_LABEL_COLUMNS}) "
+        f"SELECT {_V0_LABEL_COLUMNS} FROM labels ORDER BY sequence"
+    )
+    db.execute("DROP TABLE labels")
+    db.execute("ALTER TABLE labels_v1 RENAME TO labels")
+    db.execute("DELETE FROM sqlite_sequence WHERE name IN ('labels', 'labels_v1')")
+    if counter is not None:
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('labels', ?)", counter)
 
 
 class LabelStore:
@@ -123,7 +195,21 @@ class LabelStore:
             )
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            self._upgrade_schema()
+
+    def _upgrade_schema(self) -> None:
+        """Creates or upgrades the schema in one transaction (taken before the version is read
+        again, so two processes opening one old file upgrade it once)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            _migrate(self._db)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -244,6 +330,11 @@ class LabelStore:
         ).fetchone()
         if row is not None:
             stored = _stored_label(row)
+            if stored.withdrawn:
+                raise AlreadyExistsError(
+                    f"{where}: idempotency key {label.idempotency_key!r} names an answer that was "
+                    "withdrawn; use a new key for a new answer"
+                )
             same = (stored.round, stored.pair, stored.similar, stored.annotator_id) == (
                 label.round,
                 pair,
@@ -261,8 +352,8 @@ class LabelStore:
                 f"{where}: round {label.round} is closed and takes no more labels"
             )
         answered = db.execute(
-            "SELECT idempotency_key FROM labels "
-            "WHERE round = ? AND pair_id = ? AND annotator_id = ?",
+            "SELECT idempotency_key FROM labels l "
+            f"WHERE round = ? AND pair_id = ? AND annotator_id = ? AND {_COUNTS}",
             (label.round, pair.pair_id, label.annotator_id),
         ).fetchone()
         if answered is not None:
@@ -270,7 +361,7 @@ class LabelStore:
                 f"{where}: annotator {label.annotator_id!r} already answered pair {pair.pair_id} "
                 f"of round {label.round} (key {answered[0]!r}); each annotator answers a pair once"
             )
-        first = (
+        first = (  # withdrawn answers included: LABELLED_PAIRS counts a pair once
             db.execute(
                 "SELECT 1 FROM labels WHERE round = ? AND pair_id = ? LIMIT 1",
                 (label.round, pair.pair_id),
@@ -318,21 +409,68 @@ class LabelStore:
         with self._transaction() as db:
             return [self._submit_one(db, label, f"label {i}") for i, label in enumerate(labels)]
 
+    def withdraw(self, withdrawal: Withdrawal) -> tuple[StoredLabel, bool]:
+        """Withdraws the annotator's answer stored under the key; returns after the commit.
+
+        Returns the label, withdrawn, and whether this call withdrew it (False: it already was,
+        nothing changed, also in a closed round). NotFoundError when the annotator has no answer
+        with that key in the round (another annotator's key reads the same); a closed round:
+        FailedPreconditionError.
+        """
+        withdrawal.validate()
+        round_number, key, annotator = (
+            withdrawal.round,
+            withdrawal.idempotency_key,
+            withdrawal.annotator_id,
+        )
+        with self._transaction() as db:
+            state = self._round_state(db, round_number)
+            row = db.execute(
+                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} "
+                "WHERE l.idempotency_key = ? AND l.round = ? AND l.annotator_id = ?",
+                (key, round_number, annotator),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"annotator {annotator!r} has no answer with idempotency key {key!r} in "
+                    f"round {round_number}"
+                )
+            stored = _stored_label(row)
+            if stored.withdrawn:
+                return stored, False
+            if state is RoundState.CLOSED:
+                raise FailedPreconditionError(
+                    f"round {round_number} is closed; its answers can no longer be withdrawn"
+                )
+            now = self._clock_ms()
+            db.execute(
+                "UPDATE labels SET withdrawn_at_ms = ? WHERE sequence = ?", (now, stored.sequence)
+            )
+        return replace(stored, withdrawn_at_ms=now), True
+
     def labels(
-        self, round_number: int, after_sequence: int = 0, limit: int = 1000
+        self,
+        round_number: int,
+        after_sequence: int = 0,
+        limit: int = 1000,
+        include_withdrawn: bool = False,
     ) -> list[StoredLabel]:
-        """The round's labels in store order, those after ``after_sequence``, at most ``limit``."""
+        """The round's labels in store order, those after ``after_sequence``, at most ``limit``.
+
+        Withdrawn labels only with ``include_withdrawn``.
+        """
+        counts = "" if include_withdrawn else f" AND {_COUNTS}"
         with self._lock:
             self._round_state(self._db, round_number)
             rows = self._db.execute(
-                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND l.sequence > ? "
-                "ORDER BY l.sequence LIMIT ?",
+                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND l.sequence > ?"
+                f"{counts} ORDER BY l.sequence LIMIT ?",
                 (round_number, after_sequence, limit),
             ).fetchall()
         return [_stored_label(row) for row in rows]
 
     def pairs(self, round_number: int, only_unlabelled: bool = False) -> list[RoundPair]:
-        """The round's pairs by id; with ``only_unlabelled``, those without any label."""
+        """The round's pairs by id; with ``only_unlabelled``, those without a (counting) label."""
         with self._lock:
             self._round_state(self._db, round_number)
             pairs = self._pairs(self._db, round_number)
@@ -341,27 +479,40 @@ class LabelStore:
             labelled = {
                 row[0]
                 for row in self._db.execute(
-                    "SELECT DISTINCT pair_id FROM labels WHERE round = ?", (round_number,)
+                    f"SELECT DISTINCT pair_id FROM labels l WHERE round = ? AND {_COUNTS}",
+                    (round_number,),
                 )
             }
         return [pair for pair in pairs if pair.pair_id not in labelled]
 
-    def _votes(self, round_number: int) -> tuple[RoundState, dict[RoundPair, list[Vote]], int]:
+    def _counting(self, round_number: int) -> tuple[RoundState, int, list[StoredLabel]]:
+        """The round's state, number of pairs and labels that count (store order), together."""
         with self._lock:
             state = self._round_state(self._db, round_number)
+            (pairs,) = self._db.execute(
+                "SELECT COUNT(*) FROM pairs WHERE round = ?", (round_number,)
+            ).fetchone()
             rows = self._db.execute(
-                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? ORDER BY l.sequence",
+                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND {_COUNTS} "
+                "ORDER BY l.sequence",
                 (round_number,),
             ).fetchall()
+        return state, pairs, [_stored_label(row) for row in rows]
+
+    @staticmethod
+    def _votes(labels: Sequence[StoredLabel]) -> dict[RoundPair, list[Vote]]:
         votes: dict[RoundPair, list[Vote]] = {}
-        for label in map(_stored_label, rows):
+        for label in labels:
             votes.setdefault(label.pair, []).append(Vote(label.similar, label.sequence))
-        annotators = len({row[6] for row in rows})
-        return state, votes, annotators
+        return votes
 
     def resolved_labels(self, round_number: int) -> list[ResolvedLabel]:
-        """One answer per labelled pair of the round (by pair id), resolved by the rule."""
-        _state, votes, _annotators = self._votes(round_number)
+        """One answer per labelled pair of the round (by pair id), resolved by the rule.
+
+        Withdrawn answers are no votes; a pair whose answers were all withdrawn is not listed.
+        """
+        _state, _pairs, labels = self._counting(round_number)
+        votes = self._votes(labels)
         resolved = []
         for pair in sorted(votes, key=lambda p: p.pair_id):
             similar = sum(vote.similar for vote in votes[pair])
@@ -375,19 +526,18 @@ class LabelStore:
             )
         return resolved
 
-    def progress(self, round_number: int) -> RoundProgress:
-        """Counts of pairs, labels, annotators and disagreements for the round."""
-        state, votes, annotators = self._votes(round_number)
-        with self._lock:
-            (pairs,) = self._db.execute(
-                "SELECT COUNT(*) FROM pairs WHERE round = ?", (round_number,)
-            ).fetchone()
+    def progress(self, round_number: int, annotator_id: str | None = None) -> RoundProgress:
+        """Counts of pairs, labels, annotators and disagreements for the round, withdrawn labels
+        left out; ``annotator_labels``: the labels of ``annotator_id`` (0 when None)."""
+        state, pairs, labels = self._counting(round_number)
+        votes = self._votes(labels)
         return RoundProgress(
             round=round_number,
             state=state,
             pairs=pairs,
             labelled_pairs=len(votes),
-            labels=sum(len(v) for v in votes.values()),
-            annotators=annotators,
+            labels=len(labels),
+            annotators=len({label.annotator_id for label in labels}),
             disagreements=sum(1 for v in votes.values() if len({vote.similar for vote in v}) > 1),
+            annotator_labels=sum(1 for label in labels if label.annotator_id == annotator_id),
         )

@@ -94,10 +94,12 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
         _SELECTION + "StartRound": _rule(services=("coordinator",), audit=True),
         _SELECTION + "ListPendingPairs": _rule((Role.ANNOTATOR, Role.OPERATOR)),
         _SELECTION + "GetRound": _rule(ROUND_READ),
-        # Labels: selection opens a round's pairs, the coordinator closes it; annotators answer.
+        # Labels: selection opens a round's pairs, the coordinator closes it; annotators answer and
+        # withdraw their own answers (audited: it changes stored answers).
         _LABELS + "OpenRound": _rule(services=("selection",), audit=True),
         _LABELS + "CloseRound": _rule(services=("coordinator",), audit=True),
         _LABELS + "SubmitLabels": _rule((Role.ANNOTATOR,)),
+        _LABELS + "WithdrawLabel": _rule((Role.ANNOTATOR,), audit=True),
         _LABELS + "ListLabels": _rule((Role.OPERATOR,)),
         _LABELS + "ListPairs": _rule((Role.ANNOTATOR, Role.OPERATOR), services=("selection",)),
         _LABELS + "GetRoundProgress": _rule(ROUND_READ, services=("coordinator", "selection")),

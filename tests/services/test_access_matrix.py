@@ -34,7 +34,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredSystem]:
 
 def test_the_policy_lists_every_rpc_of_every_proto_and_nothing_else() -> None:
     declared = {rpc.full_name for rpc in system_rpcs()}
-    assert len(declared) == 27
+    assert len(declared) == 28
     listed = set(POLICY) - set(HEALTH_METHODS) - set(REFLECTION_METHODS)
     assert declared - listed == set(), "RPCs without a policy entry (refused to everyone)"
     assert listed - declared == set(), "policy entries for RPCs no proto declares"
@@ -63,6 +63,8 @@ def test_index_rounds_and_labels_belong_to_their_owners() -> None:
         assert rule.services == services, method
     submit = rule_for("/anneal.labels.v1.LabelService/SubmitLabels")
     assert submit.roles == {Role.ANNOTATOR} and not submit.services
+    withdraw = rule_for("/anneal.labels.v1.LabelService/WithdrawLabel")
+    assert withdraw.roles == {Role.ANNOTATOR} and not withdraw.services and withdraw.audit
     retrieve = rule_for("/anneal.retrieval.v1.RetrievalService/Retrieve")
     assert retrieve.allows(Principal("app", Role.READER))
     assert not retrieve.allows(Principal("alice", Role.ANNOTATOR))

@@ -1,8 +1,10 @@
-"""Durability: every label the service acknowledged survives ``kill -9`` of its process.
+"""Durability: every label, and every withdrawal, the service acknowledged survives ``kill -9``
+of its process.
 
 The service runs as a real subprocess (``python -m services.labels``) on a free loopback port; a
-client keeps submitting labels while the process is killed, then the service is restarted on the
-same database and every acknowledged label must be there, unchanged.
+client keeps submitting labels (or withdrawing them) while the process is killed, then the service
+is restarted on the same database and every acknowledged label must be there, unchanged (every
+acknowledged withdrawal withdrawn).
 """
 
 from __future__ import annotations
@@ -150,6 +152,56 @@ def test_acknowledged_labels_survive_kill_9(tmp_path: Path, processes: list[Labe
     # Retrying what was acknowledged is a no-op that says so.
     retry = second.stub().SubmitLabels(pb.SubmitLabelsRequest(labels=acked[:5]), timeout=5)
     assert [r.outcome for r in retry.results] == [pb.SUBMIT_OUTCOME_DUPLICATE] * 5
+
+
+def withdraw_until_killed(
+    stub: labels_pb2_grpc.LabelServiceStub, labels: list[pb.Label], acked: list[str]
+) -> None:
+    """Withdraws the labels one per call, keeping the keys of the acknowledged withdrawals."""
+    for label in labels:
+        request = pb.WithdrawLabelRequest(
+            round=1, idempotency_key=label.idempotency_key, annotator_id=label.annotator_id
+        )
+        try:
+            stub.WithdrawLabel(request, timeout=5)
+        except grpc.RpcError:
+            return
+        acked.append(label.idempotency_key)
+
+
+def test_acknowledged_withdrawals_survive_kill_9(
+    tmp_path: Path, processes: list[LabelProcess]
+) -> None:
+    db, port = tmp_path / "labels.db", free_port()
+    first = LabelProcess(db, port)
+    processes.append(first)
+    pairs = [pb.ImagePair(image_a=f"img{i:03d}", image_b=f"img{i + 1:03d}") for i in range(PAIRS)]
+    first.stub().OpenRound(pb.OpenRoundRequest(round=1, pairs=pairs), timeout=5)
+    labels = [
+        pb.Label(round=1, pair_id=n, similar=True, annotator_id="ann", idempotency_key=f"key-{n}")
+        for n in range(PAIRS)
+    ]
+    first.stub().SubmitLabels(pb.SubmitLabelsRequest(labels=labels), timeout=5)
+
+    acked: list[str] = []
+    writer = threading.Thread(target=withdraw_until_killed, args=(first.stub(), labels, acked))
+    writer.start()
+    while len(acked) < 10 and writer.is_alive():
+        time.sleep(0.01)
+    first.process.send_signal(signal.SIGKILL)
+    writer.join(timeout=10)
+    first.process.wait(timeout=10)
+    assert len(acked) >= 10
+
+    second = LabelProcess(db, port)
+    processes.append(second)
+    request = pb.ListLabelsRequest(round=1, include_withdrawn=True)
+    stored = {x.idempotency_key: x for x in second.stub().ListLabels(request, timeout=5).labels}
+    assert set(stored) == {label.idempotency_key for label in labels}  # nothing was deleted
+    for key in acked:
+        assert stored[key].withdrawn_at_unix_ms > 0, f"acknowledged withdrawal of {key} was lost"
+    counting = second.stub().GetRoundProgress(pb.GetRoundProgressRequest(round=1), timeout=5)
+    assert counting.labels <= PAIRS - len(acked)
 
 
 def test_sigterm_stops_gracefully(tmp_path: Path, processes: list[LabelProcess]) -> None:

@@ -1,5 +1,6 @@
 """The label service over real gRPC on loopback: each RPC, each refusal's status code, health,
-reflection and metrics."""
+reflection and metrics; withdrawals, and on a secured server that they and the caller's own
+progress go by the token's identity."""
 
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ from prometheus_client import REGISTRY
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
 from services.common.server import AnnealServer
+from services.labels.records import ImagePair
 from services.labels.server import create_server
 from services.labels.store import LabelStore
+from services.security.channels import ChannelSecurity
+from services.security.local_setup import LocalSecurity
+from services.security.principal import Role
 from services.security.server_security import ServerSecurity
+from services.security.token_verifier import TokenVerifier
+from services.security.tokens import create_token
 
 SERVICE = "anneal.labels.v1.LabelService"
 Serve = Callable[[tuple[AnnealServer, int]], grpc.Channel]
@@ -116,11 +123,80 @@ def test_round_trip(stub: labels_pb2_grpc.LabelServiceStub) -> None:
     assert stub.GetRoundProgress(pb.GetRoundProgressRequest(round=1)).state == pb.ROUND_STATE_CLOSED
 
 
+def test_withdraw_round_trip(stub: labels_pb2_grpc.LabelServiceStub) -> None:
+    # Pair 0: ann1 similar (k1), then ann2 dissimilar (k2): tie, the earliest wins -> similar.
+    stub.SubmitLabels(
+        pb.SubmitLabelsRequest(labels=[lab("k1"), lab("k2", similar=False, annotator="ann2")])
+    )
+    reply = stub.WithdrawLabel(
+        pb.WithdrawLabelRequest(round=1, idempotency_key="k1", annotator_id="ann1")
+    )
+    assert reply.withdrawn
+    withdrawn = reply.label
+    assert (withdrawn.idempotency_key, withdrawn.annotator_id, withdrawn.pair.pair_id) == (
+        "k1",
+        "ann1",
+        0,
+    )
+    assert withdrawn.similar and withdrawn.withdrawn_at_unix_ms >= withdrawn.created_at_unix_ms > 0
+
+    # k1 no longer counts: ann2's dissimilar alone decides pair 0.
+    [resolved] = stub.GetResolvedLabels(pb.GetResolvedLabelsRequest(round=1)).labels
+    assert (resolved.similar, resolved.votes_similar, resolved.votes_dissimilar) == (False, 0, 1)
+    progress = stub.GetRoundProgress(pb.GetRoundProgressRequest(round=1))
+    assert (progress.labelled_pairs, progress.labels, progress.annotators) == (1, 1, 1)
+    assert progress.your_labels == 0  # no access control: nobody is "you"
+    listed = stub.ListLabels(pb.ListLabelsRequest(round=1)).labels
+    assert [x.idempotency_key for x in listed] == ["k2"]
+    everything = stub.ListLabels(pb.ListLabelsRequest(round=1, include_withdrawn=True)).labels
+    assert [(x.idempotency_key, x.withdrawn_at_unix_ms) for x in everything] == [
+        ("k1", withdrawn.withdrawn_at_unix_ms),
+        ("k2", 0),
+    ]
+
+    # Withdrawing again is a safe retry: the same label, nothing changed.
+    retry = stub.WithdrawLabel(
+        pb.WithdrawLabelRequest(round=1, idempotency_key="k1", annotator_id="ann1")
+    )
+    assert not retry.withdrawn and retry.label == withdrawn
+
+    # The withdrawn key is spent; a new key answers the pair again.
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k1")]))
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "withdrawn" in (caught.value.details() or "")
+    again = stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k3", similar=False)]))
+    assert again.results[0].outcome == pb.SUBMIT_OUTCOME_ACCEPTED
+    [resolved] = stub.GetResolvedLabels(pb.GetResolvedLabelsRequest(round=1)).labels
+    assert (resolved.similar, resolved.votes_similar, resolved.votes_dissimilar) == (False, 0, 2)
+
+    # ann2 withdraws too, then ann1: pair 0 is pending again.
+    for key, annotator in (("k2", "ann2"), ("k3", "ann1")):
+        stub.WithdrawLabel(
+            pb.WithdrawLabelRequest(round=1, idempotency_key=key, annotator_id=annotator)
+        )
+    pending = stub.ListPairs(pb.ListPairsRequest(round=1, only_unlabelled=True)).pairs
+    assert [p.pair_id for p in pending] == [0, 1]
+    assert list(stub.GetResolvedLabels(pb.GetResolvedLabelsRequest(round=1)).labels) == []
+
+    # Without access control an empty annotator_id is "anonymous", in both RPCs.
+    stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k4", pair_id=1, annotator="")]))
+    anonymous = stub.WithdrawLabel(pb.WithdrawLabelRequest(round=1, idempotency_key="k4"))
+    assert anonymous.withdrawn and anonymous.label.annotator_id == "anonymous"
+    assert stub.GetRoundProgress(pb.GetRoundProgressRequest(round=1)).labels == 0
+    assert len(stub.ListLabels(pb.ListLabelsRequest(round=1, include_withdrawn=True)).labels) == 4
+
+
 Call = Callable[[labels_pb2_grpc.LabelServiceStub], object]
 
 
 def submit(*labels: pb.Label) -> Call:
     return lambda stub: stub.SubmitLabels(pb.SubmitLabelsRequest(labels=list(labels)))
+
+
+def withdraw(key: str, round: int = 1, annotator: str = "ann1") -> Call:
+    request = pb.WithdrawLabelRequest(round=round, idempotency_key=key, annotator_id=annotator)
+    return lambda stub: stub.WithdrawLabel(request)
 
 
 BAD_CALLS: list[tuple[str, Call, grpc.StatusCode, str]] = [
@@ -245,6 +321,32 @@ BAD_CALLS: list[tuple[str, Call, grpc.StatusCode, str]] = [
         grpc.StatusCode.NOT_FOUND,
         "round 9",
     ),
+    ("withdraw round 0", withdraw("old", round=0), grpc.StatusCode.INVALID_ARGUMENT, ">= 1"),
+    ("withdraw no key", withdraw(""), grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is empty"),
+    (
+        "withdraw unknown round",
+        withdraw("old", round=7),
+        grpc.StatusCode.NOT_FOUND,
+        "round 7 does not exist",
+    ),
+    (
+        "withdraw unknown key",
+        withdraw("nope"),
+        grpc.StatusCode.NOT_FOUND,
+        "^annotator 'ann1' has no answer with idempotency key 'nope' in round 1$",
+    ),
+    (
+        "withdraw another's answer",
+        withdraw("old", annotator="ann2"),
+        grpc.StatusCode.NOT_FOUND,
+        "^annotator 'ann2' has no answer with idempotency key 'old' in round 1$",
+    ),
+    (
+        "withdraw in closed round",
+        withdraw("old3", round=3),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "round 3 is closed; its answers can no longer be withdrawn",
+    ),
 ]
 
 
@@ -256,14 +358,21 @@ def test_bad_input_gets_precise_code_and_changes_nothing(
 ) -> None:
     stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("old")]))
     stub.OpenRound(pb.OpenRoundRequest(round=3, pairs=[pb.ImagePair(image_a="a", image_b="b")]))
+    stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("old3", round=3)]))
     stub.CloseRound(pb.CloseRoundRequest(round=3))
-    before = stub.ListLabels(pb.ListLabelsRequest(round=1))
+
+    def everything() -> list[pb.ListLabelsResponse]:
+        return [
+            stub.ListLabels(pb.ListLabelsRequest(round=r, include_withdrawn=True)) for r in (1, 3)
+        ]
+
+    before = everything()
     with pytest.raises(grpc.RpcError) as caught:
         call(stub)
     assert caught.value.code() == code
     assert caught.value.details() is not None
     assert re.search(message, caught.value.details()), caught.value.details()
-    assert stub.ListLabels(pb.ListLabelsRequest(round=1)) == before
+    assert everything() == before
     assert [p.pair_id for p in stub.ListPairs(pb.ListPairsRequest(round=1)).pairs] == [0, 1]
 
 
@@ -310,6 +419,22 @@ def test_metrics_count_calls_by_code(stub: labels_pb2_grpc.LabelServiceStub) -> 
     assert sample("anneal_labelled_pairs_total") == pairs + 2  # pairs 0 and 1 got their first label
 
 
+def test_a_pair_answered_withdrawn_and_answered_again_is_labelled_once(
+    stub: labels_pb2_grpc.LabelServiceStub,
+) -> None:
+    ok = {"grpc_service": SERVICE, "grpc_method": "WithdrawLabel", "grpc_code": "OK"}
+    withdrawals, pairs = (
+        sample("grpc_server_handled_total", ok),
+        sample("anneal_labelled_pairs_total"),
+    )
+    stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k1")]))
+    stub.WithdrawLabel(pb.WithdrawLabelRequest(round=1, idempotency_key="k1", annotator_id="ann1"))
+    stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k2")]))  # ann1 again
+    stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[lab("k3", annotator="ann2")]))
+    assert sample("anneal_labelled_pairs_total") == pairs + 1  # pair 0, the first time only
+    assert sample("grpc_server_handled_total", ok) == withdrawals + 1
+
+
 def test_metrics_record_cancelled_streams(channel: grpc.Channel) -> None:
     labels = {
         "grpc_service": "grpc.health.v1.Health",
@@ -326,3 +451,113 @@ def test_metrics_record_cancelled_streams(channel: grpc.Channel) -> None:
     while sample("grpc_server_handled_total", labels) == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sample("grpc_server_handled_total", labels) == before + 1
+
+
+WITHDRAW = f"/{SERVICE}/WithdrawLabel"
+
+
+@pytest.mark.integration
+def test_on_a_secured_server_you_withdraw_and_count_only_your_own_answers(
+    serve: Serve, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two annotators, alice and bob, with their own tokens; an annotator token named like a
+    service ("selection") shows that a service caller's your_labels is 0 by its role."""
+    local = LocalSecurity.of(tmp_path / "state")
+    local.ensure(["127.0.0.1"])
+    tokens = {
+        name: create_token(local.tokens_file, name, Role.ANNOTATOR)[0]
+        for name in ("alice", "bob", "selection")
+    }
+    store = LabelStore(tmp_path / "labels.db")
+    store.open_round(1, [ImagePair.canonical("a", "b"), ImagePair.canonical("c", "d")])
+    security = ServerSecurity(
+        tls=local.service_tls("labels"), tokens=TokenVerifier(local.tokens_file)
+    )
+    built = create_server("127.0.0.1:0", store, security=security)
+    service = labels_pb2_grpc.LabelServiceStub(
+        serve(built, ChannelSecurity.for_service(local.service_tls("selection")), internal=True)
+    )
+    address = f"127.0.0.1:{built[1]}"
+    channels = {
+        name: ChannelSecurity(ca=local.ca.read_bytes(), token=token).channel(address)
+        for name, token in tokens.items()
+    }
+    channels["reader"] = local.client(Role.READER).channel(address)
+    try:
+        alice, bob, selection, reader = (
+            labels_pb2_grpc.LabelServiceStub(channels[name])
+            for name in ("alice", "bob", "selection", "reader")
+        )
+
+        def answer(
+            stub: labels_pb2_grpc.LabelServiceStub, key: str, pair_id: int, similar: bool
+        ) -> None:
+            label = pb.Label(round=1, pair_id=pair_id, similar=similar, idempotency_key=key)
+            stub.SubmitLabels(pb.SubmitLabelsRequest(labels=[label]), timeout=5)
+
+        def yours(stub: labels_pb2_grpc.LabelServiceStub) -> tuple[int, int]:
+            progress = stub.GetRoundProgress(pb.GetRoundProgressRequest(round=1), timeout=5)
+            return progress.labels, progress.your_labels
+
+        def resolved_pair_0() -> tuple[bool, int, int]:
+            reply = service.GetResolvedLabels(pb.GetResolvedLabelsRequest(round=1), timeout=5)
+            first = reply.labels[0]
+            assert first.pair.pair_id == 0
+            return first.similar, first.votes_similar, first.votes_dissimilar
+
+        def refused(
+            stub: labels_pb2_grpc.LabelServiceStub, key: str, annotator: str = ""
+        ) -> grpc.RpcError:
+            request = pb.WithdrawLabelRequest(round=1, idempotency_key=key, annotator_id=annotator)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.WithdrawLabel(request, timeout=5)
+            return caught.value
+
+        # Pair 0: alice similar, then bob dissimilar (a tie: alice's, the earliest, wins).
+        # Pair 1: alice similar, "selection" similar.
+        answer(alice, "a0", 0, True)
+        answer(alice, "a1", 1, True)
+        answer(bob, "b0", 0, False)
+        answer(selection, "s1", 1, True)
+        assert [yours(stub) for stub in (alice, bob, selection, reader, service)] == [
+            (4, 2),
+            (4, 1),
+            (4, 1),  # the annotator named "selection"
+            (4, 0),  # a reader has given no answers
+            (4, 0),  # the selection service (certificate): 0 by its role
+        ]
+
+        # bob cannot withdraw alice's answer, and learns nothing of it.
+        theirs = refused(bob, "a0")
+        assert theirs.code() is grpc.StatusCode.NOT_FOUND
+        assert (
+            theirs.details() == "annotator 'bob' has no answer with idempotency key 'a0' in round 1"
+        )
+        nobodys = refused(bob, "zz")
+        assert nobodys.code() is grpc.StatusCode.NOT_FOUND
+        assert nobodys.details() == (theirs.details() or "").replace("'a0'", "'zz'")
+        impostor = refused(bob, "a0", annotator="alice")
+        assert impostor.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "names annotator 'alice' but you are 'bob'" in (impostor.details() or "")
+        assert yours(alice) == (4, 2) and resolved_pair_0() == (True, 1, 1)
+
+        # alice withdraws her own (audited: it changes stored answers).
+        caplog.set_level("INFO", logger="anneal.audit")
+        reply = alice.WithdrawLabel(
+            pb.WithdrawLabelRequest(round=1, idempotency_key="a0"), timeout=5
+        )
+        assert reply.withdrawn and reply.label.annotator_id == "alice"
+        actions = [r for r in caplog.records if getattr(r, "audit", "") == "action"]
+        assert [(r.method, r.caller, r.code, r.request) for r in actions] == [
+            (WITHDRAW, "alice", "OK", {"round": 1, "idempotency_key": "a0"})
+        ]
+        assert [yours(stub) for stub in (alice, bob)] == [(3, 1), (3, 1)]
+        assert resolved_pair_0() == (False, 0, 1)
+        answer(alice, "a0-again", 0, True)  # and may answer again
+        # A tie again, and now bob's answer is the earliest of the two that count.
+        assert yours(alice) == (4, 2) and resolved_pair_0() == (False, 1, 1)
+        # An annotator's withdrawal of bob's answer is still refused after alice's own went through.
+        assert refused(alice, "b0").code() is grpc.StatusCode.NOT_FOUND
+    finally:
+        for channel in channels.values():
+            channel.close()
