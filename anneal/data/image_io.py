@@ -18,7 +18,13 @@ from anneal.errors import ImageDecodeError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-_WIDE_MODES = ("I;16", "I;16B", "I", "F")  # Pillow modes with more than 8 bits per sample
+WIDE_PILLOW_MODES = frozenset({"I;16", "I;16B", "I", "F"})
+"""Pillow modes whose samples are decoded as stored, not converted to 8-bit RGB."""
+
+
+def is_tiff(data: bytes) -> bool:
+    """Whether encoded image bytes are a TIFF (classic or BigTIFF), by their first bytes."""
+    return data[:4] in _TIFF_MAGIC
 
 
 def select_bands(array: np.ndarray) -> np.ndarray:
@@ -60,12 +66,12 @@ def decode_bands(data: bytes) -> np.ndarray:
     """
     if not data:
         raise ImageDecodeError("empty image: send the bytes of a JPEG, PNG or TIFF file")
-    if data[:4] in _TIFF_MAGIC:
+    if is_tiff(data):
         return _tiff_bands(data)
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            if image.mode in _WIDE_MODES:
+            if image.mode in WIDE_PILLOW_MODES:
                 return np.asarray(image)
             return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
@@ -80,7 +86,7 @@ def image_extent(data: bytes) -> tuple[int, int, int]:
     """
     if not data:
         raise ImageDecodeError("empty image: send the bytes of a JPEG, PNG or TIFF file")
-    if data[:4] in _TIFF_MAGIC:
+    if is_tiff(data):
         import tifffile
 
         try:
@@ -97,7 +103,7 @@ def image_extent(data: bytes) -> tuple[int, int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            bands = 1 if image.mode in _WIDE_MODES else 3
+            bands = 1 if image.mode in WIDE_PILLOW_MODES else 3
             return height, width, bands
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"cannot decode image ({exc}); send a JPEG, PNG or TIFF") from exc
