@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import grpc
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 from annealpb.retrieval.v1 import retrieval_pb2
 from services.security.principal import Role
 from services.web.context import WebContext, current_session, web_context
-from services.web.http_errors import WebError
+from services.web.http_errors import ERROR_RESPONSES, WebError
 from services.web.round_views import (
     LABELS_OPEN,
     next_step,
@@ -32,10 +33,12 @@ from services.web.round_views import (
 from services.web.sessions import COOKIE, Answer, Session
 from services.web.uploads import MAX_UPLOAD_BYTES, check_upload
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Context = Annotated[WebContext, Depends(web_context)]
 SignedIn = Annotated[Session, Depends(current_session)]
 UPCOMING = 2
+UINT32_MAX = 2**32 - 1
+"""Round numbers and pair ids are uint32 in the protos."""
 
 
 class SignIn(BaseModel):
@@ -145,8 +148,8 @@ def search_by_id(
 
 
 class LabelAnswer(BaseModel):
-    round: int = Field(ge=1)
-    pair_id: int = Field(ge=0)
+    round: int = Field(ge=1, le=UINT32_MAX)
+    pair_id: int = Field(ge=0, le=UINT32_MAX)
     answer: Literal["similar", "dissimilar", "skip"]
 
 
@@ -269,7 +272,9 @@ def start_round(body: StartRound, session: SignedIn, context: Context) -> dict[s
 
 @router.post("/rounds/{round_number}/close")
 def close_round(
-    round_number: Annotated[int, Field(ge=1)], session: SignedIn, context: Context
+    round_number: Annotated[int, PathParam(ge=1, le=UINT32_MAX)],
+    session: SignedIn,
+    context: Context,
 ) -> dict[str, Any]:
     """Stop collecting answers for a round; it trains on what it has (operators)."""
     return round_view(context.client.close_round(session.token, round_number))

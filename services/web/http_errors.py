@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 _log = logging.getLogger(__name__)
@@ -35,6 +37,39 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = MappingProxyType(
         grpc.StatusCode.DEADLINE_EXCEEDED: 504,
     }
 )
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "invalid request"),
+        (401, "not signed in, or a bad token"),
+        (403, "the role may not do this, or a missing CSRF token"),
+        (404, "no such thing"),
+        (409, "not possible in the current state"),
+        (413, "too large"),
+        (415, "not a JPEG, PNG or TIFF image"),
+        (422, "an archive image that cannot be decoded"),
+        (429, "a limit was hit"),
+        (500, "internal error"),
+        (501, "not implemented"),
+        (502, "a service answered with an unexpected status"),
+        (503, "a service is unavailable"),
+        (504, "a service took too long"),
+    )
+}
+"""Declared on every API route, so the OpenAPI spec describes the errors it can return."""
 
 
 class WebError(Exception):

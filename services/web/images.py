@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from anneal.errors import ImageDecodeError
 from services.common.errors import ResourceExhaustedError
 from services.web.context import current_session
-from services.web.http_errors import WebError
-from services.web.image_preview import ImagePreviews
+from services.web.http_errors import ERROR_RESPONSES, WebError
+from services.web.image_preview import PREVIEW_SIZES, ImagePreviews
 from services.web.sessions import Session
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 CACHE_SECONDS = 3600
 
 
@@ -25,7 +26,7 @@ async def thumbnail(
     image_id: str,
     request: Request,
     session: Annotated[Session, Depends(current_session)],
-    size: Annotated[int, Query(ge=64, le=2048)] = 256,
+    size: Annotated[int, Query(description=f"one of {list(PREVIEW_SIZES)}")] = 256,
 ) -> Response:
     """The archive image ``image_id`` at most ``size`` pixels on its longest side."""
     previews: ImagePreviews = request.app.state.previews
@@ -35,8 +36,10 @@ async def thumbnail(
         raise WebError(404, "NOT_FOUND", f"no archive image {image_id!r}") from None
     except ResourceExhaustedError as exc:
         raise WebError(413, "RESOURCE_EXHAUSTED", str(exc)) from None
-    except ValueError as exc:
-        raise WebError(422, "INVALID_ARGUMENT", str(exc)) from None
+    except ImageDecodeError as exc:
+        raise WebError(422, "UNPROCESSABLE", str(exc)) from None
+    except ValueError as exc:  # a size not offered
+        raise WebError(400, "INVALID_ARGUMENT", str(exc)) from None
     headers = {
         "ETag": preview.etag,
         "Cache-Control": f"private, max-age={CACHE_SECONDS}",

@@ -99,10 +99,12 @@ def test_search_by_id_and_by_upload(live_system: LiveSystem, signed_in) -> None:
     assert len(by_id["hits"]) == 5 and query not in [h["image_id"] for h in by_id["hits"]]
     assert by_id["index_version"] >= 1
     assert by_id["hits"][0]["class"] == query.split("/")[0]  # the colour classes are obvious
-    files = {"file": ("red.png", png(), "image/png")}
+    red = next(i for i in live_system.ids if i.startswith("red/"))
+    upload = (live_system.config.archive / red).read_bytes()
+    files = {"file": ("scene.png", upload, "image/png")}
     by_upload = reader.post("/api/v1/search", files=files, data={"k": "4"}).json()
     assert [h["rank"] for h in by_upload["hits"]] == [1, 2, 3, 4]
-    assert by_upload["hits"][0]["class"] == "red"
+    assert by_upload["hits"][0]["image_id"] == red  # the same pixels: the same embedding
 
 
 def test_uploads_are_sniffed_and_bounded(signed_in) -> None:  # type: ignore[no-untyped-def]

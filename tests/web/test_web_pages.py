@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from conftest import LiveSystem
-from PIL import Image
 from playwright.sync_api import expect
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
@@ -22,30 +21,31 @@ TIMEOUT_MS = 60_000
 
 def sign_in(page, live_system: LiveSystem, role: Role, path: str = "/") -> None:  # type: ignore[no-untyped-def]
     page.goto(live_system.url.rstrip("/") + path)
-    page.get_by_label(re.compile("token", re.I)).fill(live_system.token(role))
+    page.get_by_role("textbox", name="Access token").fill(live_system.token(role))
     page.get_by_role("button", name=re.compile("sign in", re.I)).click()
     expect(page.get_by_text(f"local-{role.value}")).to_be_visible(timeout=TIMEOUT_MS)
 
 
 def test_a_wrong_token_is_refused(page, live_system: LiveSystem) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_system.url)
-    page.get_by_label(re.compile("token", re.I)).fill("anl.0123456789abcdef.wrong")
+    page.get_by_role("textbox", name="Access token").fill("anl.0123456789abcdef.wrong")
     page.get_by_role("button", name=re.compile("sign in", re.I)).click()
     expect(page.get_by_role("alert")).to_contain_text(re.compile("not known|token", re.I))
-    expect(page.get_by_label(re.compile("token", re.I))).to_be_visible()
+    expect(page.get_by_role("textbox", name="Access token")).to_be_visible()
 
 
 def test_search_by_uploading_a_file_shows_k_results(
     page, live_system: LiveSystem, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, live_system, Role.READER)
+    blue = next(i for i in live_system.ids if i.startswith("blue/"))
     query = tmp_path / "query.png"
-    Image.new("RGB", (32, 32), (30, 40, 200)).save(query)
+    query.write_bytes((live_system.config.archive / blue).read_bytes())
     page.select_option("#k", "10")
     page.set_input_files("#query-file", str(query))
     results = page.locator("#results .result")
     expect(results).to_have_count(10, timeout=TIMEOUT_MS)
-    expect(results.first).to_have_attribute("data-image-id", re.compile("^blue/"))
+    expect(results.first).to_have_attribute("data-image-id", blue)
     expect(page.locator("#index-version")).to_contain_text(re.compile(r"v\d+"))
 
 
