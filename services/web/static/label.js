@@ -25,6 +25,7 @@ let shown = null; // {round, pair} on screen, or null
 let upcoming = []; // pairs to show next, in order
 let canUndo = false;
 let pending = 0; // answers posted and not yet answered
+const answered = new Set(); // "round:pair_id" of the answers in flight
 let chain = Promise.resolve(); // posts go one after another
 let undoing = false;
 let drawSeq = 0;
@@ -143,6 +144,19 @@ function apply(data, { redraw = false } = {}) {
   preload(upcoming);
 }
 
+/** While answers are in flight: add the response's pairs not yet answered or queued. */
+function topUp(data) {
+  if (!data.pair) return;
+  const key = (p) => `${data.round}:${p.pair_id}`;
+  const have = new Set(upcoming.map((p) => key(p)));
+  if (shown) have.add(`${shown.round}:${shown.pair.pair_id}`);
+  const fresh = [data.pair, ...(data.upcoming || [])].filter((p) => !answered.has(key(p)) && !have.has(key(p)));
+  if (!fresh.length || (shown && shown.round !== data.round)) return;
+  upcoming.push(...fresh);
+  preload(upcoming);
+  if (!shown) showPair(data.round, upcoming.shift());
+}
+
 // ---- answering -----------------------------------------------------------------------------
 
 function answer(kind) {
@@ -158,6 +172,7 @@ function answer(kind) {
     setAnswerable(false);
   }
   announce(`${SAID[kind]}.`);
+  answered.add(`${round}:${pair.pair_id}`);
   pending++;
   chain = chain
     .then(() => api("/api/v1/label", { method: "POST", json: { round, pair_id: pair.pair_id, answer: kind } }))
@@ -165,10 +180,16 @@ function answer(kind) {
       (data) => {
         pending--;
         showProgress(data.progress);
-        if (pending === 0) apply(data);
+        if (pending === 0) {
+          answered.clear();
+          apply(data);
+        } else {
+          topUp(data);
+        }
       },
       (err) => {
         pending--;
+        if (pending === 0) answered.clear();
         showError(err, `Your answer to pair ${pair.pair_id} was not saved`);
         if (pending === 0) refresh();
       },
@@ -180,19 +201,19 @@ async function undo() {
   undoing = true;
   setAnswerable(false);
   clearError();
+  let data = null;
   try {
     await chain; // the answers already given are saved first
-    const data = await api("/api/v1/label/undo", { method: "POST" });
-    undoing = false;
+    data = await api("/api/v1/label/undo", { method: "POST" });
+  } catch (err) {
+    showError(err, "Could not undo");
+  }
+  undoing = false;
+  if (data) {
     apply(data, { redraw: true });
     if (data.pair) announce(`Undone. Pair ${data.pair.pair_id} again.`);
-  } catch (err) {
-    undoing = false;
-    showError(err, "Could not undo");
+  } else {
     await refresh();
-  } finally {
-    undoing = false;
-    setAnswerable(Boolean(shown));
   }
 }
 
@@ -201,10 +222,15 @@ async function undo() {
 async function refresh() {
   try {
     const data = await api("/api/v1/label/next");
+    clearError("Could not load the next pair");
     if (pending === 0 && !undoing) apply(data);
   } catch (err) {
     showError(err, "Could not load the next pair");
-    if (err.status !== 401 && err.status !== 403) schedulePoll();
+    if (err.status === 401 || err.status === 403) {
+      if (!shown) showMessage(err.status === 403 ? "Your role cannot label pairs." : "Sign in to label pairs.");
+    } else {
+      schedulePoll();
+    }
   }
 }
 

@@ -113,6 +113,7 @@ function updateOperator() {
 async function load() {
   try {
     render(await api("/api/v1/rounds"));
+    clearError("Could not load the rounds");
   } catch (err) {
     showError(err, "Could not load the rounds");
   }

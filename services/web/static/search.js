@@ -235,6 +235,7 @@ async function loadArchive(page) {
     archivePages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     archiveGrid.replaceChildren(...(data.images || []).map(archiveItem));
     archivePageText.textContent = `Page ${page + 1} of ${archivePages} · ${total} images`;
+    clearError("Archive");
   } catch (err) {
     archivePageText.textContent = "The archive could not be loaded.";
     showError(err, "Archive");

@@ -62,7 +62,7 @@ async function refresh() {
   if (document.hidden) return;
   try {
     render(await api("/api/v1/status"));
-    clearError();
+    clearError("Could not load the status");
   } catch (err) {
     showError(err, "Could not load the status");
     updated.textContent = `Last attempt failed at ${formatTime()}`;

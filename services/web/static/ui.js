@@ -37,7 +37,10 @@ export function announce(text) {
   }, 50);
 }
 
-/** Shows an error in the page's alert region; context says what failed. */
+/**
+ * Shows an error in the page's alert region. context says what failed; it also tags the
+ * error, so clearError(context) removes only an error of that kind.
+ */
 export function showError(err, context = "") {
   const region = document.getElementById("error");
   const message = err instanceof Error ? err.message : String(err);
@@ -47,19 +50,17 @@ export function showError(err, context = "") {
     console.error(text);
     return;
   }
-  region.replaceChildren(
-    el("span", { class: "alert-text" }, text),
-    el("button", { type: "button", class: "button-quiet alert-dismiss", "aria-label": "Dismiss error" }, "×"),
-  );
+  region.textContent = text;
+  region.dataset.context = context;
 }
 
-export function clearError() {
-  document.getElementById("error")?.replaceChildren();
+/** Empties the alert region; with a context, only when the error shown has that context. */
+export function clearError(context) {
+  const region = document.getElementById("error");
+  if (!region || (context !== undefined && region.dataset.context !== context)) return;
+  region.textContent = "";
+  delete region.dataset.context;
 }
-
-document.getElementById("error")?.addEventListener("click", (event) => {
-  if (event.target.closest(".alert-dismiss")) clearError();
-});
 
 /** The API URL of an image at a size, the image id URL-encoded per path segment. */
 export function imageUrl(imageId, size) {
