@@ -63,7 +63,7 @@ export function buildLoginDialog() {
   const errorEl = el("p", { id: "dialog-login-error", class: "field-error", role: "alert" });
   const form = el(
     "form",
-    { id: "login-dialog-form", class: "stack", novalidate: "" },
+    { id: "login-dialog-form", class: "stack", method: "post", novalidate: "" },
     el("div", { class: "field" }, el("label", { for: "dialog-token" }, "Access token"), input),
     errorEl,
     el(
