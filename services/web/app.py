@@ -52,6 +52,10 @@ async def _guard(request: Request, call_next: Handler) -> Response:
         name = getattr(route, "path", "unmatched")
         WEB_REQUESTS.labels(name, request.method, str(response.status_code)).inc()
         WEB_REQUEST_SECONDS.labels(name, request.method).observe(time.perf_counter() - started)
+    if request.url.path.startswith("/static/"):
+        # Modules import each other by plain paths (no version in the URL), so the browser
+        # must revalidate them (ETag) rather than keep a stale copy after an upgrade.
+        response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
