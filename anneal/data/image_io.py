@@ -19,6 +19,10 @@ from anneal.errors import ImageDecodeError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 WIDE_PILLOW_MODES = frozenset({"I;16", "I;16B", "I", "F"})
+MAX_IMAGE_PIXELS = 8192 * 8192
+"""Largest width x height any part of the system decodes (the embedding service, the web app's
+previews and uploads), checked from the header with :func:`image_extent` before a pixel is
+decoded: the decompression-bomb guard, like Pillow's ``Image.MAX_IMAGE_PIXELS``."""
 """Pillow modes whose samples are decoded as stored, not converted to 8-bit RGB."""
 
 

@@ -22,7 +22,7 @@ class DefaultModelError(FailedPreconditionError):
 
 
 class ImageTooLargeError(ResourceExhaustedError):
-    """An image is larger than the server's byte limit: downscale or recompress it."""
+    """An image is over the server's byte or pixel limit: downscale or recompress it."""
 
 
 class NoArchiveError(FailedPreconditionError):

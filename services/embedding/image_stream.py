@@ -2,7 +2,7 @@
 
 Images arrive as chunks (concatenated until ``last``) or as archive ids. Each image is checked
 against the byte limit while it is assembled, so an oversized image is refused before it is
-buffered whole.
+buffered whole, and against the pixel limit from its header before any worker decodes it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from anneal.data.image_io import MAX_IMAGE_PIXELS, image_extent
+from anneal.errors import ImageDecodeError
 from annealpb.embedding.v1 import embedding_pb2
 from services.embedding.archive_images import ArchiveImages
 from services.embedding.errors import ImageTooLargeError
@@ -61,6 +63,7 @@ class ImageAssembler:
                     raise ValueError(self._unfinished(pending_id))
                 data = self._archive.read(request.archive_image_id)
                 self._check_size(request.archive_image_id, len(data))
+                self._check_pixels(request.archive_image_id, data)
                 yield EncodedImage(request.archive_image_id, data)
                 continue
             chunk = request.chunk
@@ -73,7 +76,9 @@ class ImageAssembler:
             self._check_size(pending_id, size)
             parts.append(chunk.data)
             if chunk.last:
-                yield EncodedImage(pending_id, b"".join(parts))
+                data = b"".join(parts)
+                self._check_pixels(pending_id, data)
+                yield EncodedImage(pending_id, data)
                 pending_id, parts, size = None, [], 0
         if pending_id is not None:
             raise ValueError(self._unfinished(pending_id))
@@ -83,6 +88,19 @@ class ImageAssembler:
             raise ImageTooLargeError(
                 f"image {image_id!r} is larger than the limit of {self._max_bytes} bytes;"
                 " downscale or recompress it"
+            )
+
+    @staticmethod
+    def _check_pixels(image_id: str, data: bytes) -> None:
+        """Refuse an image whose header promises more than MAX_IMAGE_PIXELS (a bomb)."""
+        try:
+            height, width, _bands = image_extent(data)
+        except ImageDecodeError:
+            return  # not an image: the worker's decode says so, as INVALID_ARGUMENT
+        if height * width > MAX_IMAGE_PIXELS:
+            raise ImageTooLargeError(
+                f"image {image_id!r} is {width} x {height} pixels; the limit is"
+                f" {MAX_IMAGE_PIXELS:,} pixels: downscale it"
             )
 
     @staticmethod

@@ -43,6 +43,7 @@ from PIL import Image, UnidentifiedImageError
 
 from anneal.data.image_io import (
     IMAGE_SUFFIXES,
+    MAX_IMAGE_PIXELS,
     WIDE_PILLOW_MODES,
     decode_bands,
     image_extent,
@@ -59,10 +60,9 @@ from being filled with one copy of each image per requested pixel count."""
 MIB = 1024 * 1024
 DEFAULT_MAX_ENTRIES = 512
 DEFAULT_MAX_BYTES = 64 * MIB
-DEFAULT_MAX_PIXELS = 8192 * 8192
-"""Largest width x height decoded (a multi-band image may hold at most 4x as many samples,
-the samples of an RGBA image of this size): the decompression-bomb guard, like Pillow's
-``Image.MAX_IMAGE_PIXELS``. The embedding service has a byte limit but no pixel limit."""
+DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS
+"""Largest width x height decoded, the system's limit (a multi-band image may hold at most 4x as
+many samples, the samples of an RGBA image of this size)."""
 DEFAULT_MAX_FILE_BYTES = 16 * MIB
 """Largest archive file read; the same value as the embedding service's ANNEAL_MAX_IMAGE_BYTES
 default (``services.embedding.server.DEFAULT_MAX_IMAGE_BYTES``, not imported because that

@@ -8,13 +8,14 @@ import warnings
 
 from PIL import Image
 
+from anneal.data.image_io import MAX_IMAGE_PIXELS
 from services.web.http_errors import WebError
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 """The embedding service's default limit (ANNEAL_MAX_IMAGE_BYTES; a test keeps them equal): a
 larger upload could never be embedded. Not imported from there: that module brings in Ray."""
-MAX_UPLOAD_PIXELS = 50_000_000
-"""About a 7,000 x 7,000 scene; more is refused before decoding (decompression bombs)."""
+MAX_UPLOAD_PIXELS = MAX_IMAGE_PIXELS
+"""The embedding service's pixel limit; more is refused before decoding (decompression bombs)."""
 
 _SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),

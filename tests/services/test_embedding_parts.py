@@ -99,3 +99,29 @@ def test_bad_settings_stop_at_start_up(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         parser({}).parse(["--batch-size", "0"])
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (its pixel data is never read)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = b"IHDR" + ihdr
+    chunk_ihdr = struct.pack(">I", len(ihdr)) + body + struct.pack(">I", zlib.crc32(body))
+    idat = b"IDAT" + zlib.compress(b"\0")
+    chunk_idat = struct.pack(">I", len(idat) - 4) + idat + struct.pack(">I", zlib.crc32(idat))
+    return b"\x89PNG\r\n\x1a\n" + chunk_ihdr + chunk_idat
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header() -> None:
+    from anneal.data.image_io import MAX_IMAGE_PIXELS
+
+    assembler = ImageAssembler(max_image_bytes=1 << 20, archive=ArchiveImages(None))
+    side = int(MAX_IMAGE_PIXELS**0.5)
+    bomb = png_header(side + 1, side + 1)
+    assert len(bomb) < 100  # tiny on the wire, 67 million pixels once decoded
+    with pytest.raises(ImageTooLargeError, match=r"'bomb'.*pixels"):
+        list(assembler.images(iter([chunk("bomb", bomb, True)])))
+    fits = png_header(side, side)
+    assert [i.image_id for i in assembler.images(iter([chunk("fits", fits, True)]))] == ["fits"]
