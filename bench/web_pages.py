@@ -32,18 +32,8 @@ from anneal.data.archive import Archive
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
 from services.security.principal import Role
+from services.web.chromium import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT_MS = 120_000
 
@@ -159,7 +149,9 @@ def main() -> None:
         }
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS)
+                )
                 viewport = {"width": 1280, "height": 900}
                 operator = browser.new_context(viewport=viewport).new_page()
                 sign_in(operator, url, token[Role.OPERATOR], "/rounds")

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from image_bytes import png_header
 
 from annealpb.embedding.v1 import embedding_pb2
 from services.embedding.__main__ import parser
@@ -99,19 +100,6 @@ def test_bad_settings_stop_at_start_up(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         parser({}).parse(["--batch-size", "0"])
     assert "expected a positive integer" in capsys.readouterr().err
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` (its pixel data is never read)."""
-    import struct
-    import zlib
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    body = b"IHDR" + ihdr
-    chunk_ihdr = struct.pack(">I", len(ihdr)) + body + struct.pack(">I", zlib.crc32(body))
-    idat = b"IDAT" + zlib.compress(b"\0")
-    chunk_idat = struct.pack(">I", len(idat) - 4) + idat + struct.pack(">I", zlib.crc32(idat))
-    return b"\x89PNG\r\n\x1a\n" + chunk_ihdr + chunk_idat
 
 
 def test_an_image_over_the_pixel_limit_is_refused_from_its_header() -> None:

@@ -17,37 +17,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
+from live_system import LiveSystem
 from round_helpers import make_archive
 
-from services.cli.supervisor import Supervisor
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
-from services.security.principal import Role
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class LiveSystem:
-    """The started system: its config (addresses, local tokens) and the web app's URL."""
-
-    def __init__(self, config: SystemConfig, supervisor: Supervisor, ids: list[str]) -> None:
-        self.config = config
-        self.supervisor = supervisor
-        self.ids = ids
-        self.url = config.web_url
-
-    def token(self, role: Role) -> str:
-        return self.config.security.role_token(role).read_text().strip()
+from services.web.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="session")
@@ -74,13 +49,13 @@ def live_system() -> Iterator[LiveSystem]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium; each test opens its own context (its own cookies)."""
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+            executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS), headless=True
         )  # Playwright gives every launch a fresh --user-data-dir
         try:
             yield launched

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import LiveSystem
+from image_bytes import png_header
+from live_system import LiveSystem
 from PIL import Image
 
 from services.security.principal import Role
-from services.web.uploads import MAX_UPLOAD_BYTES
+from services.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +117,10 @@ def test_uploads_are_sniffed_and_bounded(signed_in) -> None:  # type: ignore[no-
     )
     huge = {"file": ("big.png", png() + b"\0" * MAX_UPLOAD_BYTES, "image/png")}
     assert error_of(reader.post("/api/v1/search", files=huge))[0] == 413
+    side = int(MAX_UPLOAD_PIXELS**0.5) + 1
+    bomb = {"file": ("bomb.png", png_header(side, side), "image/png")}
+    status, code, message = error_of(reader.post("/api/v1/search", files=bomb))
+    assert (status, code) == (413, "RESOURCE_EXHAUSTED") and "pixels" in message
     assert error_of(reader.post("/api/v1/search", data={"k": "3"}))[:2] == (
         400,
         "INVALID_ARGUMENT",

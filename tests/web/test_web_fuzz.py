@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveSystem
+from live_system import LiveSystem
 
 from services.security.principal import Role
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import LiveSystem
+from live_system import LiveSystem
 from playwright.sync_api import expect
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
