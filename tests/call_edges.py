@@ -210,6 +210,22 @@ def code_call_edges() -> frozenset[CallEdge]:
     return frozenset(edges)
 
 
+def app_calls(name: str) -> frozenset[tuple[str, str]]:
+    """(callee, method) of every RPC that the app ``services/<name>`` calls.
+
+    An app (the web app, ``services/web``) is no catalog service: it calls the services' public
+    ports with the token of the person using it, so its calls are not service-to-service edges
+    and :func:`code_call_edges` leaves them out. Its health checks (``grpc_health`` stubs, on
+    every service it has an address for) are not RPCs of a catalog service and not listed.
+    """
+    return calls_of_files(package_files(name))
+
+
+def app_stubs(name: str) -> frozenset[str]:
+    """The catalog services whose stubs the app ``services/<name>`` constructs."""
+    return stubs_of_files(package_files(name))
+
+
 def service_pairs(edges: Iterable[CallEdge] | None = None) -> frozenset[tuple[str, str]]:
     """(caller, callee) of the edges (default: :func:`code_call_edges`), methods dropped."""
     chosen = code_call_edges() if edges is None else edges

@@ -111,8 +111,13 @@ def service_of(obj: Obj) -> str | None:
     return match.group(1) if match else None
 
 
-def service_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:
-    """Service name -> the Deployment or StatefulSet that runs it."""
+APPS = frozenset({"web"})
+"""``services/<name>`` modules that run in a pod but are no service of the catalog: the web app,
+a client of the services' public ports (with people's tokens), served over HTTP."""
+
+
+def module_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:
+    """Module name -> the Deployment or StatefulSet that runs ``python -m services.<name>``."""
     found: dict[str, Obj] = {}
     for obj in objects:
         name = service_of(obj)
@@ -120,6 +125,25 @@ def service_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:
             assert name not in found, f"two workloads run services.{name}"
             found[name] = obj
     return found
+
+
+def service_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:
+    """Catalog service name -> the Deployment or StatefulSet that runs it (the gRPC services;
+    the apps of :data:`APPS` are left out: :func:`app_workload`)."""
+    from services.common.catalog import SERVICES
+
+    found = module_workloads(objects)
+    unknown = set(found) - set(SERVICES) - APPS
+    assert not unknown, f"workloads run {sorted(unknown)}: neither catalog services nor APPS"
+    return {name: obj for name, obj in found.items() if name in SERVICES}
+
+
+def app_workload(objects: tuple[Obj, ...], name: str) -> Obj:
+    """The Deployment that runs the app ``services.<name>`` (one of :data:`APPS`)."""
+    assert name in APPS, name
+    found = module_workloads(objects)
+    assert name in found, f"no workload runs services.{name}"
+    return found[name]
 
 
 def main_container(workload: Obj) -> Obj:

@@ -11,6 +11,8 @@ import pytest
 from call_edges import (
     REPO,
     CallEdge,
+    app_calls,
+    app_stubs,
     calls_of_files,
     code_call_edges,
     rpc_methods,
@@ -51,6 +53,24 @@ def test_only_service_packages_are_callers() -> None:
     callers = {edge.caller for edge in code_call_edges()}
     assert callers <= {"retrieval", "coordinator", "selection", "labels", "search", "embedding"}
     assert service_pairs() >= set(KNOWN)
+
+
+# What the web app calls on the services' public ports (services/web/system_client.py).
+WEB_KNOWN = {
+    ("retrieval", "Retrieve"),
+    ("selection", "ListPendingPairs"),
+    ("labels", "SubmitLabels"),
+    ("coordinator", "StartRound"),
+    ("coordinator", "GetStatus"),
+}
+
+
+def test_the_web_app_calls_are_read_apart_from_the_service_edges() -> None:
+    """services/web is no catalog service: its calls are a client's, with people's tokens."""
+    calls = app_calls("web")
+    assert calls >= WEB_KNOWN
+    assert {callee for callee, _ in calls} == app_stubs("web")
+    assert not any(edge.caller == "web" for edge in code_call_edges())
 
 
 def test_every_stub_call_in_the_services_is_seen(catalog: Any) -> None:

@@ -13,15 +13,18 @@ from typing import Any
 from k8s_manifests import (
     REPO,
     Obj,
+    app_workload,
     container_env,
     main_container,
+    module_workloads,
     mount_of,
     named,
     of_kind,
     service_workloads,
     settings_set,
+    workload_settings,
 )
-from service_settings import refused_when_missing
+from service_settings import declared_settings, refused_when_missing
 
 
 def test_commands_are_the_catalog_commands(objects: tuple[Obj, ...], catalog: Any) -> None:
@@ -63,12 +66,39 @@ def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> 
         assert {p["targetPort"] for p in service["spec"]["ports"]} == set(want), name
 
 
+def test_web_runs_the_web_app_once(objects: tuple[Obj, ...]) -> None:
+    """services.web on its own ports (services/web/__main__.py), one replica: it keeps the
+    signed-in sessions in memory, so a second replica would not know them."""
+    from services.web.__main__ import WEB_METRICS_PORT, WEB_PORT
+
+    web = app_workload(objects, "web")
+    assert web["kind"] == "Deployment"
+    assert web["spec"]["replicas"] == 1, "sessions are in memory: one replica"
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] != "web"
+    container = main_container(web)
+    assert container["command"] == ["python", "-m", "services.web"]
+    want = {"http": WEB_PORT, "metrics": WEB_METRICS_PORT}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == want
+    env = container_env(container)
+    assert env["ANNEAL_PORT"]["value"] == str(WEB_PORT)
+    assert env["ANNEAL_METRICS_PORT"]["value"] == str(WEB_METRICS_PORT)
+    service = named(objects, "Service", "web")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == want
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == set(want)
+    named(objects, "ServiceMonitor", "web")
+    named(objects, "NetworkPolicy", "web")
+
+
 def test_every_setting_is_read_by_its_service(
     objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
 ) -> None:
     for name, settings in settings_set(objects).items():
         unread = sorted(set(settings) - set(declared[name]))
         assert not unread, f"{name}'s pod sets variables services.{name} does not read: {unread}"
+    web = workload_settings(objects, app_workload(objects, "web"))
+    unread = sorted(set(web) - set(declared_settings("web")))
+    assert not unread, f"web's pod sets variables services.web does not read: {unread}"
 
 
 # Settings naming files or folders. Their defaults are relative paths, i.e. inside the image's
@@ -109,6 +139,18 @@ def test_required_settings_are_set(
         assert settings["ANNEAL_HOST"] == "0.0.0.0", f"{name} must listen on the pod's address"
 
 
+def test_the_web_apps_required_settings_are_set(objects: tuple[Obj, ...]) -> None:
+    # Its refusal names ANNEAL_INSECURE=true as the alternative to a token file (debugging only,
+    # never in a pod: test_k8s_credentials.py), so that one is not required.
+    required = required_in_a_pod("web", declared_settings("web")) - {"ANNEAL_INSECURE"}
+    assert {"ANNEAL_ARCHIVE", "ANNEAL_TOKENS_FILE", "ANNEAL_HOST"} <= required
+    settings = workload_settings(objects, app_workload(objects, "web"))
+    missing = sorted(required - set(settings))
+    assert not missing, f"web's pod leaves {missing} at values that cannot work in a pod"
+    assert settings["ANNEAL_HOST"] == "0.0.0.0", "web must listen on the pod's address"
+    assert settings["ANNEAL_ARCHIVE"].startswith("/")
+
+
 def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: Any) -> None:
     """Services call each other on the callee's internal (mutual-TLS) port, never its public
     one, where a service's certificate is no credential."""
@@ -123,6 +165,18 @@ def test_service_addresses_point_at_services(objects: tuple[Obj, ...], catalog: 
         name = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
         named(objects, "Service", name)
         assert value == f"{name}:{catalog[name].internal_port}", variable
+
+
+def test_web_addresses_are_the_public_ports(objects: tuple[Obj, ...], catalog: Any) -> None:
+    """The web app calls the services with people's tokens, as any client: on the public
+    port, where the token's role decides, never the internal one (a service's certificate)."""
+    settings = workload_settings(objects, app_workload(objects, "web"))
+    addresses = {k: v for k, v in settings.items() if k.endswith("_ADDR")}
+    assert set(addresses) == {f"ANNEAL_{name.upper()}_ADDR" for name in catalog}
+    for variable, value in addresses.items():
+        name = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
+        named(objects, "Service", name)
+        assert value == f"{name}:{catalog[name].grpc_port}", variable
 
 
 def test_shared_model_settings_agree(objects: tuple[Obj, ...]) -> None:
@@ -201,6 +255,14 @@ def test_archive_is_mounted_read_only_where_the_setting_points(
         mount = mount_of(workloads[name], settings[name]["ANNEAL_ARCHIVE"])
         assert mount["readOnly"] is True, name
         named(objects, "PersistentVolumeClaim", shared_claim(workloads[name], mount))
+    web = app_workload(objects, "web")
+    path = workload_settings(objects, web)["ANNEAL_ARCHIVE"]
+    mount = mount_of(web, path)
+    assert mount["readOnly"] is True, "web"
+    assert shared_claim(web, mount) == shared_claim(
+        workloads["embedding"],
+        mount_of(workloads["embedding"], settings["embedding"]["ANNEAL_ARCHIVE"]),
+    ), "web reads the services' archive"
 
 
 def dockerfile_instruction(keyword: str) -> list[str]:
@@ -212,7 +274,7 @@ def test_image_runs_as_the_manifests_user(objects: tuple[Obj, ...]) -> None:
     (user,) = dockerfile_instruction("USER")
     uid, gid = (int(part) for part in user.split(":"))
     assert uid != 0
-    for workload in service_workloads(objects).values():
+    for workload in module_workloads(objects).values():
         pod = workload["spec"]["template"]["spec"]["securityContext"]
         assert (pod["runAsUser"], pod["runAsGroup"]) == (uid, gid)
 

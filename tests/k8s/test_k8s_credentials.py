@@ -11,6 +11,7 @@ import pytest
 from k8s_manifests import (
     REPO,
     Obj,
+    app_workload,
     named,
     of_kind,
     pod_templates,
@@ -19,6 +20,7 @@ from k8s_manifests import (
     secret_file,
     service_workloads,
     settings_set,
+    workload_settings,
 )
 
 # Where each TLS setting points: the keys of a kubernetes.io/tls Secret as cert-manager writes
@@ -60,6 +62,21 @@ def test_the_token_file_is_the_tokens_secret(objects: tuple[Obj, ...], catalog: 
     for name in catalog:
         found = secret_file(workloads[name], settings[name]["ANNEAL_TOKENS_FILE"])
         assert found == TOKENS_SECRET, name
+
+
+def test_web_serves_with_its_own_certificate_and_reads_the_tokens(
+    objects: tuple[Obj, ...],
+) -> None:
+    """HTTPS with its own certificate (so its session cookies are Secure), the CA of that
+    Secret to verify the services, and the token file to check sign-ins."""
+    web = app_workload(objects, "web")
+    settings = workload_settings(objects, web)
+    for variable, key in TLS_FILES.items():
+        assert secret_file(web, settings[variable]) == ("anneal-web-tls", key), variable
+    assert secret_file(web, settings["ANNEAL_TOKENS_FILE"]) == TOKENS_SECRET
+    assert settings.get("ANNEAL_INSECURE", "false") == "false"
+    assert "ANNEAL_REFLECTION" not in settings, "web serves no gRPC"
+    assert secrets_mounted(objects)["anneal-web-tls"] == {f"Deployment/{web['metadata']['name']}"}
 
 
 def test_no_secret_or_config_is_mounted_by_sub_path(objects: tuple[Obj, ...]) -> None:

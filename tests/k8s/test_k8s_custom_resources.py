@@ -15,6 +15,7 @@ from k8s_manifests import (
     OVERLAY_NAMESPACES,
     REPO,
     Obj,
+    app_workload,
     container_env,
     main_container,
     named,
@@ -23,6 +24,7 @@ from k8s_manifests import (
     secret_file,
     service_workloads,
     settings_set,
+    workload_settings,
 )
 
 QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
@@ -226,7 +228,8 @@ def test_each_service_has_a_certificate_for_its_identity(
     workloads = service_workloads(objects)
     by_secret = {c["spec"]["secretName"]: c for c in of_kind(objects, "Certificate")}
     dialled: dict[str, set[str]] = {}  # service -> the host names its callers dial
-    for values in settings.values():
+    web = workload_settings(objects, app_workload(objects, "web"))
+    for values in [*settings.values(), web]:
         for variable, address in values.items():
             if variable.endswith("_ADDR"):
                 callee = variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower()
@@ -243,6 +246,26 @@ def test_each_service_has_a_certificate_for_its_identity(
         assert not any("NAMESPACE" in n for n in names), f"{name}: namespace not filled in"
         assert dialled.get(name, set()) <= names, f"callers dial {dialled[name]}, not a SAN"
         assert_key_and_lifetime(by_secret[secret])
+
+
+def test_the_web_app_has_a_server_certificate(overlay: str, objects: tuple[Obj, ...]) -> None:
+    """For the name an Ingress or a port-forward reaches it by, from the namespace's CA. No
+    SPIFFE identity or client auth: it calls the services with people's tokens."""
+    namespace = OVERLAY_NAMESPACES[overlay]
+    web = app_workload(objects, "web")
+    secret, _ = secret_file(web, workload_settings(objects, web)["ANNEAL_TLS_CERT"])
+    by_secret = {c["spec"]["secretName"]: c for c in of_kind(objects, "Certificate")}
+    assert secret in by_secret, f"web mounts {secret}, which no Certificate fills"
+    cert = by_secret[secret]["spec"]
+    assert not cert.get("isCA")
+    assert "server auth" in cert["usages"] and "client auth" not in cert["usages"]
+    assert "uris" not in cert
+    assert set(cert["dnsNames"]) == {
+        "web",
+        f"web.{namespace}.svc",
+        f"web.{namespace}.svc.cluster.local",
+    }
+    assert_key_and_lifetime(by_secret[secret])
 
 
 def test_milvus_requires_authentication() -> None:

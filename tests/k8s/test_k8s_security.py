@@ -4,7 +4,10 @@ resources; the NetworkPolicies allow exactly the calls the code makes and deny e
 Service-to-service edges are not listed here: they are read from the services' code
 (tests/call_edges.py), so a policy cannot pass by agreeing with a wrong list. The callers from
 outside (client apps, labelling services, operators, Prometheus) are the access model's choice
-and are listed below, checked to cover at least what the CLI's client commands call.
+and are listed below, checked to cover at least what the CLI's client commands call. The web
+app (services/web) is such a caller inside the namespace: it reaches the public port of each
+service it has an address for (its ANNEAL_<NAME>_ADDR, which must cover the stubs its code
+builds), and only pods labelled anneal.io/web-client reach it.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from call_edges import REPO, code_call_edges, service_pairs, stubs_of_files
+from call_edges import REPO, app_stubs, code_call_edges, service_pairs, stubs_of_files
 from k8s_manifests import (
     OVERLAY_NAMESPACES,
     Obj,
+    app_workload,
     main_container,
     named,
     of_kind,
     pod_templates,
     service_workloads,
+    workload_settings,
 )
 from network_policies import SENTINEL_PORT, Pod, Policies, container_ports, describe, tcp
 
@@ -28,7 +33,8 @@ from network_policies import SENTINEL_PORT, Pod, Policies, container_ports, desc
 RETRIEVAL_CLIENT = "anneal.io/retrieval-client"
 LABELLING_CLIENT = "anneal.io/labelling-client"
 OPERATOR = "anneal.io/operator"
-CLIENT_LABELS = (RETRIEVAL_CLIENT, LABELLING_CLIENT, OPERATOR)
+WEB_CLIENT = "anneal.io/web-client"  # may open the web app's HTTPS port (an ingress controller)
+CLIENT_LABELS = (RETRIEVAL_CLIENT, LABELLING_CLIENT, OPERATOR, WEB_CLIENT)
 # Who may open a connection to each service's public gRPC port (TLS; the token's role then
 # decides which RPCs): client apps query retrieval; labelling services list pending pairs on
 # selection, answer to labels, and read the open round from the coordinator; operators run
@@ -94,6 +100,15 @@ class Cluster:
                 template["metadata"]["labels"],
                 container_ports(template["spec"]["containers"]),
             )
+        web = app_workload(objects, "web")
+        template = web["spec"]["template"]
+        self.web = Pod(
+            "web",
+            self.namespace,
+            template["metadata"]["labels"],
+            container_ports(template["spec"]["containers"]),
+        )
+        self.web_settings = workload_settings(objects, web)
         ray = named(objects, "RayCluster", "anneal-ray")
         self.ray: dict[str, Pod] = {}
         for tpl in pod_templates(objects):
@@ -118,8 +133,12 @@ class Cluster:
     def platform(self) -> list[Pod]:
         return [*self.ray.values(), self.milvus, self.etcd, self.minio, self.pulsar]
 
+    def anneal_pods(self) -> dict[str, Pod]:
+        """The pods that run ANNEAL's code: the six services and the web app."""
+        return {**self.services, "web": self.web}
+
     def every_pod(self) -> list[Pod]:
-        return [*self.services.values(), *self.platform()]
+        return [*self.anneal_pods().values(), *self.platform()]
 
 
 @pytest.fixture
@@ -129,7 +148,7 @@ def cluster(overlay: str, objects: tuple[Obj, ...]) -> Cluster:
 
 def test_pods_run_restricted(objects: tuple[Obj, ...]) -> None:
     templates = list(pod_templates(objects))
-    assert len(templates) >= 8, "six services, the Ray head and its workers"
+    assert len(templates) >= 9, "six services, the web app, the Ray head and its workers"
     for tpl in templates:
         pod = tpl.spec["securityContext"]
         assert pod["runAsNonRoot"] is True, tpl.owner
@@ -149,6 +168,7 @@ def test_pods_run_restricted(objects: tuple[Obj, ...]) -> None:
 
 
 def test_services_have_native_grpc_probes(objects: tuple[Obj, ...]) -> None:
+    """The six gRPC services; the web app serves HTTP: test_web_has_https_get_probes."""
     for workload in service_workloads(objects).values():
         container = main_container(workload)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -164,6 +184,21 @@ def test_probes_use_the_plaintext_health_port(objects: tuple[Obj, ...], catalog:
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             grpc_probe = container[probe]["grpc"]
             assert grpc_probe == {"port": catalog[name].health_port}, f"{name} {probe}"
+
+
+def test_web_has_https_get_probes(objects: tuple[Obj, ...]) -> None:
+    """The web app speaks HTTP(S), not gRPC: the kubelet GETs /healthz on its HTTPS port (it
+    does not verify the certificate of an HTTPS probe)."""
+    source = (REPO / "services" / "web" / "app.py").read_text()
+    assert '@app.get("/healthz"' in source, "the web app's health route moved"
+    container = main_container(app_workload(objects, "web"))
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert str(ports["http"]) == env["ANNEAL_PORT"], "probes GET the port the app serves"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert set(container[probe]) & {"exec", "grpc", "tcpSocket"} == set(), probe
+        want = {"path": "/healthz", "port": "http", "scheme": "HTTPS"}
+        assert container[probe]["httpGet"] == want, probe
 
 
 def test_default_deny_in_both_directions(objects: tuple[Obj, ...]) -> None:
@@ -207,6 +242,58 @@ def test_no_other_service_to_service_traffic(cluster: Cluster) -> None:
             assert not egress, f"{where}: {caller} may send to {describe(egress)}"
 
 
+def web_dials(cluster: Cluster) -> dict[str, str]:
+    """Service -> the address the web app dials it at (its ANNEAL_<NAME>_ADDR)."""
+    return {
+        variable.removeprefix("ANNEAL_").removesuffix("_ADDR").lower(): address
+        for variable, address in cluster.web_settings.items()
+        if variable.endswith("_ADDR")
+    }
+
+
+def test_web_reaches_the_public_port_of_each_service_it_dials(
+    cluster: Cluster, catalog: Any
+) -> None:
+    """The web app calls the services as a client, with each signed-in person's token: on the
+    public port, never the internal (mutual-TLS) one. It dials every service it has an address
+    for (health checks of all six; the stubs its code builds are among them)."""
+    dialled = web_dials(cluster)
+    assert set(dialled) == set(catalog), "the web app has the address of every service"
+    built = app_stubs("web")
+    assert built, "services/web builds no stub: moved?"
+    assert built <= set(dialled), f"services/web builds stubs of {sorted(built)}"
+    for name, spec in catalog.items():
+        src, dst = cluster.web, cluster.services[name]
+        want = tcp(spec.grpc_port)
+        assert cluster.policies.ingress(src, dst) & want, f"web -> {name}: no ingress"
+        assert cluster.policies.egress(src, dst) & want, f"web -> {name}: no egress from web"
+        got = cluster.policies.reachable(src, dst)
+        assert got == want, f"web -> {name}: reaches {describe(got)}, only the public port"
+
+
+def test_no_service_reaches_the_web_app(cluster: Cluster) -> None:
+    for name, src in cluster.services.items():
+        ingress = cluster.policies.ingress(src, cluster.web)
+        egress = cluster.policies.egress(src, cluster.web)
+        assert not ingress, f"{name} -> web: web admits {describe(ingress)}"
+        assert not egress, f"{name} may send to web: {describe(egress)}"
+    got = cluster.policies.egress(cluster.web, cluster.web)
+    assert not got, f"web may send to itself: {describe(got)}"
+
+
+def test_web_port_admits_only_web_clients(cluster: Cluster) -> None:
+    for namespace in ("clients", "ingress-nginx"):
+        got = cluster.policies.reachable(client(WEB_CLIENT, namespace), cluster.web)
+        assert got == tcp(8080), f"web client in {namespace} -> web: {describe(got)}"
+    for label in (RETRIEVAL_CLIENT, LABELLING_CLIENT, OPERATOR):
+        got = cluster.policies.reachable(client(label), cluster.web)
+        assert not got, f"{label} -> web: {describe(got)}"
+    for stranger in (STRANGER, GRAFANA, KUBE_DNS, *cluster.platform()):
+        got = cluster.policies.reachable(stranger, cluster.web)
+        assert not got, f"{stranger.name} -> web: {describe(got)}"
+    assert cluster.policies.reachable(PROMETHEUS, cluster.web) == tcp(9107), "metrics only"
+
+
 def test_public_ports_admit_only_their_clients(cluster: Cluster, catalog: Any) -> None:
     assert set(PUBLIC_CALLERS) == set(catalog)
     for name, spec in catalog.items():
@@ -239,7 +326,7 @@ def test_metrics_ports_admit_only_prometheus(cluster: Cluster, catalog: Any) -> 
         assert got == tcp(spec.metrics_port), f"prometheus -> {name}: {describe(got)}"
         for other in (elsewhere, GRAFANA):
             assert not cluster.policies.reachable(other, dst), f"{other.name} -> {name}"
-        for src in cluster.services.values():
+        for src in cluster.anneal_pods().values():
             got = cluster.policies.reachable(src, dst)
             assert ("TCP", spec.metrics_port) not in got, f"{src.name} -> {name} metrics"
 
@@ -258,7 +345,7 @@ def test_every_pod_resolves_names_and_reaches_nothing_else_outside(cluster: Clus
 
 
 def test_search_alone_reaches_milvus(cluster: Cluster) -> None:
-    for name, src in cluster.services.items():
+    for name, src in cluster.anneal_pods().items():
         got = cluster.policies.reachable(src, cluster.milvus)
         assert got == (tcp(19530) if name == "search" else frozenset()), f"{name} -> Milvus"
         for dependency in (cluster.etcd, cluster.minio, cluster.pulsar):
@@ -289,7 +376,7 @@ def test_milvus_reaches_its_dependencies(cluster: Cluster) -> None:
 def test_ray_head_admits_only_embedding_on_the_client_port(cluster: Cluster) -> None:
     head = cluster.ray["head"]
     assert {"client": ("TCP", 10001), "dashboard": ("TCP", 8265)}.items() <= head.ports.items()
-    for name, src in cluster.services.items():
+    for name, src in cluster.anneal_pods().items():
         got = cluster.policies.reachable(src, head)
         assert got == (tcp(10001) if name == "embedding" else frozenset()), f"{name} -> head"
         for group, worker in cluster.ray.items():
@@ -308,7 +395,7 @@ def test_ray_pods_reach_each_other(cluster: Cluster) -> None:
         for dst in cluster.ray.values():
             got = cluster.policies.reachable(src, dst)
             assert ("TCP", SENTINEL_PORT) in got, f"{src.name} -> {dst.name}: {describe(got)}"
-        for other in (*cluster.services.values(), cluster.milvus):
+        for other in (*cluster.anneal_pods().values(), cluster.milvus):
             # The head's API-server rule is an ipBlock, taken here to match pods too: what
             # stops it is the other pod's ingress.
             check = (
