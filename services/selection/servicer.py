@@ -61,7 +61,8 @@ class SelectionServicer(selection_pb2_grpc.SelectionServiceServicer):
         pending = self._rounds.pending(request.round, 0, timeout)
         caller = current_caller()
         annotator = caller.name if caller is not None and caller.role is Role.ANNOTATOR else None
-        pending = for_annotator(pending, annotator)
+        size = len(self._rounds.get(request.round).pairs)
+        pending = for_annotator(pending, annotator, size, lambda p: p.pair_id)
         if request.limit:
             pending = pending[: request.limit]
         return selection_pb2.ListPendingPairsResponse(

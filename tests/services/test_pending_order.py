@@ -22,14 +22,22 @@ from services.selection.pair_order import for_annotator, offset_for
 
 def test_a_rotation_keeps_every_pair_and_depends_only_on_the_name() -> None:
     pairs = list(range(10))
-    alice = for_annotator(pairs, "alice")
+    alice = for_annotator(pairs, "alice", 10, int)
     assert sorted(alice) == pairs
-    assert alice == for_annotator(pairs, "alice")
+    assert alice == for_annotator(pairs, "alice", 10, int)
     assert alice[0] == offset_for("alice", 10)
-    assert for_annotator(pairs, None) == pairs
-    assert for_annotator([], "alice") == []
+    assert for_annotator(pairs, None, 10, int) == pairs
+    assert for_annotator([], "alice", 10, int) == []
     starts = {offset_for(f"annotator-{i}", 10) for i in range(20)}
     assert len(starts) > 5  # names spread over the list
+
+
+def test_the_order_of_what_is_left_does_not_move_as_answers_arrive() -> None:
+    pairs = list(range(10))
+    order = for_annotator(pairs, "alice", 10, int)
+    for answered in range(1, 10):
+        left = [p for p in pairs if p not in order[:answered]]
+        assert for_annotator(left, "alice", 10, int) == order[answered:]
 
 
 @pytest.fixture
@@ -57,7 +65,7 @@ def test_two_annotators_start_at_different_pairs(stack: Stack) -> None:
         stack._channels.append(channel)
         stub = selection_pb2_grpc.SelectionServiceStub(channel)
         pending = _retry_until_known(stub, request)
-        assert pending == for_annotator(stored, name)
+        assert pending == for_annotator(stored, name, len(stored), int)
         firsts[name] = pending[0]
         limited = stub.ListPendingPairs(selection_pb2.ListPendingPairsRequest(round=1, limit=2))
         assert [p.pair_id for p in limited.pairs] == pending[:2]

@@ -26,6 +26,7 @@ def sign_in(page, live_system: LiveSystem, role: Role, path: str = "/") -> None:
     expect(page.locator("#user-name")).to_have_text(f"local-{role.value}", timeout=TIMEOUT_MS)
     if page.url.rstrip("/") != (live_system.url.rstrip("/") + path).rstrip("/"):
         page.goto(live_system.url.rstrip("/") + path)
+    page.wait_for_load_state("load")  # the page's modules have run and listen for input
 
 
 def test_a_wrong_token_is_refused(page, live_system: LiveSystem) -> None:  # type: ignore[no-untyped-def]
@@ -76,20 +77,22 @@ def test_a_round_from_the_rounds_page_labelled_by_keyboard_trains_and_swaps(
     pair = annotator.locator("#pair")
     expect(pair).to_have_attribute("data-pair-id", re.compile(r"\d+"), timeout=TIMEOUT_MS)
     first = pair.get_attribute("data-pair-id")
-    annotator.keyboard.press("y")
+    with annotator.expect_response(lambda r: r.url.endswith("/api/v1/label")):
+        annotator.keyboard.press("y")
     expect(pair).not_to_have_attribute("data-pair-id", first, timeout=TIMEOUT_MS)
     annotator.keyboard.press("u")  # undo: the first pair comes back
     expect(pair).to_have_attribute("data-pair-id", first, timeout=TIMEOUT_MS)
     answered = []
     for _ in range(4):
-        annotator.wait_for_load_state("networkidle")  # the last answer's reply is in
         shown, a, b = annotator.evaluate(
             "() => [document.querySelector('#pair').dataset.pairId,"
             " document.querySelector('#image-a').alt, document.querySelector('#image-b').alt]"
         )
         similar = a.split("/")[0] == b.split("/")[0]
         answered.append((int(shown), similar))
-        annotator.keyboard.press("y" if similar else "n")
+        saved = lambda r: r.url.endswith("/api/v1/label") and r.request.method == "POST"  # noqa: E731
+        with annotator.expect_response(saved, timeout=TIMEOUT_MS):
+            annotator.keyboard.press("y" if similar else "n")
         expect(pair).not_to_have_attribute("data-pair-id", shown, timeout=TIMEOUT_MS)
     expect(annotator.locator("#main")).to_contain_text(
         re.compile("training|re-embedded|index|done", re.I), timeout=TIMEOUT_MS
