@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -48,24 +49,23 @@ def _render(request: Request, page: str, session: Session | None) -> HTMLRespons
 MaybeSession = Annotated[Session | None, Depends(optional_session)]
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def search_page(request: Request, session: MaybeSession) -> HTMLResponse:
-    return _render(request, "search", session)
+def _page(page: str) -> Callable[[Request, Session | None], HTMLResponse]:
+    def show(request: Request, session: MaybeSession) -> HTMLResponse:
+        return _render(request, page, session)
+
+    show.__name__ = f"{page}_page"
+    return show
 
 
-@router.get("/label", response_class=HTMLResponse, include_in_schema=False)
-def label_page(request: Request, session: MaybeSession) -> HTMLResponse:
-    return _render(request, "label", session)
-
-
-@router.get("/rounds", response_class=HTMLResponse, include_in_schema=False)
-def rounds_page(request: Request, session: MaybeSession) -> HTMLResponse:
-    return _render(request, "rounds", session)
-
-
-@router.get("/status", response_class=HTMLResponse, include_in_schema=False)
-def status_page(request: Request, session: MaybeSession) -> HTMLResponse:
-    return _render(request, "status", session)
+for _name, _path in (
+    ("search", "/"),
+    ("label", "/label"),
+    ("rounds", "/rounds"),
+    ("status", "/status"),
+):
+    router.add_api_route(
+        _path, _page(_name), methods=["GET"], response_class=HTMLResponse, include_in_schema=False
+    )
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
