@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import typer
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
@@ -16,18 +14,14 @@ from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import state_name
 from services.common.catalog import SERVICES
+from services.common.health_check import health_of
 from services.security.channels import ChannelSecurity
 from services.security.principal import Role
 
 
 def _health(name: str, address: str, security: ChannelSecurity) -> str:
     with channel(address, security) as ch:
-        request = health_pb2.HealthCheckRequest(service=SERVICES[name].full_service_name)
-        try:
-            reply = health_pb2_grpc.HealthStub(ch).Check(request, timeout=2)
-        except grpc.RpcError as exc:
-            return exc.code().name.lower()
-    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
+        return health_of(name, ch)
 
 
 def status(

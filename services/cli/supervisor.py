@@ -15,11 +15,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from services.cli.system_config import ORDER, SystemConfig
 from services.common.catalog import SERVICES
+from services.common.health_check import health_of
 from services.security.channels import ChannelSecurity
 from services.security.principal import Role
 
@@ -57,12 +55,7 @@ class ServiceProcess:
 
     def serving(self, security: ChannelSecurity) -> bool:
         with security.channel(self.address) as channel:
-            request = health_pb2.HealthCheckRequest(service=SERVICES[self.name].full_service_name)
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=1)
-            except grpc.RpcError:
-                return False
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
+            return health_of(self.name, channel, timeout_s=1.0) == "serving"
 
     @classmethod
     def grpc_service(cls, name: str, config: SystemConfig, log_dir: Path) -> ServiceProcess:

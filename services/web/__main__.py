@@ -26,7 +26,7 @@ from services.web.app import create_app
 from services.web.context import WebContext
 from services.web.image_preview import ImagePreviews
 from services.web.sessions import SessionStore
-from services.web.system_client import Endpoints, SystemClient
+from services.web.system_client import SystemClient
 
 WEB_PORT = 8080
 WEB_METRICS_PORT = 9107
@@ -78,8 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging("web", values.log_level.upper())
     archive = Archive.from_folder(values.archive)
     security = ChannelSecurity(ca=Path(values.tls_ca).read_bytes() if values.tls_ca else None)
-    endpoints = Endpoints({name: getattr(values, f"{name}_addr") for name in SERVICES})
-    client = SystemClient(endpoints, security)
+    client = SystemClient({name: getattr(values, f"{name}_addr") for name in SERVICES}, security)
     tokens = (
         None if values.insecure else TokenVerifier(Path(values.tokens_file), values.token_reload_s)
     )
@@ -87,7 +86,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         client=client,
         sessions=SessionStore(),
         tokens=tokens,
-        archive_root=Path(values.archive),
         image_ids=list(archive.ids),
         secure_cookies=bool(values.tls_cert),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import Request
 
@@ -19,12 +18,11 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass
 class WebContext:
-    """The gRPC client, the sessions, the token check and the archive (ids and classes)."""
+    """The gRPC client, the sessions, the token check and the archive's image ids."""
 
     client: SystemClient
     sessions: SessionStore
     tokens: TokenVerifier | None
-    archive_root: Path
     image_ids: list[str]
     secure_cookies: bool
 

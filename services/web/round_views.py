@@ -7,8 +7,8 @@ from typing import Any
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.labels.v1 import labels_pb2
 from annealpb.selection.v1 import selection_pb2
+from services.cli.status_view import state_name
 
-PREFIX = "ROUND_STATE_"
 LABELS_OPEN = pb.ROUND_STATE_COLLECTING
 
 NEXT_STEP = {
@@ -25,10 +25,6 @@ NEXT_STEP = {
     pb.ROUND_STATE_FAILED: "Round {round} failed ({error}); the previous index keeps serving. "
     "An operator can start a new round.",
 }
-
-
-def state_name(state: int) -> str:
-    return str(pb.RoundState.Name(state)).removeprefix(PREFIX).lower()  # type: ignore[arg-type]
 
 
 def round_view(status: pb.RoundStatus, fraction_similar: float | None = None) -> dict[str, Any]:

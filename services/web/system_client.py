@@ -7,17 +7,13 @@ caller's token goes as per-call metadata, so each service checks that person's r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from annealpb.coordinator.v1 import coordinator_pb2, coordinator_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
-from services.common.catalog import SERVICES
+from services.common.health_check import health_of
 from services.security.channels import ChannelSecurity
 
 TIMEOUT_S = 30.0
@@ -27,18 +23,12 @@ def _metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the services are (``host:port`` of each public port)."""
-
-    addresses: Mapping[str, str]
-
-
 class SystemClient:
     """Stubs of retrieval, selection, labels and coordinator, and health of all six."""
 
-    def __init__(self, endpoints: Endpoints, security: ChannelSecurity) -> None:
-        self.addresses = dict(endpoints.addresses)
+    def __init__(self, addresses: Mapping[str, str], security: ChannelSecurity) -> None:
+        """``addresses``: ``host:port`` of each service's public port, by service name."""
+        self.addresses = dict(addresses)
         self._channels = {
             name: security.channel(address) for name, address in self.addresses.items()
         }
@@ -130,15 +120,6 @@ class SystemClient:
 
     # -- health -------------------------------------------------------------------------------
 
-    def health(self, channels: Mapping[str, grpc.Channel] | None = None) -> dict[str, str]:
+    def health(self) -> dict[str, str]:
         """``serving`` / ``not_serving`` / ``unavailable`` ... per service (health is open)."""
-        out = {}
-        for name, channel in (channels or self._channels).items():
-            request = health_pb2.HealthCheckRequest(service=SERVICES[name].full_service_name)
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
-            except grpc.RpcError as exc:
-                out[name] = exc.code().name.lower()
-                continue
-            out[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
-        return out
+        return {name: health_of(name, channel) for name, channel in self._channels.items()}
