@@ -148,3 +148,34 @@ class ResolvedLabel:
     similar: bool
     votes_similar: int
     votes_dissimilar: int
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """A round as stored: its state, when it was opened and closed, and how many pairs it has."""
+
+    round: int
+    state: RoundState
+    opened_at_ms: int
+    closed_at_ms: int | None
+    pairs: int
+
+
+@dataclass(frozen=True)
+class ImportReceipt:
+    """What an import of one batch of a round's labels did."""
+
+    round_opened: bool
+    imported: int
+    unchanged: int
+    withdrawn: int
+
+
+def check_stored(position: int, label: StoredLabel) -> None:
+    """ValueError when a label to import is malformed (says which and what)."""
+    try:
+        check_round(label.round)
+        _check_text("annotator_id", label.annotator_id, MAX_KEY_LENGTH)
+        _check_text("idempotency_key", label.idempotency_key, MAX_KEY_LENGTH)
+    except ValueError as exc:
+        raise ValueError(f"label {position}: {exc}") from exc
