@@ -36,8 +36,7 @@ def open_store(path: str) -> LabelStore:
         return LabelStore(path)
     except DamagedStoreError as exc:
         raise SystemExit(
-            f"label store {path} is damaged ({exc}): restore it from a backup "
-            "(see docs/deploy.md)"
+            f"label store {path} is damaged ({exc}): restore it from a backup (see docs/deploy.md)"
         ) from None
 
 

@@ -125,7 +125,8 @@ def check_integrity(db: sqlite3.Connection, full: bool = False) -> None:
     except sqlite3.DatabaseError as exc:
         raise DamagedStoreError(str(exc)) from exc
     if problems != ["ok"]:
-        raise DamagedStoreError(f"{pragma}: {'; '.join(problems)[:300]}")
+        found = " ".join("; ".join(problems).split())  # one line, however SQLite wraps it
+        raise DamagedStoreError(f"{pragma}: {found[:300]}")
     if version == 0 and not tables:
         return  # a new, empty file: migrate() creates the schema
     missing = [name for name in TABLES if name not in tables]

@@ -88,13 +88,18 @@ def _now_ms() -> int:
 
 
 class LabelStore:
-    """Durable rounds, pairs and labels in one SQLite file at ``path``."""
+    """Durable rounds, pairs and labels in one SQLite file at ``path``.
+
+    ``busy_timeout_s``: how long a write waits for another connection's lock on the file
+    before it fails (UNAVAILABLE, nothing stored).
+    """
 
     def __init__(
         self,
         path: str | Path,
         rule: ResolutionRule | None = None,
         clock_ms: Callable[[], int] = _now_ms,
+        busy_timeout_s: float = 10.0,
     ) -> None:
         self._rule = rule or MajorityVote()
         self._clock_ms = clock_ms
@@ -102,7 +107,7 @@ class LabelStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
         )
         try:
             check_integrity(self._db)
