@@ -14,7 +14,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
@@ -44,7 +51,7 @@ def _progress(console: Console) -> Progress:
 
 
 def _round_rows(
-    stub: labels_pb2_grpc.LabelServiceStub, info: pb.RoundInfo, progress: Progress, task: int
+    stub: labels_pb2_grpc.LabelServiceStub, info: pb.RoundInfo, progress: Progress, task: TaskID
 ) -> Iterator[LabelRow]:
     """The rows of one round: its answers in store order (withdrawn ones too), then its pairs
     that have none."""
