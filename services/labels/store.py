@@ -2,7 +2,7 @@
 
 A label is acknowledged only after its transaction has committed, so an acknowledged label
 survives a crash of the process. A batch of labels is stored all or none; a bad label refuses the
-whole batch and changes nothing. Rules, checked in this order for each label:
+whole batch and changes nothing. Rules, checked in this order for each label (submission.py):
 
 - the round must exist (NotFoundError) and the pair must be in it (NotFoundError);
 - an idempotency key already stored with the same label is a DUPLICATE (nothing changes, even in
@@ -53,7 +53,6 @@ from services.labels.records import (
     RoundProgress,
     RoundState,
     StoredLabel,
-    SubmitOutcome,
     SubmitReceipt,
     Withdrawal,
     check_round,
@@ -63,11 +62,7 @@ from services.labels.rows import (
     COUNTS,
     LABEL_COLUMNS,
     LABEL_JOIN,
-    counting_answer_key,
-    insert_label,
     insert_round,
-    label_by_key,
-    pair_by_images,
     round_pairs,
     round_state,
     stored_label,
@@ -79,6 +74,7 @@ from services.labels.schema import (
     migrate,
     schema_version,
 )
+from services.labels.submission import submit_one
 
 MAX_PAIRS_PER_ROUND = 100_000
 
@@ -198,93 +194,6 @@ class LabelStore:
             )
         return True
 
-    def _resolve_pair(
-        self, db: sqlite3.Connection, label: LabelSubmission, where: str
-    ) -> RoundPair:
-        if label.images is not None:
-            pair_id = pair_by_images(db, label.round, label.images)
-            if pair_id is None:
-                raise NotFoundError(
-                    f"{where}: pair ({label.images.image_a}, {label.images.image_b}) is not in "
-                    f"round {label.round}; ListPairs lists its pairs"
-                )
-            return RoundPair(pair_id, label.images)
-        row = db.execute(
-            "SELECT image_a, image_b FROM pairs WHERE round = ? AND pair_id = ?",
-            (label.round, label.pair_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(
-                f"{where}: round {label.round} has no pair {label.pair_id}; "
-                "ListPairs lists its pairs"
-            )
-        return RoundPair(int(label.pair_id or 0), ImagePair(row[0], row[1]))
-
-    def _submit_one(
-        self, db: sqlite3.Connection, label: LabelSubmission, where: str
-    ) -> SubmitReceipt:
-        try:
-            state = round_state(db, label.round)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{where}: {exc}") from exc
-        pair = self._resolve_pair(db, label, where)
-        stored = label_by_key(db, label.idempotency_key)
-        if stored is not None:
-            if stored.withdrawn:
-                raise AlreadyExistsError(
-                    f"{where}: idempotency key {label.idempotency_key!r} names an answer that was "
-                    "withdrawn; use a new key for a new answer"
-                )
-            same = (stored.round, stored.pair, stored.similar, stored.annotator_id) == (
-                label.round,
-                pair,
-                label.similar,
-                label.annotator_id,
-            )
-            if not same:
-                raise AlreadyExistsError(
-                    f"{where}: idempotency key {label.idempotency_key!r} was already used for "
-                    "a different label; use a new key for a new answer"
-                )
-            return SubmitReceipt(SubmitOutcome.DUPLICATE, stored, first_for_pair=False)
-        if state is RoundState.CLOSED:
-            raise FailedPreconditionError(
-                f"{where}: round {label.round} is closed and takes no more labels"
-            )
-        answered = counting_answer_key(db, label.round, pair.pair_id, label.annotator_id)
-        if answered is not None:
-            raise AlreadyExistsError(
-                f"{where}: annotator {label.annotator_id!r} already answered pair {pair.pair_id} "
-                f"of round {label.round} (key {answered!r}); each annotator answers a pair once"
-            )
-        first = (  # withdrawn answers included: LABELLED_PAIRS counts a pair once
-            db.execute(
-                "SELECT 1 FROM labels WHERE round = ? AND pair_id = ? LIMIT 1",
-                (label.round, pair.pair_id),
-            ).fetchone()
-            is None
-        )
-        created = self._clock_ms()
-        sequence = insert_label(
-            db,
-            label.round,
-            pair.pair_id,
-            label.similar,
-            label.annotator_id,
-            label.idempotency_key,
-            created,
-        )
-        stored = StoredLabel(
-            sequence=sequence,
-            round=label.round,
-            pair=pair,
-            similar=label.similar,
-            annotator_id=label.annotator_id,
-            idempotency_key=label.idempotency_key,
-            created_at_ms=created,
-        )
-        return SubmitReceipt(SubmitOutcome.ACCEPTED, stored, first_for_pair=first)
-
     def submit(self, labels: Sequence[LabelSubmission]) -> list[SubmitReceipt]:
         """Stores the labels, all or none; returns after the commit, one receipt per label."""
         keys: dict[str, int] = {}
@@ -300,7 +209,10 @@ class LabelStore:
                 )
             keys[label.idempotency_key] = i
         with self._transaction() as db:
-            return [self._submit_one(db, label, f"label {i}") for i, label in enumerate(labels)]
+            return [
+                submit_one(db, label, f"label {i}", self._clock_ms)
+                for i, label in enumerate(labels)
+            ]
 
     def withdraw(self, withdrawal: Withdrawal) -> tuple[StoredLabel, bool]:
         """Withdraws the annotator's answer stored under the key; returns after the commit.
