@@ -6,7 +6,8 @@ rounds x 100,000 pairs x 1 answer), opens it as the service does (timing the int
 start), serves it on loopback (insecure, in this process) and keeps one writer submitting labels
 (``--batch`` per SubmitLabels call) to an open round. It measures the writer's acknowledged
 labels/s for ``--seconds`` without a backup, then during each of ``--repeats`` BackupLabels calls,
-and prints the backup's seconds and size and both throughputs (medians).
+and prints the backup's seconds and size and both throughputs (medians). Before serving, it also
+times the backup's two steps (copy; check of the copy) alone.
 
     .venv/bin/python bench/label_backup.py [--labels 1000000] [--repeats 3] [--batch 10]
 """
@@ -119,6 +120,16 @@ def main() -> None:
             f"built {args.labels} labels in {time.monotonic() - started:.1f} s, "
             f"{db.stat().st_size / 1e6:.0f} MB"
         )
+        phases = LabelBackup(db, Path(folder) / "phases")  # its two steps apart, no writer
+        started = time.monotonic()
+        copied = phases._copy(Path(folder) / "phases.sqlite")
+        middle = time.monotonic()
+        phases._verify(Path(folder) / "phases.sqlite", copied)
+        print(
+            f"backup steps without a writer: copy {middle - started:.2f} s, "
+            f"integrity_check and count {time.monotonic() - middle:.2f} s"
+        )
+        (Path(folder) / "phases.sqlite").unlink()
         started = time.monotonic()
         store = LabelStore(db)
         print(f"open with quick_check: {time.monotonic() - started:.2f} s")

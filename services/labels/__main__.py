@@ -7,6 +7,7 @@ restore it (docs/deploy.md).
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,12 +32,18 @@ def _positive(value: str) -> int:
 
 
 def open_store(path: str) -> LabelStore:
-    """The label store at ``path``; SystemExit with one line when the file is damaged."""
+    """The label store at ``path``; SystemExit with one line when the file is damaged or
+    cannot be opened."""
     try:
         return LabelStore(path)
     except DamagedStoreError as exc:
         raise SystemExit(
             f"label store {path} is damaged ({exc}): restore it from a backup (see docs/deploy.md)"
+        ) from None
+    except (sqlite3.Error, OSError) as exc:
+        raise SystemExit(
+            f"label store {path} cannot be opened ({exc}); is another label service using it, "
+            "and may this one write there?"
         ) from None
 
 

@@ -122,7 +122,8 @@ class LabelBackup:
 
     @staticmethod
     def _verify(path: Path, labels: int) -> None:
-        copy = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        read_only = f"{path.resolve().as_uri()}?mode=ro"
+        copy = sqlite3.connect(read_only, uri=True, isolation_level=None)
         try:
             check_integrity(copy, full=True)
             (found,) = copy.execute("SELECT COUNT(*) FROM labels").fetchone()

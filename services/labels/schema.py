@@ -60,6 +60,14 @@ class DamagedStoreError(RuntimeError):
     """The label file is not a sound label store (corrupt pages, missing tables): restore it."""
 
 
+DAMAGE_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the file is damaged (not locked, not unreadable)."""
+    return getattr(exc, "sqlite_errorname", "") in DAMAGE_CODES
+
+
 def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
@@ -123,7 +131,9 @@ def check_integrity(db: sqlite3.Connection, full: bool = False) -> None:
             row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
     except sqlite3.DatabaseError as exc:
-        raise DamagedStoreError(str(exc)) from exc
+        if is_damage(exc):
+            raise DamagedStoreError(str(exc)) from exc
+        raise
     if problems != ["ok"]:
         found = " ".join("; ".join(problems).split())  # one line, however SQLite wraps it
         raise DamagedStoreError(f"{pragma}: {found[:300]}")

@@ -71,6 +71,7 @@ from services.labels.schema import (
     SCHEMA_VERSION,
     DamagedStoreError,
     check_integrity,
+    is_damage,
     migrate,
     schema_version,
 )
@@ -108,9 +109,14 @@ class LabelStore:
         try:
             check_integrity(self._db)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except (DamagedStoreError, sqlite3.DatabaseError) as exc:
+        except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise DamagedStoreError(str(exc)) from exc
+            if is_damage(exc):
+                raise DamagedStoreError(str(exc)) from exc
+            raise
+        except DamagedStoreError:
+            self._db.close()
+            raise
         if mode != "wal":
             self._db.close()
             raise ValueError(

@@ -76,6 +76,19 @@ def test_a_store_missing_its_labels_table_is_refused(tmp_path: Path) -> None:
         LabelStore(db)
 
 
+def test_a_locked_store_is_not_called_damaged(tmp_path: Path) -> None:
+    db = tmp_path / "labels.db"
+    other = sqlite3.connect(db, isolation_level=None)  # a rollback-journal file, locked whole
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            LabelStore(db, busy_timeout_s=0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def test_the_service_exits_with_one_line_on_a_damaged_store(tmp_path: Path) -> None:
     db = tmp_path / "labels.db"
     filled_store(db).close()
