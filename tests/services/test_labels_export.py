@@ -12,6 +12,7 @@ import pytest
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
 from services.cli.main import main
+from services.labels.backup import LabelBackup, backups
 from services.labels.records import ImagePair, LabelSubmission, Withdrawal
 from services.labels.server import create_server
 from services.labels.store import LabelStore
@@ -59,11 +60,13 @@ def local(tmp_path: Path) -> LocalSecurity:
     return security
 
 
-def start(serve, local: LocalSecurity, store: LabelStore) -> tuple[str, object]:
+def start(
+    serve, local: LocalSecurity, store: LabelStore, backup: LabelBackup | None = None
+) -> tuple[str, object]:
     security = ServerSecurity(
         tls=local.service_tls("labels"), tokens=TokenVerifier(local.tokens_file)
     )
-    built = create_server("127.0.0.1:0", store, security=security)
+    built = create_server("127.0.0.1:0", store, security=security, backup=backup)
     stub = labels_pb2_grpc.LabelServiceStub(serve(built, local.client(Role.OPERATOR)))
     return f"127.0.0.1:{built[1]}", stub
 
@@ -153,3 +156,18 @@ def test_a_file_that_is_not_an_export_is_one_line(tmp_path: Path, capsys) -> Non
     assert main(["labels", "import", str(bad), "--state-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err == f"anneal: {bad}: not a label export (no column 'round')\n"
+
+
+def test_backup_command_reports_the_verified_file(
+    tmp_path: Path, serve, local: LocalSecurity, capsys
+) -> None:
+    store = source_store(tmp_path / "source.db")
+    folder = tmp_path / "backups"
+    address, _ = start(serve, local, store, LabelBackup(store.path, folder))
+    argv = ["labels", "backup", "--labels", address, "--state-dir", str(local.folder.parent)]
+    assert main(argv) == 0
+    (made,) = backups(folder)
+    out = capsys.readouterr().out
+    assert out.startswith(f"backup {made.name}: 5 labels, {made.stat().st_size} bytes, verified")
+    assert main(["labels", "backup", "--labels", address, "--state-dir", str(tmp_path)]) == 1
+    assert "no token" in capsys.readouterr().err  # an operator's token is needed
