@@ -14,8 +14,8 @@ identity serializers, so the server sees exactly what was drawn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -64,10 +64,12 @@ _VECTOR_LENGTHS = (0, 1, 3, 4, 8, 128, 2000)
 
 @dataclass(frozen=True)
 class Hints:
-    """Values that reach past the first checks: ids, versions and names the system knows."""
+    """What reaches past the first checks: ids, versions and names the system knows, and valid
+    calls per full method name (each a list of request messages) that :func:`mutated` changes."""
 
     strings: Sequence[str] = ()
     numbers: Sequence[int] = (0, 1, 2)
+    calls: Mapping[str, Sequence[Sequence[Message]]] = field(default_factory=dict)
 
 
 def _strings(hints: Hints) -> st.SearchStrategy[str]:
@@ -116,13 +118,13 @@ def _is_map(field: FieldDescriptor) -> bool:
 @st.composite
 def _message(draw: st.DrawFn, descriptor: Descriptor, hints: Hints, depth: int = 0) -> Message:
     message = GetMessageClass(descriptor)()
-    for field in descriptor.fields:
+    for fd in descriptor.fields:
         if not draw(st.booleans()):
             continue
-        target = getattr(message, field.name)
-        if _is_map(field):
-            key = field.message_type.fields_by_name["key"]
-            value = field.message_type.fields_by_name["value"]
+        target = getattr(message, fd.name)
+        if _is_map(fd):
+            key = fd.message_type.fields_by_name["key"]
+            value = fd.message_type.fields_by_name["value"]
             if value.type == FieldDescriptor.TYPE_MESSAGE:
                 for k in draw(st.lists(_scalar(key, hints), max_size=3)):
                     target[k].CopyFrom(draw(_message(value.message_type, hints, MAX_DEPTH)))
@@ -132,24 +134,24 @@ def _message(draw: st.DrawFn, descriptor: Descriptor, hints: Hints, depth: int =
                 )
                 for k, v in entries.items():
                     target[k] = v
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
             if depth >= MAX_DEPTH:
                 continue
-            nested = _message(field.message_type, hints, depth + 1)
-            if field.is_repeated:
+            nested = _message(fd.message_type, hints, depth + 1)
+            if fd.is_repeated:
                 target.extend(draw(st.lists(nested, max_size=4)))
             else:
                 target.CopyFrom(draw(nested))
-        elif field.is_repeated:
-            if field.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
+        elif fd.is_repeated:
+            if fd.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
                 length = draw(st.sampled_from(_VECTOR_LENGTHS))
-                edge = draw(_scalar(field, hints))
-                values = draw(st.lists(_scalar(field, hints), max_size=4))
+                edge = draw(_scalar(fd, hints))
+                values = draw(st.lists(_scalar(fd, hints), max_size=4))
                 target.extend([*values, *[edge] * max(0, length - len(values))][:length])
             else:
-                target.extend(draw(st.lists(_scalar(field, hints), max_size=5)))
+                target.extend(draw(st.lists(_scalar(fd, hints), max_size=5)))
         else:
-            setattr(message, field.name, draw(_scalar(field, hints)))
+            setattr(message, fd.name, draw(_scalar(fd, hints)))
     return message
 
 
@@ -173,13 +175,55 @@ def malformed(draw: st.DrawFn, rpc: Rpc, hints: Hints) -> bytes:
     return valid + bytes([number << 3 | 2, len(junk)]) + junk
 
 
+@st.composite
+def _changed(draw: st.DrawFn, base: Message, hints: Hints, depth: int = 0) -> Message:
+    """``base`` with one field (at any depth) replaced by a drawn value."""
+    message = type(base)()
+    message.CopyFrom(base)
+    fd = draw(st.sampled_from(list(base.DESCRIPTOR.fields)))
+    nested = fd.type == FieldDescriptor.TYPE_MESSAGE and not _is_map(fd)
+    if nested and depth < MAX_DEPTH and not fd.is_repeated and message.HasField(fd.name):
+        getattr(message, fd.name).CopyFrom(draw(_changed(getattr(base, fd.name), hints, depth + 1)))
+        return message
+    items = getattr(message, fd.name)
+    if nested and fd.is_repeated and len(items) and draw(st.booleans()):
+        at = draw(st.integers(0, len(items) - 1))
+        items[at].CopyFrom(draw(_changed(items[at], hints, depth + 1)))
+        return message
+    drawn = draw(_message(base.DESCRIPTOR, hints, depth))
+    message.ClearField(fd.name)
+    if fd.is_repeated or nested:
+        getattr(message, fd.name).MergeFrom(getattr(drawn, fd.name))
+    else:
+        setattr(message, fd.name, getattr(drawn, fd.name))
+    return message
+
+
+@st.composite
+def mutated(draw: st.DrawFn, rpc: Rpc, hints: Hints) -> list[bytes]:
+    """A valid call of ``rpc`` (from ``hints.calls``) with one message changed, or dropped or
+    repeated in a stream; a valid call as it is now and then."""
+    call = list(draw(st.sampled_from(hints.calls[rpc.full_name])))
+    how = draw(st.sampled_from(("change", "change", "change", "as-is", "drop", "repeat")))
+    at = draw(st.integers(0, len(call) - 1))
+    if how == "change":
+        call[at] = draw(_changed(call[at], hints))
+    elif rpc.client_streaming and how == "drop":
+        del call[at]
+    elif rpc.client_streaming and how == "repeat":
+        call.insert(at, call[at])
+    return [message.SerializeToString() for message in call]
+
+
 def request_bytes(rpc: Rpc, hints: Hints) -> st.SearchStrategy[list[bytes]]:
-    """The request messages of one call: one, or (client streaming) a list of 0 to 4."""
+    """The request messages of one call: one, or (client streaming) a list of 0 to 4; half of
+    them valid calls changed a little where ``hints`` has valid calls of the method."""
     typed = well_typed(rpc, hints)
     one = st.one_of(typed, typed, typed, malformed(rpc, hints))  # 3 in 4 well-typed
-    if rpc.client_streaming:
-        return st.lists(one, max_size=4)
-    return one.map(lambda data: [data])
+    drawn = st.lists(one, max_size=4) if rpc.client_streaming else one.map(lambda d: [d])
+    if rpc.full_name in hints.calls:
+        return st.one_of(drawn, mutated(rpc, hints))
+    return drawn
 
 
 def _identity(data: bytes) -> bytes:

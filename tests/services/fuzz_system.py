@@ -18,10 +18,15 @@ from pathlib import Path
 import grpc
 from embedding_fixtures import fresh_catalog, shared_pool
 from fuzz_requests import Hints
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from round_helpers import Stack, wait_for
 
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from annealpb.embedding.v1 import embedding_pb2
+from annealpb.labels.v1 import labels_pb2
+from annealpb.retrieval.v1 import retrieval_pb2
+from annealpb.search.v1 import search_pb2
 from services.common.catalog import SERVICES
 from services.common.server import AnnealServer
 from services.embedding.model_catalog import ModelCatalog
@@ -32,6 +37,10 @@ from services.security.policy_matrix import Caller, Rpc, Verdict, verdict
 from services.security.principal import Role
 
 _ROLES = (Role.OPERATOR, Role.ANNOTATOR, Role.READER)
+_RETRIEVAL = "/anneal.retrieval.v1.RetrievalService/"
+_EMBEDDING = "/anneal.embedding.v1.EmbeddingService/"
+_SEARCH = "/anneal.search.v1.SearchService/"
+_LABELS = "/anneal.labels.v1.LabelService/"
 
 
 class FuzzSystem:
@@ -63,7 +72,60 @@ class FuzzSystem:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator())
         wait_for(stub, lambda reply: reply.serving_index_version == 1)  # archive indexed
         self._channels: dict[tuple[str, str], grpc.Channel] = {}
-        self.hints = Hints(strings=[*stack.ids[:4], "round-0", "round-0-d8"], numbers=(0, 1, 2, 5))
+        self.hints = Hints(
+            strings=[*stack.ids[:4], "round-0", "round-0-d8"],
+            numbers=(0, 1, 2, 5),
+            calls=self._valid_calls(),
+        )
+
+    def _valid_calls(self) -> dict[str, list[list[Message]]]:
+        """One or two calls per RPC that succeed (or nearly), for the fuzz to change a little."""
+        serving = self.stack.manager.current()
+        assert serving is not None
+        (batch,) = list(self.stack.manager.export(serving.version, 100, False))
+        ids, rows = batch.ids, batch.vectors.tolist()
+        image = (self.stack.root / "archive" / ids[0]).read_bytes()
+        vector = retrieval_pb2.Vector(values=rows[0])
+        by_id = retrieval_pb2.RetrieveRequest(query=retrieval_pb2.Query(image_id=ids[0]), k=3)
+        by_vector = retrieval_pb2.RetrieveRequest(query=retrieval_pb2.Query(vector=vector), k=3)
+        by_image = retrieval_pb2.RetrieveRequest(query=retrieval_pb2.Query(image=image), k=3)
+        items = [
+            search_pb2.IndexItem(image_id=i, vector=search_pb2.Vector(values=row))
+            for i, row in zip(ids, rows, strict=True)
+        ]
+        options = search_pb2.BuildOptions(
+            version=serving.version + 1, model_version=serving.model_version
+        )
+        chunk = embedding_pb2.ImageChunk(image_id=ids[0], data=image, last=True)
+        pair = labels_pb2.ImagePair(image_a=ids[0], image_b=ids[1])
+        return {
+            _RETRIEVAL + "Retrieve": [[by_id], [by_vector], [by_image]],
+            _RETRIEVAL + "RetrieveBatch": [
+                [retrieval_pb2.RetrieveBatchRequest(requests=[by_id, by_vector])]
+            ],
+            _EMBEDDING + "EmbedImages": [
+                [
+                    embedding_pb2.EmbedImagesRequest(options=embedding_pb2.EmbedOptions()),
+                    embedding_pb2.EmbedImagesRequest(chunk=chunk),
+                ]
+            ],
+            _SEARCH + "Search": [
+                [search_pb2.SearchRequest(vectors=[search_pb2.Vector(values=rows[1])], k=3)],
+                [search_pb2.SearchRequest(image_ids=ids[:2], k=3)],
+            ],
+            _SEARCH + "GetVector": [[search_pb2.GetVectorRequest(image_id=ids[2])]],
+            _SEARCH + "BuildIndex": [
+                [
+                    search_pb2.BuildIndexRequest(options=options, items=items[:9]),
+                    search_pb2.BuildIndexRequest(items=items[9:]),
+                ]
+            ],
+            _SEARCH + "ExportVectors": [
+                [search_pb2.ExportVectorsRequest(version=serving.version, batch_size=5)]
+            ],
+            _LABELS + "OpenRound": [[labels_pb2.OpenRoundRequest(round=7, pairs=[pair])]],
+            _LABELS + "ListLabels": [[labels_pb2.ListLabelsRequest(round=7, page_size=5)]],
+        }
 
     def _serve(
         self, built: tuple[AnnealServer, int], security: ChannelSecurity | None = None
