@@ -136,6 +136,8 @@ def create_server(
     Returns the server (not started) and the bound public port. Besides the servicers it
     serves grpc.health.v1 health and (if ``security.reflection``) server reflection, checks
     every call against the access policy, records metrics and maps exceptions to codes.
+    Interceptors, outermost first: metrics (so every final code is counted), error mapping,
+    request decoding (undecodable requests -> INVALID_ARGUMENT), then the access policy.
     """
     interceptors: list[grpc.ServerInterceptor] = [
         MetricsInterceptor(),

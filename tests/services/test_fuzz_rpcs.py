@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 RPCS = system_rpcs()
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
-QUICK_EXAMPLES = 12
+QUICK_EXAMPLES = 25
 LONG_EXAMPLES = 300
 
 
