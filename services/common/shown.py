@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 
 QUOTE_CHARS = 64
+PATH_CHARS = 240
+"""The quote limit for a file path the caller sent (paths are longer than ids)."""
 MAX_MESSAGE_CHARS = 1000
 
 _OBJECT_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")

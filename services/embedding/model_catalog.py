@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.shown import shown
+from services.common.shown import PATH_CHARS, shown
 from services.embedding.errors import DefaultModelError, ModelConflictError, UnknownModelError
 from services.embedding.worker_pool import WorkerPool
 
@@ -111,17 +111,18 @@ def _read_checkpoint(version: str, checkpoint_path: str) -> tuple[bytes, str]:
     """The checkpoint's bytes and their SHA-256; FileNotFoundError names a missing file."""
     if not checkpoint_path:
         raise ValueError(f"checkpoint_path is empty for model version {shown(version)}")
+    path = shown(checkpoint_path, PATH_CHARS)
     try:
         data = Path(checkpoint_path).read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"checkpoint {shown(checkpoint_path)} does not exist; write it before LoadModel"
+            f"checkpoint {path} does not exist; write it before LoadModel"
         ) from None
     except IsADirectoryError:
-        raise ValueError(f"checkpoint {shown(checkpoint_path)} is a folder, not a file") from None
+        raise ValueError(f"checkpoint {path} is a folder, not a file") from None
     except OSError as exc:  # a name too long, no permission...: the path is not usable
         raise ValueError(
-            f"checkpoint {shown(checkpoint_path)} cannot be read ({exc.strerror}); pass the path"
-            " of a checkpoint file the embedding service can read"
+            f"checkpoint {path} cannot be read ({exc.strerror}); pass the path of a checkpoint"
+            " file the embedding service can read"
         ) from None
     return data, hashlib.sha256(data).hexdigest()

@@ -179,6 +179,7 @@ class FuzzSystem:
     def snapshot(self) -> tuple[object, ...]:
         """The stored state of all six: equal before and after a call that changed nothing."""
         stack = self.stack
+        stack.manager.wait_retired(10)  # a version swapped out earlier is dropped in the background
         serving = stack.manager.current()
         return (
             _table_counts(stack.root / "labels.db"),
