@@ -16,7 +16,6 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pool
-from google.protobuf.message import Message
 
 from services.common.interception import (
     Behavior,
@@ -61,9 +60,9 @@ def _checked(request: Any) -> Any:
     """The request itself, or its stream with markers refused; a marker raises at once."""
     if isinstance(request, Malformed):
         raise request.refusal()
-    if isinstance(request, Message):
-        return request
-    return _refusing_markers(request)
+    if isinstance(request, Iterator):  # a client stream (a message or raw bytes is not one)
+        return _refusing_markers(request)
+    return request
 
 
 class RequestDecodingInterceptor(BehaviorInterceptor):
