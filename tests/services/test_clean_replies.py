@@ -31,7 +31,7 @@ Code = grpc.StatusCode
 SUBMIT = "/anneal.labels.v1.LabelService/SubmitLabels"
 BUILD = "/anneal.search.v1.SearchService/BuildIndex"
 NOT_PROTOBUF = b"\xff\xff\xff\xff"
-BAD_UTF8 = b"\x0a\x04\x2a\x02\xff\xfe"  # labels { idempotency_key: <0xff 0xfe> } of SubmitLabels
+BAD_UTF8 = b"\x0a\x04\x2a\x02\xff\xfe"  # labels { annotator_id: <0xff 0xfe> } of SubmitLabels
 
 
 def _identity(data: bytes) -> bytes:
