@@ -16,6 +16,7 @@ import numpy as np
 from anneal.errors import ImageDecodeError
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.deadlines import outgoing_timeout
+from services.common.shown import shown
 from services.embedding.image_stream import EncodedImage, ImageAssembler, read_options
 from services.embedding.model_catalog import ModelCatalog, ModelRecord
 from services.embedding.ordered_batches import OrderedBatches
@@ -84,9 +85,9 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         result = self._pool.embed(version, [image.data for image in batch], timeout_s)
         if result.failed:
             position, reason = min(result.failed.items())
-            raise ImageDecodeError(f"image {batch[position].image_id!r}: {reason}")
+            raise ImageDecodeError(f"image {shown(batch[position].image_id)}: {reason}")
         if result.vectors is None:
-            raise RuntimeError(f"worker returned no vectors for a batch of model {version!r}")
+            raise RuntimeError(f"worker returned no vectors for a batch of model {shown(version)}")
         return result.vectors
 
     def GetModelInfo(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from services.common.shown import shown
+
 MAX_ID_LENGTH = 1024
 MAX_KEY_LENGTH = 200
 
@@ -35,7 +37,7 @@ class ImagePair:
         _check_text("image id", first, MAX_ID_LENGTH)
         _check_text("image id", second, MAX_ID_LENGTH)
         if first == second:
-            raise ValueError(f"a pair needs two different images, got {first!r} twice")
+            raise ValueError(f"a pair needs two different images, got {shown(first)} twice")
         return cls(min(first, second), max(first, second))
 
 

@@ -10,6 +10,7 @@ import grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from services.common.errors import FailedPreconditionError, UnavailableError
 from services.common.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
+from services.common.shown import shown
 from services.labels.backup import LabelBackup
 from services.labels.records import (
     ImagePair,
@@ -105,7 +106,7 @@ def _annotator(named: str, where: str, rule: str) -> str:
         return named or "anonymous"
     if named and named != caller.name:
         raise PermissionError(
-            f"{where} names annotator {named!r} but you are {caller.name!r}: {rule} "
+            f"{where} names annotator {shown(named)} but you are {shown(caller.name)}: {rule} "
             "(leave annotator_id empty)"
         )
     return caller.name
@@ -135,12 +136,25 @@ def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
     )
 
 
+MAX_SEQUENCE = 2**63 - 1
+"""The largest label sequence SQLite stores (a signed 64-bit INTEGER): the largest page token."""
+
+
 def _after_sequence(page_token: str) -> int:
+    """The sequence a page token continues after; refuses a token this server never issues."""
     if not page_token:
         return 0
-    if not page_token.isdigit():
-        raise ValueError(f"page_token {page_token!r} was not issued by ListLabels")
-    return int(page_token)
+    if (
+        page_token.isascii()
+        and page_token.isdigit()
+        and len(page_token) <= len(str(MAX_SEQUENCE))
+        and int(page_token) <= MAX_SEQUENCE
+    ):
+        return int(page_token)
+    raise ValueError(
+        f"page_token {shown(page_token)} is not one this server issued; send the "
+        "next_page_token of the previous ListLabels reply, or none for the first page"
+    )
 
 
 class LabelServicer(labels_pb2_grpc.LabelServiceServicer):

@@ -7,8 +7,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pymilvus import MilvusClient
 
+from services.common.shown import shown
+from services.common.vector_checks import check_vectors
 from services.search.collection_layout import (
     ID_FIELD,
+    MAX_DIM,
     METADATA_FIELD,
     MODEL_VERSION_PROPERTY,
     VECTOR_FIELD,
@@ -31,22 +34,22 @@ def check_build_input(
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
         raise ValueError(f"vectors must be a non-empty (N, D) array, got shape {matrix.shape}")
+    if matrix.shape[1] > MAX_DIM:
+        raise ValueError(f"vectors have {matrix.shape[1]} values; the limit is {MAX_DIM}")
     if len(ids) != matrix.shape[0] or len(metadata) != matrix.shape[0]:
         raise ValueError(
             f"got {len(ids)} ids, {matrix.shape[0]} vectors and {len(metadata)} metadata entries;"
             " they must be equally many"
         )
-    if not np.isfinite(matrix).all():
-        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise ValueError(f"vector of image {ids[bad]!r} holds NaN or infinity")
+    check_vectors(matrix, lambda row: f"vector of image {shown(ids[row])}")
     for image_id in ids:
         check_image_id(image_id)
     if len(set(ids)) != len(ids):
         dup, times = Counter(ids).most_common(1)[0]
-        raise ValueError(f"image id {dup!r} occurs {times} times; ids must be unique")
+        raise ValueError(f"image id {shown(dup)} occurs {times} times; ids must be unique")
     for image_id, meta in zip(ids, metadata, strict=True):
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-            raise ValueError(f"metadata of image {image_id!r} must map strings to strings")
+            raise ValueError(f"metadata of image {shown(image_id)} must map strings to strings")
     return matrix
 
 
@@ -157,7 +160,9 @@ class IndexBuilder:
         )
         for i, hits in zip(picks, found, strict=True):
             if ids[i] not in {hit.id for hit in hits}:
-                raise IndexNotReadyError(f"{name}: probe search for {ids[i]!r} did not find it")
+                raise IndexNotReadyError(
+                    f"{name}: probe search for {shown(ids[i])} did not find it"
+                )
 
     def _drop_quietly(self, name: str) -> None:
         try:

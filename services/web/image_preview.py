@@ -52,6 +52,7 @@ from anneal.data.image_io import (
 )
 from anneal.errors import ImageDecodeError
 from services.common.errors import NotFoundError, ResourceExhaustedError
+from services.common.shown import shown
 
 PREVIEW_SIZES = (64, 128, 256, 512, 1024, 2048)
 """The sizes (longest side, pixels) a preview can be asked for; a fixed set keeps the cache
@@ -210,13 +211,13 @@ class ImagePreviews:
                 return cached
             if info.st_size > self._max_file_bytes:
                 raise ResourceExhaustedError(
-                    f"archive image {image_id!r} is {info.st_size} bytes, over the preview"
+                    f"archive image {shown(image_id)} is {info.st_size} bytes, over the preview"
                     f" limit of {self._max_file_bytes} bytes"
                 )
             try:
                 data = file.read()
             except OSError as exc:
-                raise ValueError(f"archive image {image_id!r} cannot be read ({exc})") from exc
+                raise ValueError(f"archive image {shown(image_id)} cannot be read ({exc})") from exc
         image, media_type = self._render_image(image_id, data, size)
         preview = Preview(
             data=image.data,
@@ -256,7 +257,9 @@ class ImagePreviews:
         try:
             fd = os.open(resolved, flags)
         except PermissionError as exc:
-            raise ValueError(f"archive image {image_id!r} cannot be read ({exc.strerror})") from exc
+            raise ValueError(
+                f"archive image {shown(image_id)} cannot be read ({exc.strerror})"
+            ) from exc
         except OSError:
             raise NotFoundError(_not_found(image_id)) from None
         try:
@@ -282,10 +285,10 @@ class ImagePreviews:
                     encoded = _render_picture(image, size, jpeg)
                     return encoded, "image/jpeg" if jpeg else "image/png"
         except Image.DecompressionBombError as exc:
-            raise ResourceExhaustedError(f"archive image {image_id!r}: {exc}") from exc
+            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from exc
         except _PILLOW_ERRORS as exc:
             raise ImageDecodeError(
-                f"archive image {image_id!r} cannot be decoded ({exc}); is it a JPEG or PNG?"
+                f"archive image {shown(image_id)} cannot be decoded ({exc}); is it a JPEG or PNG?"
             ) from exc
         return self._render_scene(image_id, data, size), "image/jpeg"  # a 16/32-bit PNG
 
@@ -295,10 +298,12 @@ class ImagePreviews:
             self._check_pixels(image_id, height, width, bands)
             samples = select_bands(decode_bands(data))
         except ImageDecodeError as exc:
-            raise ImageDecodeError(f"archive image {image_id!r} cannot be decoded: {exc}") from exc
+            raise ImageDecodeError(
+                f"archive image {shown(image_id)} cannot be decoded: {exc}"
+            ) from exc
         if samples.dtype.kind not in "biuf":
             raise ImageDecodeError(
-                f"archive image {image_id!r} has {samples.dtype} samples; a preview needs"
+                f"archive image {shown(image_id)} has {samples.dtype} samples; a preview needs"
                 " integer or real samples"
             )
         return _encode(render_scene(samples, size), jpeg=True)
@@ -309,7 +314,8 @@ class ImagePreviews:
             self._max_pixels
         ):
             raise ResourceExhaustedError(
-                f"archive image {image_id!r} is {width} x {height} pixels x {bands} bands, over"
+                f"archive image {shown(image_id)} is {width} x {height} pixels x {bands} bands,"
+                " over"
                 f" the preview limit of {self._max_pixels} pixels"
                 f" ({_SAMPLES_PER_PIXEL_LIMIT * self._max_pixels} samples)"
             )
@@ -424,7 +430,7 @@ def _preview_size(size: object) -> int:
     """``size`` as an int if it is one of ``PREVIEW_SIZES`` (not 64.0, "64" or True)."""
     if not isinstance(size, bool) and isinstance(size, int | np.integer) and size in PREVIEW_SIZES:
         return int(size)
-    raise ValueError(f"preview size {size!r} is not one of {list(PREVIEW_SIZES)}")
+    raise ValueError(f"preview size {shown(size)} is not one of {list(PREVIEW_SIZES)}")
 
 
 def _is_archive_id(image_id: object) -> bool:
@@ -441,7 +447,7 @@ def _is_archive_id(image_id: object) -> bool:
 
 
 def _not_found(image_id: str) -> str:
-    return f"archive image {image_id!r} not found"
+    return f"archive image {shown(image_id)} not found"
 
 
 def _etag(key: _Key) -> str:

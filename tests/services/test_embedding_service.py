@@ -201,9 +201,12 @@ def test_load_model_refusals(stub: Stub, small_checkpoint: Path, tmp_path: Path)
     missing = str(tmp_path / "missing.pt")
     assert load("v9", missing) == (
         grpc.StatusCode.NOT_FOUND,
-        f"checkpoint {missing} does not exist; write it before LoadModel",
+        f"checkpoint {missing!r} does not exist; write it before LoadModel",
     )
     assert load("", str(small_checkpoint))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    code, details = load("v8", "x" * 5000)  # a name too long for the file system: not INTERNAL
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "cannot be read" in details
+    assert len(details) < 400
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     code, details = load("junk", str(junk))
