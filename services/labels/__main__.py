@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
+from services.labels.metrics import COLLECTORS
 from services.labels.server import create_server
 from services.labels.store import LabelStore
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             spec,
             common_settings(values),
             lambda address, security: create_server(address, store, security=security),
+            COLLECTORS,
         )
     finally:
         store.close()

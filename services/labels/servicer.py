@@ -9,7 +9,7 @@ import grpc
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from services.common.errors import UnavailableError
-from services.common.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
+from services.labels.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
 from services.labels.records import (
     ImagePair,
     LabelSubmission,

@@ -80,12 +80,12 @@ class IndexBuilder:
     ) -> IndexVersion:
         """Create collection ``<prefix>_v<version>`` from validated rows; see the class doc."""
         name = self._layout.collection(version)
-        self._client.create_collection(
-            name,
-            schema=self._layout.schema(vectors.shape[1]),
-            properties={MODEL_VERSION_PROPERTY: model_version},
-        )
-        try:
+        try:  # every Milvus step, the create too, fails as IndexBuildError (counted, UNAVAILABLE)
+            self._client.create_collection(
+                name,
+                schema=self._layout.schema(vectors.shape[1]),
+                properties={MODEL_VERSION_PROPERTY: model_version},
+            )
             self._insert(name, ids, vectors, metadata)
             self._retry.run(f"flush {name}", lambda: self._client.flush(name))
             self._create_index(name)  # not retried: a half-failed create leaves an index behind

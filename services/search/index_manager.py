@@ -29,6 +29,7 @@ from services.search.collection_layout import (
 )
 from services.search.errors import (
     BackendUnavailableError,
+    IndexBuildError,
     StaleVersionError,
     UnknownImageError,
     UnknownVersionError,
@@ -207,7 +208,14 @@ class IndexManager:
         name = self._layout.collection(version)
         with self._swap_lock:
             built = version in self._ready
-        if built or self._client.has_collection(name):
+        try:
+            exists = built or self._client.has_collection(name)
+        except MilvusException as exc:
+            raise IndexBuildError(
+                f"building index version {version} failed: Milvus did not answer ({exc});"
+                " the serving version is unchanged, retry the build"
+            ) from exc
+        if exists:
             raise VersionExistsError(
                 f"index version {version} exists already; swap to it or build a newer version"
             )
