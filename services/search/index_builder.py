@@ -55,7 +55,8 @@ class IndexBuilder:
 
     Flush and load+verify are idempotent, so each is retried on transient Milvus faults. If a
     step still fails, the half-built collection is dropped and IndexBuildError is raised:
-    nothing serving is touched.
+    nothing serving is touched. Where the drop fails too (Milvus went away mid-build), the next
+    build of that version drops the leftover first.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class IndexBuilder:
         """Create collection ``<prefix>_v<version>`` from validated rows; see the class doc."""
         name = self._layout.collection(version)
         try:  # every Milvus step, the create too, fails as IndexBuildError (counted, UNAVAILABLE)
+            self._drop_leftover(name)
             self._client.create_collection(
                 name,
                 schema=self._layout.schema(vectors.shape[1]),
@@ -158,6 +160,13 @@ class IndexBuilder:
         for i, hits in zip(picks, found, strict=True):
             if ids[i] not in {hit.id for hit in hits}:
                 raise IndexNotReadyError(f"{name}: probe search for {ids[i]!r} did not find it")
+
+    def _drop_leftover(self, name: str) -> None:
+        """Drop a collection of this name that an earlier failed build could not roll back
+        (Milvus was down): never serving, never swappable, so only in the way."""
+        if self._client.has_collection(name):
+            log.warning("dropping %s: left by an earlier build that failed", name)
+            self._client.drop_collection(name)
 
     def _drop_quietly(self, name: str) -> None:
         try:

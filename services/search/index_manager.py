@@ -29,7 +29,6 @@ from services.search.collection_layout import (
 )
 from services.search.errors import (
     BackendUnavailableError,
-    IndexBuildError,
     StaleVersionError,
     UnknownImageError,
     UnknownVersionError,
@@ -205,17 +204,9 @@ class IndexManager:
                 f"version {version} is not newer than the serving version {serving.version};"
                 f" build version {serving.version + 1} or later"
             )
-        name = self._layout.collection(version)
         with self._swap_lock:
-            built = version in self._ready
-        try:
-            exists = built or self._client.has_collection(name)
-        except MilvusException as exc:
-            raise IndexBuildError(
-                f"building index version {version} failed: Milvus did not answer ({exc});"
-                " the serving version is unchanged, retry the build"
-            ) from exc
-        if exists:
+            built = version in self._ready  # a collection of the name but not ready: a leftover
+        if built:
             raise VersionExistsError(
                 f"index version {version} exists already; swap to it or build a newer version"
             )
