@@ -2,16 +2,20 @@
 rebuild succeeds: Milvus Lite and a Milvus server failing a load, and a server killed mid-build.
 
 Faults are injected into a real client (tests/services/milvus_faults.py) or are real: the
-server is SIGKILLed and started again on its data (``-m slow``: about a minute, most of it
-Milvus reloading the serving collection after the crash). Calls go over gRPC to the search
+server is SIGKILLed and started again on its data, or frozen (SIGSTOP) and resumed (``-m slow``:
+its own server each; the kill about a minute, most of it Milvus reloading the serving collection
+after the crash). Calls go over gRPC to the search
 service.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -159,34 +163,69 @@ def test_a_load_that_fails_once_is_retried_and_not_counted(
     assert serving_version(stub) == (2, 2)
 
 
-@pytest.mark.slow  # its own server: start, kill, restart, reload: about a minute
-def test_a_milvus_server_killed_mid_build_leaves_the_old_index_to_serve_when_it_is_back(
-    serve, tmp_path: Path
-) -> None:
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[Any, FaultyMilvusClient]]:
+    """A Milvus server of this test's own (it is killed or frozen) and a client to it."""
     server, uri = start_milvus_server(tmp_path)
     client = FaultyMilvusClient(uri)
+    yield server, client
+    client.close()
+    server.stop()
+
+
+@pytest.mark.slow  # its own server: start, kill, restart, reload: about a minute
+def test_a_milvus_server_killed_mid_build_leaves_the_old_index_to_serve_when_it_is_back(
+    serve, own_server: tuple[Any, FaultyMilvusClient], tmp_path: Path
+) -> None:
+    server, client = own_server
+    manager, stub = serve_search(serve, client, "anneal")
+    build(stub, 1)
+    # v2's rows are inserted and flushed; the server dies before its index is created
+    client.inject("create_index", "anneal_v2", lambda _: kill_milvus_server(server))
+    before = failures()
+
+    failed = build_fails(stub, 2)
+
+    assert failed.code() == grpc.StatusCode.UNAVAILABLE
+    assert "serving version is unchanged" in failed.details()
+    assert failures() == before + 1
+    info = stub.GetIndexInfo(search_pb2.GetIndexInfoRequest())
+    assert (info.has_index, info.version) == (True, 1)  # known without Milvus
+    restart_milvus_server(server, tmp_path)
+    assert serving_version_once_loaded(stub) == (1, 1)
+    assert "anneal_v2" in client.list_collections()  # the rollback could not drop it
+    client.clear()
+    assert build(stub, 2).swapped  # drops the leftover, builds anew
+    assert serving_version(stub) == (2, 2)
+    assert failures() == before + 1
+    assert manager.wait_retired(timeout_s=30)
+
+
+@pytest.mark.slow  # its own server
+def test_a_milvus_server_that_hangs_mid_build_fails_the_build_within_the_timeout(
+    serve, own_server: tuple[Any, FaultyMilvusClient]
+) -> None:
+    server, client = own_server
+    pid = server.server_proc.pid
+    config = IndexConfig(milvus_timeout_s=3.0)
+    manager = IndexManager(client, config, FAST_RETRY)
+    stub = Stub(serve(create_server("127.0.0.1:0", manager, security=INSECURE)))
+    build(stub, 1)
+    client.inject("create_index", "anneal_v2", lambda _: os.kill(pid, signal.SIGSTOP))
+    before = failures()
+    started = time.monotonic()
     try:
-        manager, stub = serve_search(serve, client, "anneal")
-        build(stub, 1)
-        # v2's rows are inserted and flushed; the server dies before its index is created
-        client.inject("create_index", "anneal_v2", lambda _: kill_milvus_server(server))
-        before = failures()
-
         failed = build_fails(stub, 2)
-
-        assert failed.code() == grpc.StatusCode.UNAVAILABLE
-        assert "serving version is unchanged" in failed.details()
-        assert failures() == before + 1
+        waited = time.monotonic() - started
         info = stub.GetIndexInfo(search_pb2.GetIndexInfoRequest())
-        assert (info.has_index, info.version) == (True, 1)  # known without Milvus
-        restart_milvus_server(server, tmp_path)
-        assert serving_version_once_loaded(stub) == (1, 1)
-        assert "anneal_v2" in client.list_collections()  # the rollback could not drop it
-        client.clear()
-        assert build(stub, 2).swapped  # drops the leftover, builds anew
-        assert serving_version(stub) == (2, 2)
-        assert failures() == before + 1
-        assert manager.wait_retired(timeout_s=30)
     finally:
-        client.close()
-        server.stop()
+        os.kill(pid, signal.SIGCONT)
+    assert failed.code() == grpc.StatusCode.UNAVAILABLE
+    assert waited < 30  # create_index and the rollback's drop: 3 s each, then given up
+    assert failures() == before + 1
+    assert (info.has_index, info.version) == (True, 1)
+    assert serving_version(stub) == (1, 1)
+    client.clear()
+    assert build(stub, 2).swapped
+    assert serving_version(stub) == (2, 2)
+    assert failures() == before + 1
