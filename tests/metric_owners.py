@@ -68,14 +68,12 @@ def served_registry(owner: str) -> CollectorRegistry:
     return grpc_service_registry(domain_collectors(owner))
 
 
-def exported_metrics(registry: CollectorRegistry) -> dict[str, tuple[str, frozenset[str]]]:
-    """Metric name as documented (counters with ``_total``) -> (type, label names)."""
-    found: dict[str, tuple[str, frozenset[str]]] = {}
-    for family in registry.collect():
-        name = family.name + ("_total" if family.type == "counter" else "")
-        labels = {label for s in family.samples for label in s.labels} - {"le"}
-        found[name] = (family.type, frozenset(labels))
-    return found
+def exported_metrics(registry: CollectorRegistry) -> dict[str, str]:
+    """Metric name as documented (counters with ``_total``) -> its type."""
+    return {
+        family.name + ("_total" if family.type == "counter" else ""): family.type
+        for family in registry.collect()
+    }
 
 
 def _samples(collector: object) -> list[tuple[str, frozenset[str]]]:

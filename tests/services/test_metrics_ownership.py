@@ -24,6 +24,7 @@ from metric_owners import (
     WEB,
     documented_metrics,
     exported_metrics,
+    owned_series,
     served_registry,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -51,13 +52,15 @@ def test_a_service_exports_the_domain_metrics_the_docs_give_it_and_no_other(owne
 
 def test_the_docs_give_each_metric_its_type_and_labels() -> None:
     documented = documented_metrics()
-    exported: dict[str, tuple[str, frozenset[str]]] = {}
+    exported: dict[str, str] = {}
     for owner in OWNERS:
         exported.update(exported_metrics(served_registry(owner)))
+    series = owned_series()
     for name, row in documented.items():
         assert name in exported, f"{name} is documented but no service exports it"
-        kind, _labels = exported[name]
-        assert row.type == kind, f"{name}: docs say {row.type}, the code has a {kind}"
+        assert row.type == exported[name], f"{name}: docs say {row.type}, not {exported[name]}"
+        labels = series[name if name in series else f"{name}_count"][1] - {"le"}
+        assert row.labels == labels, f"{name}: docs say labels {set(row.labels)}, not {labels}"
     undocumented = {n for n in exported if n.startswith(("anneal_", "grpc_"))} - set(documented)
     assert undocumented == set()
 
