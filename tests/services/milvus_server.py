@@ -1,8 +1,8 @@
 """A real Milvus standalone server (PyPI package ``milvus`` 2.3.5) for integration tests.
 
 Started once per test session (about 7 s here), with its data under pytest's temporary
-directory and every port free-picked, and stopped at the end of the session. Import the fixture
-into a test module: ``from milvus_server import milvus_server_uri``.
+directory and every port free-picked, and stopped at the end of the session. conftest.py imports
+the fixture, so every module shares the one server (a module importing it would get its own).
 
 The package free-picks the gRPC and internal ports but not the embedded etcd's peer port (2380),
 so a second server on the same machine would fail to start (and hang until a timeout). An etcd

@@ -22,7 +22,6 @@ import pytest
 from milvus_faults import FaultyMilvusClient, milvus_error
 from milvus_server import (
     kill_milvus_server,
-    milvus_server_uri,  # noqa: F401  (session fixture)
     restart_milvus_server,
     start_milvus_server,
 )
