@@ -16,9 +16,9 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from services.common.metrics import EMBEDDING_IMAGES_PER_SECOND, EMBEDDING_WORKERS_READY
 from services.embedding.batch_result import BatchResult
 from services.embedding.errors import UnknownModelError, WorkerFailedError
+from services.embedding.metrics import EMBEDDING_IMAGES_PER_SECOND, EMBEDDING_WORKERS_READY
 from services.embedding.throughput import ThroughputMeter, Totals
 from services.embedding.worker import EmbeddingWorker
 

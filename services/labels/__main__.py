@@ -16,6 +16,7 @@ from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
 from services.labels.backup import LabelBackup
+from services.labels.metrics import COLLECTORS
 from services.labels.schema import DamagedStoreError
 from services.labels.server import create_server
 from services.labels.store import LabelStore
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             lambda address, security: create_server(
                 address, store, security=security, backup=backup
             ),
+            COLLECTORS,
         )
     finally:
         store.close()

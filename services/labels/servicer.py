@@ -9,9 +9,9 @@ import grpc
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from services.common.errors import FailedPreconditionError, UnavailableError
-from services.common.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
 from services.common.shown import shown
 from services.labels.backup import LabelBackup
+from services.labels.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
 from services.labels.records import (
     ImagePair,
     LabelSubmission,

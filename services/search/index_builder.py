@@ -3,6 +3,7 @@
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from pymilvus import MilvusClient
@@ -58,7 +59,9 @@ class IndexBuilder:
 
     Flush and load+verify are idempotent, so each is retried on transient Milvus faults. If a
     step still fails, the half-built collection is dropped and IndexBuildError is raised:
-    nothing serving is touched.
+    nothing serving is touched. Where the drop fails too (Milvus went away mid-build), the next
+    build of that version drops the leftover first. Each Milvus call waits at most
+    ``config.milvus_timeout_s``, so a hung server fails the build instead of holding it.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class IndexBuilder:
         self._layout = layout
         self._config = config
         self._retry = retry
+        self._timeout = config.milvus_timeout_s
 
     def build(
         self,
@@ -83,14 +87,17 @@ class IndexBuilder:
     ) -> IndexVersion:
         """Create collection ``<prefix>_v<version>`` from validated rows; see the class doc."""
         name = self._layout.collection(version)
-        self._client.create_collection(
-            name,
-            schema=self._layout.schema(vectors.shape[1]),
-            properties={MODEL_VERSION_PROPERTY: model_version},
-        )
-        try:
+        try:  # every Milvus step, the create too, fails as IndexBuildError (counted, UNAVAILABLE)
+            self._drop_leftover(name)
+            self._client.create_collection(
+                name,
+                schema=self._layout.schema(vectors.shape[1]),
+                properties={MODEL_VERSION_PROPERTY: model_version},
+                timeout=self._timeout,
+            )
             self._insert(name, ids, vectors, metadata)
-            self._retry.run(f"flush {name}", lambda: self._client.flush(name))
+            flush = partial(self._client.flush, name, timeout=self._timeout)
+            self._retry.run(f"flush {name}", flush)
             self._create_index(name)  # not retried: a half-failed create leaves an index behind
             self._retry.run(f"load {name}", lambda: self._load_and_verify(name, ids, vectors))
         except Exception as exc:
@@ -122,7 +129,7 @@ class IndexBuilder:
                 {ID_FIELD: ids[i], VECTOR_FIELD: vectors[i], METADATA_FIELD: dict(metadata[i])}
                 for i in range(start, min(start + step, len(ids)))
             ]
-            self._client.insert(name, rows)
+            self._client.insert(name, rows, timeout=self._timeout)
 
     def _create_index(self, name: str) -> None:
         params = self._client.prepare_index_params()
@@ -132,12 +139,16 @@ class IndexBuilder:
             metric_type=self._config.metric,
             params=dict(self._config.build_params),
         )
-        self._client.create_index(name, params)
+        self._client.create_index(name, params, timeout=self._timeout)
 
     def _load_and_verify(self, name: str, ids: Sequence[str], vectors: np.ndarray) -> None:
-        self._client.load_collection(name)
+        self._client.load_collection(name, timeout=self._timeout)
         rows = self._client.query(
-            name, filter="", output_fields=["count(*)"], consistency_level="Session"
+            name,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level="Session",
+            timeout=self._timeout,
         )
         count = int(rows[0]["count(*)"])
         if count != len(ids):
@@ -157,6 +168,7 @@ class IndexBuilder:
                 "params": dict(self._config.search_params),
             },
             consistency_level="Session",
+            timeout=self._timeout,
         )
         for i, hits in zip(picks, found, strict=True):
             if ids[i] not in {hit.id for hit in hits}:
@@ -164,8 +176,15 @@ class IndexBuilder:
                     f"{name}: probe search for {shown(ids[i])} did not find it"
                 )
 
+    def _drop_leftover(self, name: str) -> None:
+        """Drop a collection of this name that an earlier failed build could not roll back
+        (Milvus was down): never serving, never swappable, so only in the way."""
+        if self._client.has_collection(name, timeout=self._timeout):
+            log.warning("dropping %s: left by an earlier build that failed", name)
+            self._client.drop_collection(name, timeout=self._timeout)
+
     def _drop_quietly(self, name: str) -> None:
         try:
-            self._client.drop_collection(name)
+            self._client.drop_collection(name, timeout=self._timeout)
         except Exception as exc:  # rollback must not hide the build error
             log.warning("could not drop half-built collection %s: %s", name, exc)

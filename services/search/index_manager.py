@@ -205,10 +205,9 @@ class IndexManager:
                 f"version {version} is not newer than the serving version {serving.version};"
                 f" build version {serving.version + 1} or later"
             )
-        name = self._layout.collection(version)
         with self._swap_lock:
-            built = version in self._ready
-        if built or self._client.has_collection(name):
+            built = version in self._ready  # a collection of the name but not ready: a leftover
+        if built:
             raise VersionExistsError(
                 f"index version {version} exists already; swap to it or build a newer version"
             )

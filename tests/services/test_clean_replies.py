@@ -8,12 +8,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client import REGISTRY
 from search_helpers import IDS, VECTORS, build_stream
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.metrics import GRPC_COLLECTORS, metrics_registry
 from services.common.shown import cleaned, is_clean, shown
 from services.labels.server import create_server as labels_server
 from services.labels.store import LabelStore
@@ -38,13 +38,16 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+GRPC_REGISTRY = metrics_registry(GRPC_COLLECTORS)
+
+
 def handled(method: str, code: str) -> float:
     labels = {
         "grpc_service": method.strip("/").rpartition("/")[0],
         "grpc_method": method.rpartition("/")[2],
         "grpc_code": code,
     }
-    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+    return GRPC_REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
 
 def refusal(call, *args) -> grpc.RpcError:  # type: ignore[no-untyped-def]

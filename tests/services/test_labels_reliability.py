@@ -16,11 +16,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client import REGISTRY
 
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
+from services.common.metrics import metrics_registry
 from services.labels.backup import LabelBackup, backups
+from services.labels.metrics import COLLECTORS as LABELS_COLLECTORS
 from services.labels.records import ImagePair, LabelSubmission
 from services.labels.schema import DamagedStoreError, check_integrity
 from services.labels.server import create_server
@@ -115,8 +116,11 @@ def test_the_service_exits_with_one_line_on_a_damaged_store(tmp_path: Path) -> N
 # -- 4: a store that cannot commit acknowledges nothing ---------------------------------------
 
 
+LABELS_REGISTRY = metrics_registry(LABELS_COLLECTORS)
+
+
 def write_errors() -> float:
-    return REGISTRY.get_sample_value("anneal_label_store_write_errors_total") or 0.0
+    return LABELS_REGISTRY.get_sample_value("anneal_label_store_write_errors_total") or 0.0
 
 
 def test_a_locked_store_answers_unavailable_and_stores_nothing(tmp_path: Path, serve) -> None:
