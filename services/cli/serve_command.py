@@ -1,4 +1,8 @@
-"""``anneal serve``: all six services on loopback, each in its own process, until Ctrl-C."""
+"""``anneal serve``: all six services on loopback, each in its own process, until Ctrl-C.
+
+A service that dies is restarted (services/cli/restart_policy.py) while the others keep
+serving; the supervisor says so on the console.
+"""
 
 from __future__ import annotations
 
@@ -81,10 +85,9 @@ def serve(
                 f"{config.security.role_token(Role.READER).parent} (the anneal commands read "
                 "them; `anneal token create` makes more)."
             )
-        console.print("Ctrl-C stops every service.")
-        while not supervisor.dead():
+        console.print("A service that dies is restarted. Ctrl-C stops every service.")
+        while True:
             time.sleep(1.0)
-        raise RuntimeError(f"the {supervisor.dead()[0]} service exited; stopping the others")
     except KeyboardInterrupt:
         console.print("stopping...")
     finally:
