@@ -99,10 +99,15 @@ class ServiceProcess:
             name, SERVICES[name].module, config.address(name), config.environment(name), log_dir
         )
 
+    def terminate(self) -> None:
+        """SIGTERM: the service stops taking calls and finishes those in flight."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM (graceful stop), then SIGKILL after ``grace_s``; then its leftovers."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(grace_s)
             except subprocess.TimeoutExpired:
@@ -245,10 +250,13 @@ class Supervisor:
         )
 
     def stop(self) -> None:
-        """Stop watching, then stop the services in reverse start order (callers first)."""
+        """Stop watching, then stop the services, SIGTERM to all (callers first) at once."""
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.join()
         with self._lock:
-            for name in reversed(list(self.processes)):
-                self.processes[name].stop()
+            services = list(reversed(self.processes.values()))
+            for service in services:  # all at once: each finishes its in-flight calls
+                service.terminate()
+            for service in services:
+                service.stop()
