@@ -11,7 +11,9 @@ process group, and measure
 - seconds until the system is whole again: the killed service restarted and every service
   SERVING, and a Retrieve by id and a Retrieve by image (the serving model loaded) answer.
 
-Prints a Markdown table.
+Before the kills it measures what issue 9 reported: on a second start over existing state (the
+first start indexes the archive and is stopped), how long after ``start_system`` returned a
+Retrieve by image first answers (0 s: at once). Prints a Markdown table.
 
     .venv/bin/python bench/chaos.py [--archive ../shared/data/ucmerced] [--clients 2]
         [--services retrieval,search,embedding,selection,labels,coordinator,web]
@@ -71,6 +73,14 @@ class Probe:
         processes = self._supervisor.processes.values()
         return all(p.process.poll() is None and p.serving(self._reader) for p in processes)
 
+    def answers_by_image(self) -> bool:
+        query = retrieval_pb2.Query(image=self._image)
+        try:
+            self._stub.Retrieve(retrieval_pb2.RetrieveRequest(query=query, k=5), timeout=5)
+        except grpc.RpcError:
+            return False
+        return True
+
     def answers(self) -> bool:
         queries = (
             retrieval_pb2.Query(image_id=self._image_id),
@@ -99,7 +109,19 @@ def kill_and_heal(supervisor: Supervisor, probe: Probe, name: str) -> tuple[floa
     raise RuntimeError(f"{name} did not heal within {WHOLE_TIMEOUT_S:.0f} s")
 
 
+def first_image_answer(probe: Probe) -> tuple[float, int]:
+    """Seconds until a Retrieve by image first answers, and the calls that failed before."""
+    started, failed = time.monotonic(), 0
+    while not probe.answers_by_image():
+        failed += 1
+        if time.monotonic() - started > WHOLE_TIMEOUT_S:
+            raise RuntimeError("Retrieve by image never answered")
+        time.sleep(0.1)
+    return (0.0 if failed == 0 else time.monotonic() - started), failed
+
+
 def bench(config: SystemConfig, services: list[str], clients: int) -> list[Row]:
+    start_system(config, print, timeout_s=1800).stop()  # index the archive, then serve again
     supervisor = start_system(config, print, timeout_s=1800)
     rows = []
     try:
@@ -107,6 +129,12 @@ def bench(config: SystemConfig, services: list[str], clients: int) -> list[Row]:
             str(p.relative_to(config.archive)) for p in config.archive.rglob("*") if p.is_file()
         )
         probe = Probe(config, supervisor, ids[0])
+        seconds, failed = first_image_answer(probe)
+        print(
+            f"after start on existing state: Retrieve by image answered after {seconds:.1f} s"
+            f" ({failed} failed before)",
+            flush=True,
+        )
         channel = config.client(Role.READER).channel(config.address("retrieval"))
         load = QueryLoad(retrieval_query(channel), ids, k=10, clients=clients)
         load.start()
