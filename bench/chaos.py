@@ -16,7 +16,10 @@ first start indexes the archive and is stopped), how long after ``start_system``
 Retrieve by image first answers (0 s: at once). Prints a Markdown table.
 
     .venv/bin/python bench/chaos.py [--archive ../shared/data/ucmerced] [--clients 2]
-        [--services retrieval,search,embedding,selection,labels,coordinator,web]
+        [--rate 20] [--services retrieval,search,embedding,selection,labels,coordinator,web]
+
+``--rate`` paces each client (queries per second; 0: back to back): the load is continuous
+without starving the restart it measures of CPU on a small machine.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from services.cli.supervisor import Supervisor
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
-from services.demo.query_load import QueryLoad, retrieval_query
+from services.demo.query_load import QueryLoad, paced, retrieval_query
 from services.security.principal import Role
 
 ORDER = ("retrieval", "search", "embedding", "selection", "labels", "coordinator", "web")
@@ -120,7 +123,7 @@ def first_image_answer(probe: Probe) -> tuple[float, int]:
     return (0.0 if failed == 0 else time.monotonic() - started), failed
 
 
-def bench(config: SystemConfig, services: list[str], clients: int) -> list[Row]:
+def bench(config: SystemConfig, services: list[str], clients: int, rate: float) -> list[Row]:
     start_system(config, print, timeout_s=1800).stop()  # index the archive, then serve again
     supervisor = start_system(config, print, timeout_s=1800)
     rows = []
@@ -136,7 +139,7 @@ def bench(config: SystemConfig, services: list[str], clients: int) -> list[Row]:
             flush=True,
         )
         channel = config.client(Role.READER).channel(config.address("retrieval"))
-        load = QueryLoad(retrieval_query(channel), ids, k=10, clients=clients)
+        load = QueryLoad(paced(retrieval_query(channel), rate), ids, k=10, clients=clients)
         load.start()
         try:
             time.sleep(SETTLE_S)
@@ -193,6 +196,7 @@ def main() -> None:
     parser.add_argument("--archive", type=Path, default=Path("../shared/data/ucmerced"))
     parser.add_argument("--feature-cache", type=Path, default=Path(".cache/features"))
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=20.0, help="queries/s per client")
     parser.add_argument("--services", default=",".join(ORDER))
     args = parser.parse_args()
     if not args.archive.is_dir():
@@ -210,7 +214,7 @@ def main() -> None:
             feature_cache=str(args.feature_cache.resolve()),
             log_level="WARNING",
         )
-        rows = bench(config, services, args.clients)
+        rows = bench(config, services, args.clients, args.rate)
     print(table(rows))
 
 

@@ -27,7 +27,7 @@ from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.cli.supervisor import Supervisor
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
-from services.demo.query_load import QueryLoad, retrieval_query
+from services.demo.query_load import QueryLoad, paced, retrieval_query
 from services.security.principal import Role
 
 pytestmark = pytest.mark.integration
@@ -163,7 +163,7 @@ def _round_under_load_with_a_kill(chaos: Chaos, name: str) -> Outcome:
     """One round: half the labels acked, ``name`` killed, the rest submitted (riding out the
     restart), all listed, the round closed and DONE; what the Retrieve-by-id load saw."""
     reader = chaos.config.client(Role.READER).channel(chaos.config.address("retrieval"))
-    load = QueryLoad(retrieval_query(reader), chaos.ids, k=5, clients=1)
+    load = QueryLoad(paced(retrieval_query(reader), 50), chaos.ids, k=5, clients=1)
     load.start()
     try:
         round_number, labels = _start_round(chaos)
