@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import grpc
+
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
@@ -76,8 +78,11 @@ def wait_indexed(config: SystemConfig, supervisor: Supervisor, timeout_s: float)
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(channel)
         while True:
             _fail_if_dead(supervisor)
-            reply = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
-            if reply.serving_index_version > 0:
+            try:
+                reply = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
+            except grpc.RpcError:
+                reply = None  # dead (said above on the next pass) or not answering yet
+            if reply is not None and reply.serving_index_version > 0:
                 return str(reply.serving_model_version)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no index after {timeout_s:.0f}s; see {supervisor.log_dir}")
@@ -94,8 +99,11 @@ def wait_model_loaded(
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
         while True:
             _fail_if_dead(supervisor)
-            reply = stub.GetModelInfo(embedding_pb2.GetModelInfoRequest(), timeout=10)
-            if model_version in {m.model_version for m in reply.models}:
+            try:
+                reply = stub.GetModelInfo(embedding_pb2.GetModelInfoRequest(), timeout=10)
+            except grpc.RpcError:
+                reply = None
+            if reply is not None and model_version in {m.model_version for m in reply.models}:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(
