@@ -59,7 +59,8 @@ def serve(
         insecure=insecure,
     )
     signal.signal(signal.SIGTERM, _interrupt)
-    supervisor = start_system(config, console.print)
+    # one line per message, also when the output is not a terminal (a log file)
+    supervisor = start_system(config, lambda text: console.print(text, soft_wrap=True))
     try:
         table = Table(title="ANNEAL is serving")
         for column in ("service", "gRPC", "metrics"):
