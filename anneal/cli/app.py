@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from anneal.cli.console import output_console
 from anneal.cli.progress import RichProgress
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.runner import run_experiment
@@ -27,7 +27,9 @@ def root() -> None:
 
 def fail(message: str, code: int = 2) -> None:
     """One line on stderr and a non-zero exit."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    output_console(stderr=True).print(
+        f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -85,7 +87,7 @@ def experiment(
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),
     )
     out = results / (run or datetime.now().strftime("%Y%m%d-%H%M%S"))
-    console = Console()
+    console = output_console()
     try:
         with RichProgress(console) as progress:
             result = run_experiment(cfg, out, resume=resume, progress=progress)

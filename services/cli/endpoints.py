@@ -17,8 +17,12 @@ def default_address(name: str) -> str:
 
 
 def channel(address: str, security: ChannelSecurity) -> grpc.Channel:
-    """A channel to ``address`` (``host:port``) with ``security``; ValueError if malformed."""
+    """A channel to ``address`` (``host:port``) with ``security``; ValueError if malformed.
+
+    A person is waiting: a service that is down is reported at once (UNAVAILABLE), not waited
+    for; calls that are safe to repeat are still retried by gRPC's retry policy.
+    """
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"address {address!r} is not host:port")
-    return security.channel(address)
+    return security.channel(address, wait_for_ready=False)

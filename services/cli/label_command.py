@@ -8,10 +8,10 @@ import click
 import typer
 from rich.console import Console
 
+from anneal.cli.console import output_console
 from annealpb.coordinator.v1 import coordinator_pb2, coordinator_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
-from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.label_answers import Answer, read_answers

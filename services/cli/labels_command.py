@@ -23,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from anneal.cli.console import output_console
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
@@ -104,7 +105,7 @@ def export(
     state_dir: Path = STATE_DIR,
 ) -> None:
     """Write every round, pair and answer (withdrawn ones too) to a CSV or Parquet file."""
-    console = Console()
+    console = output_console()
     security = client_credentials(Role.OPERATOR, token, ca, state_dir)
     with channel(labels, security) as ch, _progress(console) as progress:
         stub = labels_pb2_grpc.LabelServiceStub(ch)
@@ -169,7 +170,7 @@ def import_labels(
     state_dir: Path = STATE_DIR,
 ) -> None:
     """Restore exported answers; rounds missing here are opened. Safe to repeat."""
-    console = Console()
+    console = output_console()
     rows = read_rows(file)
     security = client_credentials(Role.OPERATOR, token, ca, state_dir)
     totals = {"opened": 0, "imported": 0, "unchanged": 0, "withdrawn": 0}
@@ -213,7 +214,7 @@ def backup(
     with channel(labels, security) as ch:
         stub = labels_pb2_grpc.LabelServiceStub(ch)
         reply = stub.BackupLabels(pb.BackupLabelsRequest(), timeout=BACKUP_TIMEOUT_S)
-    Console().print(
+    output_console().print(
         f"backup {reply.file_name}: {reply.labels} labels, {reply.bytes} bytes, verified, in "
         f"{reply.seconds:.1f} s ({reply.kept} backups kept)"
     )

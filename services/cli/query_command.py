@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from anneal.cli.console import output_console
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
-from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.security.principal import Role

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from anneal.cli.console import output_console
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
-from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import rounds_table, state_name

@@ -1,4 +1,8 @@
-"""``anneal serve``: all six services on loopback, each in its own process, until Ctrl-C."""
+"""``anneal serve``: all six services on loopback, each in its own process, until Ctrl-C.
+
+A service that dies is restarted (services/cli/restart_policy.py) while the others keep
+serving; the supervisor says so on the console.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from types import FrameType
 import typer
 from rich.table import Table
 
-from services.cli.console import output_console
+from anneal.cli.console import output_console
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
 from services.security.principal import Role
@@ -55,7 +59,8 @@ def serve(
         insecure=insecure,
     )
     signal.signal(signal.SIGTERM, _interrupt)
-    supervisor = start_system(config, console.print)
+    # one line per message, also when the output is not a terminal (a log file)
+    supervisor = start_system(config, lambda text: console.print(text, soft_wrap=True))
     try:
         table = Table(title="ANNEAL is serving")
         for column in ("service", "gRPC", "metrics"):
@@ -81,10 +86,9 @@ def serve(
                 f"{config.security.role_token(Role.READER).parent} (the anneal commands read "
                 "them; `anneal token create` makes more)."
             )
-        console.print("Ctrl-C stops every service.")
-        while not supervisor.dead():
+        console.print("A service that dies is restarted. Ctrl-C stops every service.")
+        while True:
             time.sleep(1.0)
-        raise RuntimeError(f"the {supervisor.dead()[0]} service exited; stopping the others")
     except KeyboardInterrupt:
         console.print("stopping...")
     finally:

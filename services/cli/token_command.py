@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from services.cli.console import output_console
+from anneal.cli.console import output_console
 from services.cli.credentials import STATE_DIR
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role

@@ -64,7 +64,7 @@ class Coordinator:
         store: StateStore,
         prepare: Callable[[], RoundRunner],
         poll_s: float = 0.5,
-        reconcile_s: float = 5.0,
+        reconcile_s: float = 2.0,
     ) -> None:
         self._store = store
         self._prepare = prepare

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from services.cli.console import output_console
+from anneal.cli.console import output_console
 from services.cli.system_config import SystemConfig
 from services.demo.driver import Demo, DemoSettings
 

@@ -36,6 +36,20 @@ def retrieval_query(channel: grpc.Channel) -> Query:
     return run
 
 
+def paced(query: Query, rate: float) -> Query:
+    """``query`` sending at most ``rate`` calls a second (0: no limit)."""
+
+    def run(image_id: str, k: int) -> tuple[int, int]:
+        started = time.monotonic()
+        try:
+            return query(image_id, k)
+        finally:
+            if rate > 0:
+                time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+
+    return run
+
+
 @dataclass(frozen=True)
 class Answer:
     at: float

@@ -2,7 +2,8 @@
 
 Client apps and the CLI hold a token (and the CA when TLS is on); services hold their
 certificate and reach each other's internal (mutual TLS) port, or send a service token where
-TLS is off. The same object opens every channel of a process.
+TLS is off. The same object opens every channel of a process, and every channel carries gRPC's
+retry policy for calls that are safe to repeat (services/common/call_retries.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from services.common.call_retries import channel_options
 from services.security.tls import TlsMaterial
 
 ChannelOptions = Sequence[tuple[str, Any]]
@@ -80,8 +82,13 @@ class ChannelSecurity:
     def tls(self) -> bool:
         return self.ca is not None
 
-    def channel(self, address: str, options: ChannelOptions = ()) -> grpc.Channel:
-        """A channel to ``address`` (``host:port``) carrying these credentials."""
+    def channel(
+        self, address: str, options: ChannelOptions = (), wait_for_ready: bool = True
+    ) -> grpc.Channel:
+        """A channel to ``address`` (``host:port``) carrying these credentials and the retry
+        policy; ``wait_for_ready``: a call to a service that is away (restarting) waits for it
+        within its deadline; False (a person at the CLI) fails at once with UNAVAILABLE."""
+        options = tuple({**dict(channel_options(wait_for_ready)), **dict(options)}.items())
         if self.ca is None:
             channel = grpc.insecure_channel(address, options=options)
         else:

@@ -152,6 +152,10 @@ def test_a_service_certificate_is_no_identity_on_the_public_port(system: Secured
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
 
 
+ONE_TRY = (("grpc.enable_retries", 0),)
+"""One try, no waiting for readiness: the refusal itself, not gRPC's retries of it."""
+
+
 def test_the_internal_port_refuses_callers_without_a_certificate_from_our_ca(
     system: SecuredSystem, tmp_path: Path
 ) -> None:
@@ -164,7 +168,7 @@ def test_the_internal_port_refuses_callers_without_a_certificate_from_our_ca(
     token_only = system.local.client(Role.OPERATOR)
     for security in (impostor, token_only):
         with (
-            security.channel(system.internal("search")) as channel,
+            security.channel(system.internal("search"), ONE_TRY, wait_for_ready=False) as channel,
             pytest.raises(grpc.RpcError) as info,
         ):
             call(channel, rpc, timeout=3)

@@ -1,4 +1,4 @@
-"""The one Rich console every command (``anneal ...``, the demo) prints through.
+"""The one Rich console every command (``anneal ...``, the services' CLI, the demo) prints through.
 
 On a terminal Rich fits output to the window. When the output is not a terminal (piped to a
 file, ``make demo | tee``, CI logs) Rich would assume 80 columns and cut table headers to
