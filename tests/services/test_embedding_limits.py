@@ -1,0 +1,147 @@
+"""Issue 9's input limits on the real service (loopback gRPC, the shared local Ray pool): bombs
+refused before a worker sees them, clean messages, and no request holding others past its own
+deadline. The images are crafted here: a few hundred bytes claiming any size."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+import numpy as np
+import pytest
+import tifffile
+from embedding_fixtures import embed_stream, fresh_catalog, png_images, shared_pool
+from image_bytes import png_header, tiff_claiming
+
+from annealpb.embedding.v1 import embedding_pb2_grpc
+from services.embedding.server import create_server
+from services.security.server_security import ServerSecurity
+
+pytestmark = pytest.mark.integration
+
+Stub = embedding_pb2_grpc.EmbeddingServiceStub
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def stub(serve) -> Stub:
+    built = create_server(
+        "127.0.0.1:0",
+        shared_pool(),
+        fresh_catalog(),
+        batch_size=8,
+        max_image_bytes=16 * MIB,
+        security=ServerSecurity.insecure(),
+    )
+    return Stub(serve(built))
+
+
+def refusal(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details()
+
+
+def assert_clean(details: str) -> None:
+    for leak in ("Traceback", "pid=", "actor", "Actor", "/", "<_io", "0x", "ray"):
+        assert leak not in details, f"{leak!r} in {details!r}"
+
+
+def test_a_huge_tiff_header_is_refused_before_a_worker_decodes_it(stub: Stub) -> None:
+    bomb = tiff_claiming(30000, 30000)
+    before = shared_pool().resident_bytes()
+    started = time.perf_counter()
+    code, details = refusal(lambda: list(stub.EmbedImages(embed_stream([bomb], ["bomb"]))))
+    seconds = time.perf_counter() - started
+    grown = [after - was for after, was in zip(shared_pool().resident_bytes(), before, strict=True)]
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert details == (
+        "image 'bomb': image is 30000 x 30000 = 900,000,000 pixels, over the limit of"
+        " 67,108,864 pixels; downscale or tile it"
+    )
+    assert seconds < 1.0
+    assert max(grown) < 64 * MIB  # the 2.7 GB it declares were never allocated
+
+
+def test_a_huge_png_is_resource_exhausted_without_a_ray_traceback(stub: Stub) -> None:
+    code, details = refusal(
+        lambda: list(stub.EmbedImages(embed_stream([png_header(20000, 20000)], ["big"])))
+    )
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "over the limit of" in details
+    assert_clean(details)
+
+
+def test_bytes_that_are_no_image_get_our_message(stub: Stub) -> None:
+    code, details = refusal(lambda: list(stub.EmbedImages(embed_stream([b"GIF89a..."], ["g"]))))
+    assert (code, details) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "image 'g': cannot decode image: not a JPEG, PNG or TIFF",
+    )
+
+
+def _scene() -> bytes:
+    """A legal 2048 x 2048 RGB scene (12 KB of Deflate, 12 MiB decoded): a batch holds 21 of
+    them (the batch's decoded-byte budget), and a worker takes a few hundredths of a second
+    for each."""
+    buffer = io.BytesIO()
+    tifffile.imwrite(
+        buffer, np.zeros((2048, 2048, 3), np.uint8), photometric="rgb", compression="zlib"
+    )
+    return buffer.getvalue()
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    try:
+        result: object = call()
+    except grpc.RpcError as exc:
+        result = exc.code()
+    return time.perf_counter() - started, result
+
+
+def _query(stub: Stub) -> Callable[[], object]:
+    return lambda: len(list(stub.EmbedImages(embed_stream(png_images(1)), timeout=30.0)))
+
+
+def test_a_slow_request_past_its_deadline_does_not_hold_a_normal_one(serve) -> None:
+    built = create_server(
+        "127.0.0.1:0",
+        shared_pool(),
+        fresh_catalog(),
+        batch_size=64,
+        max_image_bytes=16 * MIB,
+        security=ServerSecurity.insecure(),
+    )
+    stub = Stub(serve(built))
+    scenes = [_scene()] * 42  # two batches of 21, one on each worker
+    batch_s, done = _timed(lambda: list(stub.EmbedImages(embed_stream(scenes))))
+    assert done != grpc.StatusCode.DEADLINE_EXCEEDED and batch_s > 0.5  # the work is real
+
+    def attack(timeout: float | None, results: dict[str, object]) -> threading.Thread:
+        def run() -> None:
+            results["slow"] = _timed(
+                lambda: list(stub.EmbedImages(embed_stream(scenes * 2), timeout=timeout))
+            )
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.05)  # its first batches now hold both workers
+        return thread
+
+    # 1. The slow stream's deadline passes: its batches stop within one image, not one batch.
+    results: dict[str, object] = {}
+    thread = attack(0.3 * batch_s, results)
+    query_s, answer = _timed(_query(stub))
+    thread.join()
+    assert results["slow"][1] == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[index]
+    assert answer == 1 and query_s < 0.75 * batch_s, (query_s, batch_s)
+    # 2. A slow stream within its deadline: the query goes to the next free worker, ahead of the
+    # stream's other queued batches (first come, first served would make it wait for those).
+    thread = attack(None, results)
+    query_s, answer = _timed(_query(stub))
+    thread.join()
+    assert answer == 1 and query_s < 1.5 * batch_s, (query_s, batch_s)
+    assert results["slow"][0] > 1.5 * batch_s  # type: ignore[index]  # it queued batches
