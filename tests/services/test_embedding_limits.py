@@ -181,6 +181,7 @@ def test_workers_stop_an_abandoned_batch_within_one_image() -> None:
     assert query_done < 0.6 * batch_s, (query_done, batch_s)
 
 
+@pytest.mark.slow
 def test_a_query_goes_before_a_streams_queued_batches() -> None:
     initial_model()
     batch_s = _batch_seconds()
@@ -195,3 +196,43 @@ def test_a_query_goes_before_a_streams_queued_batches() -> None:
     # The query takes the first worker to come free (after about batch_s); first come, first
     # served would give that worker to the stream's third batch and make the query wait for it.
     assert query_done < 0.75 * stream_done, (query_done, stream_done, batch_s)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_batch_is_a_clean_unavailable_and_heals() -> None:
+    import ray
+
+    from services.embedding.errors import WorkerFailedError
+
+    initial_model()
+    pool = shared_pool()
+    results: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            pool.embed(INITIAL_VERSION, [_scene()] * 21, 60.0)
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [Thread(target=run) for _ in range(pool.size)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    for actor in pool._actors:  # both are busy with a batch: kill them, Ray restarts them
+        ray.kill(actor, no_restart=False)
+    for thread in threads:
+        thread.join()
+    assert len(results) == pool.size and all(isinstance(e, WorkerFailedError) for e in results)
+    assert str(results[0]) == (
+        "an embedding worker stopped while embedding this batch; it is being restarted, retry"
+    )
+    # the retry the message asks for works once Ray has restarted the workers: they get the
+    # model back (a client retries UNAVAILABLE with backoff; this test does the same)
+    for attempt in range(30):
+        try:
+            assert pool.embed(INITIAL_VERSION, png_images(1), 60.0).vectors is not None
+            break
+        except WorkerFailedError:
+            time.sleep(min(2.0, 0.1 * 2**attempt))
+    else:
+        pytest.fail("the restarted workers never answered")
