@@ -11,6 +11,7 @@ from rich.console import Console
 from annealpb.coordinator.v1 import coordinator_pb2, coordinator_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.label_answers import Answer, read_answers
@@ -87,7 +88,7 @@ def label(
     state_dir: Path = STATE_DIR,
 ) -> None:
     """Answer a round's pending pairs (similar or not) and store the answers."""
-    console = Console()
+    console = output_console()
     answers = read_answers(from_file) if from_file is not None else None
     if not key_prefix.strip():
         raise typer.BadParameter("must not be empty", param_hint="--key-prefix")

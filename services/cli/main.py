@@ -13,6 +13,7 @@ import grpc
 import typer
 
 from services.cli.label_command import label
+from services.cli.labels_command import app as labels_app
 from services.cli.query_command import query
 from services.cli.round_command import app as round_app
 from services.cli.serve_command import serve
@@ -31,8 +32,8 @@ def _core_app() -> typer.Typer | None:
 
 
 def build_app() -> typer.Typer:
-    """All commands: core (experiment, ...) and services (serve, query, label, round, status,
-    token)."""
+    """All commands: core (experiment, ...) and services (serve, query, label, round, labels,
+    status, token)."""
     app = typer.Typer(
         name="anneal",
         help="ANNEAL: content-based image retrieval that learns from image-pair labels.",
@@ -49,6 +50,7 @@ def build_app() -> typer.Typer:
     app.command()(label)
     app.command()(status)
     app.add_typer(round_app, name="round")
+    app.add_typer(labels_app, name="labels")
     app.add_typer(token_app, name="token")
     app.command()(demo)
     return app

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.security.principal import Role
@@ -52,4 +52,4 @@ def query(
         table.add_row(
             str(hit.rank), hit.image_id, f"{hit.score:.4f}", hit.metadata.get("label", "")
         )
-    Console().print(table)
+    output_console().print(table)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import rounds_table, state_name
@@ -44,7 +44,7 @@ def start(
     with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         status = stub.StartRound(request, timeout=START_TIMEOUT_S).status
-    Console().print(
+    output_console().print(
         f"round {status.round} is {state_name(status.state)}: {status.budget} pairs to label"
         " (`anneal label`)"
     )
@@ -65,7 +65,7 @@ def status(
             rounds = [stub.GetStatus(pb.GetStatusRequest(round=round_number), timeout=30).round]
         else:
             rounds = list(stub.ListRounds(pb.ListRoundsRequest(), timeout=30).rounds)
-    Console().print(rounds_table(rounds))
+    output_console().print(rounds_table(rounds))
 
 
 @app.command()
@@ -83,4 +83,6 @@ def close(
         if not number:
             raise ValueError("no round has been started; run `anneal round start` first")
         status = stub.CloseRound(pb.CloseRoundRequest(round=number), timeout=30).status
-    Console().print(f"round {status.round} closed with {status.labelled_pairs} labelled pairs")
+    output_console().print(
+        f"round {status.round} closed with {status.labelled_pairs} labelled pairs"
+    )

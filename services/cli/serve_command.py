@@ -8,9 +8,9 @@ from pathlib import Path
 from types import FrameType
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from services.cli.console import output_console
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
 from services.security.principal import Role
@@ -42,7 +42,7 @@ def serve(
     """Start the six services, index the archive, and keep serving until Ctrl-C."""
     if not archive.is_dir():
         raise typer.BadParameter(f"{archive} is not a folder", param_hint="--archive")
-    console = Console()
+    console = output_console()
     config = SystemConfig(
         archive=archive.resolve(),
         state_dir=state_dir.resolve(),

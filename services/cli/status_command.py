@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
+from services.cli.console import output_console
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import state_name
@@ -31,7 +31,7 @@ def status(
     state_dir: Path = STATE_DIR,
 ) -> None:
     """Health of the six services, the serving index and the latest round."""
-    console = Console()
+    console = output_console()
     security = client_credentials(Role.READER, token, ca, state_dir)
     table = Table(title="services")
     for column in ("service", "address", "health"):

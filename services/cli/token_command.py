@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from services.cli.console import output_console
 from services.cli.credentials import STATE_DIR
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
@@ -55,7 +55,7 @@ def create(
     ttl = parse_duration(expires_in) if expires_in else DEFAULT_TTL_S
     path = _file(tokens_file, state_dir)
     token, record = create_token(path, name, Role.parse(role), ttl)
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     console.print(
         f"token {record.id} for {record.name} ({record.role.value}) until "
         f"{_when(record.expires_at)}, in {path}. It is shown once:"
@@ -77,7 +77,7 @@ def list_tokens(tokens_file: Path | None = TOKENS_FILE, state_dir: Path = STATE_
         table.add_row(
             r.id, r.name, r.role.value, r.state(now), _when(r.created_at), _when(r.expires_at)
         )
-    Console().print(table)
+    output_console().print(table)
 
 
 @app.command()
@@ -90,7 +90,7 @@ def revoke(
     """Revoke tokens; servers refuse them within their reload interval."""
     revoked = revoke_tokens(_file(tokens_file, state_dir), name=name, token_id=token_id)
     for record in revoked:
-        Console().print(f"revoked token {record.id} of {record.name} ({record.role.value})")
+        output_console().print(f"revoked token {record.id} of {record.name} ({record.role.value})")
 
 
 @app.command()
@@ -112,7 +112,7 @@ def rotate(
     token, record = create_token(path, name, roles.pop(), parse_duration(expires_in))
     for token_id in old_ids:
         revoke_tokens(path, token_id=token_id)
-    Console(stderr=True).print(
+    output_console(stderr=True).print(
         f"new token {record.id} for {name}; revoked {', '.join(old_ids)}. It is shown once:"
     )
     print(token)

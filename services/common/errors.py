@@ -17,6 +17,7 @@ import grpc
 
 from anneal.errors import ImageTooLargeError
 from services.common.interception import BehaviorInterceptor, MethodName
+from services.common.shown import cleaned
 
 _log = logging.getLogger(__name__)
 
@@ -84,12 +85,13 @@ def status_code_for(exc: BaseException) -> grpc.StatusCode:
 
 
 def status_message(exc: BaseException) -> str:
-    """The message sent to the client (a KeyError's message without repr quotes)."""
+    """The message sent to the client (a KeyError's message without repr quotes), cleaned of
+    anything a client must not see (services/common/shown.py)."""
     if isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
-        return f"downstream call failed: {exc.details()}"
+        return cleaned(f"downstream call failed: {exc.details()}")
     if isinstance(exc, KeyError) and len(exc.args) == 1:
-        return str(exc.args[0])
-    return str(exc) or type(exc).__name__
+        return cleaned(str(exc.args[0]))
+    return cleaned(str(exc) or type(exc).__name__)
 
 
 def abort_with(context: grpc.ServicerContext, exc: Exception) -> NoReturn:

@@ -16,6 +16,7 @@ import grpc
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 StreamingBehavior = Callable[[Any, grpc.ServicerContext], Iterator[Any]]
+Deserializer = Callable[[bytes], Any]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class BehaviorInterceptor(grpc.ServerInterceptor, ABC):
     def wrap_streaming(self, behavior: StreamingBehavior, method: MethodName) -> StreamingBehavior:
         """Wraps a behaviour that returns an iterator of response messages."""
 
+    def wrap_deserializer(
+        self, deserializer: Deserializer | None, method: MethodName
+    ) -> Deserializer | None:
+        """The request deserializer to use; by default the one beneath, unchanged."""
+        return deserializer
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
@@ -72,7 +79,7 @@ class BehaviorInterceptor(grpc.ServerInterceptor, ABC):
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: MethodName) -> grpc.RpcMethodHandler:
         serializers = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": self.wrap_deserializer(handler.request_deserializer, method),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:

@@ -1,17 +1,28 @@
-"""The Prometheus metrics of docs/architecture.md, and the interceptor that records gRPC calls.
+"""The gRPC metrics every gRPC service exports, the registry a service serves, and the interceptor.
 
-Metric objects live in prometheus_client's default registry (the one ``/metrics`` serves), so
-every service process exposes the same names; a service sets only the domain metrics it owns.
+Nothing here registers in prometheus_client's default registry: a process serves only the
+registry :func:`metrics_registry` builds from the collectors it owns (docs/architecture.md names
+the owner of each metric; the domain metrics live in ``services/<service>/metrics.py``), so no
+service exports another's metric as a zero.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    start_http_server,
+)
+from prometheus_client.registry import Collector
 
 from services.common.interception import (
     Behavior,
@@ -26,44 +37,38 @@ GRPC_SERVER_HANDLED = Counter(
     "grpc_server_handled_total",
     "RPCs completed on the server, by method and status code.",
     _GRPC_LABELS,
+    registry=None,
 )
 GRPC_SERVER_HANDLING_SECONDS = Histogram(
     "grpc_server_handling_seconds",
     "Time from the start of an RPC to its end on the server, by method and status code.",
     _GRPC_LABELS,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=None,
 )
+GRPC_COLLECTORS: tuple[Collector, ...] = (GRPC_SERVER_HANDLED, GRPC_SERVER_HANDLING_SECONDS)
+"""Exported by every gRPC service (the six of the catalog), recorded by MetricsInterceptor."""
 
-INDEX_VERSION = Gauge("anneal_index_version", "Version of the index serving queries.")
-INDEX_REBUILD_SECONDS = Histogram(
-    "anneal_index_rebuild_seconds",
-    "Time to build, load and verify a new index version.",
-    buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
-)
-INDEX_REBUILD_FAILURES = Counter(
-    "anneal_index_rebuild_failures_total",
-    "Index rebuilds that failed (the old index kept serving).",
-)
-ROUND = Gauge("anneal_round", "Current active-learning round number.")
-ROUND_STATE = Gauge(
-    "anneal_round_state", "1 for the current state of the current round, 0 otherwise.", ["state"]
-)
-LABELLED_PAIRS = Counter("anneal_labelled_pairs_total", "Pairs that received their first label.")
-LABEL_STORE_WRITE_ERRORS = Counter(
-    "anneal_label_store_write_errors_total", "Label writes that failed to commit."
-)
-EVAL_MAP = Gauge("anneal_eval_map", "Latest evaluation mAP@k.", ["k"])
-EMBEDDING_IMAGES_PER_SECOND = Gauge(
-    "anneal_embedding_images_per_second", "Recent embedding throughput of the worker pool."
-)
-EMBEDDING_WORKERS_READY = Gauge(
-    "anneal_embedding_workers_ready", "Embedding workers (Ray actors) ready to take batches."
-)
+PROCESS_COLLECTORS: tuple[Collector, ...] = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
+"""prometheus_client's ``process_*`` (start time: restarts), ``python_info`` and ``python_gc_*``."""
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
-    """Serves ``/metrics`` over HTTP on ``host:port`` (0 picks a free port); returns the port."""
-    httpd, _thread = start_http_server(port, addr=host)
+def metrics_registry(owned: Sequence[Collector]) -> CollectorRegistry:
+    """A registry of the process collectors plus ``owned``, the collectors this process owns."""
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (*PROCESS_COLLECTORS, *owned):
+        registry.register(collector)
+    return registry
+
+
+def grpc_service_registry(domain: Sequence[Collector]) -> CollectorRegistry:
+    """What a gRPC service serves: process and gRPC collectors, and its ``domain`` metrics."""
+    return metrics_registry((*GRPC_COLLECTORS, *domain))
+
+
+def start_metrics_server(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> int:
+    """Serves ``registry`` on ``/metrics`` over HTTP on ``host:port`` (0: a free port); the port."""
+    httpd, _thread = start_http_server(port, addr=host, registry=registry)
     return int(httpd.server_port)
 
 

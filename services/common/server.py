@@ -32,6 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.errors import ErrorMappingInterceptor
 from services.common.metrics import MetricsInterceptor
+from services.common.request_decoding import RequestDecodingInterceptor
 from services.security.access_interceptor import AccessInterceptor
 from services.security.server_security import ServerSecurity
 
@@ -135,8 +136,14 @@ def create_server(
     Returns the server (not started) and the bound public port. Besides the servicers it
     serves grpc.health.v1 health and (if ``security.reflection``) server reflection, checks
     every call against the access policy, records metrics and maps exceptions to codes.
+    Interceptors, outermost first: metrics (so every final code is counted), error mapping,
+    request decoding (undecodable requests -> INVALID_ARGUMENT), then the access policy.
     """
-    interceptors: list[grpc.ServerInterceptor] = [MetricsInterceptor(), ErrorMappingInterceptor()]
+    interceptors: list[grpc.ServerInterceptor] = [
+        MetricsInterceptor(),
+        ErrorMappingInterceptor(),
+        RequestDecodingInterceptor(),
+    ]
     if security.checks_callers:
         interceptors.append(AccessInterceptor(security.authenticator()))
     server = grpc.server(
@@ -180,7 +187,11 @@ def _health_only(address: str, health_servicer: health.HealthServicer) -> tuple[
     """A plaintext server answering grpc.health.v1 only (the same statuses), for probes."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"),
-        interceptors=[MetricsInterceptor()],
+        interceptors=[
+            MetricsInterceptor(),
+            ErrorMappingInterceptor(),
+            RequestDecodingInterceptor(),
+        ],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     return server, _bind(server, address, None)

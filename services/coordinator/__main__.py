@@ -18,6 +18,7 @@ from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
+from services.coordinator.metrics import COLLECTORS
 from services.coordinator.model_workspace import WorkspaceConfig
 from services.coordinator.runner_factory import REEMBED_MODES, prepare_runner
 from services.coordinator.server import create_server
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             spec,
             settings,
             lambda address, security: create_server(address, coordinator, security=security),
+            COLLECTORS,
         )
     finally:
         coordinator.stop()

@@ -23,8 +23,9 @@ import numpy as np
 
 from anneal.al.strategies import STRATEGIES
 from services.common.errors import FailedPreconditionError, NotFoundError
-from services.common.metrics import EVAL_MAP, LABELLED_PAIRS, ROUND, ROUND_STATE
+from services.common.shown import shown
 from services.coordinator.downstream import is_transient
+from services.coordinator.metrics import EVAL_MAP, ROUND, ROUND_STATE
 from services.coordinator.round_runner import RoundRunner
 from services.coordinator.round_status import (
     RoundState,
@@ -142,7 +143,9 @@ class Coordinator:
     ) -> RoundStatus:
         """Open the next round and wait until its pairs are selected (or selection failed)."""
         if strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+            raise ValueError(
+                f"unknown strategy {shown(strategy)}; choose from {', '.join(STRATEGIES)}"
+            )
         if not 1 <= budget <= MAX_BUDGET:
             raise ValueError(f"budget must be between 1 and {MAX_BUDGET} pairs, got {budget}")
         with self._changed:
@@ -315,7 +318,6 @@ class Coordinator:
     def _collect(self, runner: RoundRunner, status: RoundStatus) -> bool:
         labelled = runner.labelled_pairs(status)
         if labelled != status.labelled_pairs:
-            LABELLED_PAIRS.inc(max(0, labelled - status.labelled_pairs))
             status.labelled_pairs = labelled
             status.updated_at_ms = now_ms()
             self._save()

@@ -17,6 +17,7 @@ import numpy as np
 
 from anneal.models.embedding_model import EmbeddingModel
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from services.common.shown import shown
 
 
 class ReEmbedder(ABC):
@@ -63,6 +64,6 @@ class EmbeddingServiceReEmbedder(ReEmbedder):
         if missing:
             raise RuntimeError(
                 f"the embedding service returned no embedding for {len(missing)} archive images"
-                f" (e.g. {missing[0]!r}); check its archive folder"
+                f" (e.g. {shown(missing[0])}); check its archive folder"
             )
         return np.array([vectors[i] for i in self._ids], dtype=np.float32)

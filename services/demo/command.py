@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from services.cli.console import output_console
 from services.cli.system_config import SystemConfig
 from services.demo.driver import Demo, DemoSettings
 
@@ -40,5 +40,5 @@ def demo(
         metrics_port_base=metrics_port_base,
     )
     settings = DemoSettings(rounds=rounds, budget=budget, strategy=strategy)
-    if not Demo(config, settings, out, Console()).run():
+    if not Demo(config, settings, out, output_console()).run():
         raise RuntimeError("the demo saw a failed round or failed queries; see the output above")

@@ -12,6 +12,7 @@ from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
 from services.embedding.archive_images import ArchiveImages
+from services.embedding.metrics import COLLECTORS
 from services.embedding.model_catalog import ModelCatalog
 from services.embedding.ray_session import connect_ray
 from services.embedding.server import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGE_BYTES, create_server
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 values.max_image_bytes,
                 security=security,
             ),
+            COLLECTORS,
         )
     finally:
         pool.close()

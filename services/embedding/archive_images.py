@@ -6,6 +6,7 @@ from pathlib import Path
 
 from anneal.data.archive import Archive
 from services.common.errors import NotFoundError
+from services.common.shown import shown
 from services.embedding.errors import NoArchiveError
 
 
@@ -23,7 +24,7 @@ class ArchiveImages:
     def read(self, image_id: str) -> bytes:
         if self._archive is None:
             raise NoArchiveError(
-                f"archive image {image_id!r} requested but the service has no archive;"
+                f"archive image {shown(image_id)} requested but the service has no archive;"
                 " start it with --archive (ANNEAL_ARCHIVE) or send the image bytes"
             )
         try:

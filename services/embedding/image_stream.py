@@ -17,6 +17,7 @@ from anneal.data.image_header import read_header
 from anneal.data.image_limits import DEFAULT_LIMITS, ImageLimits
 from anneal.errors import ImageDecodeError, ImageTooLargeError
 from annealpb.embedding.v1 import embedding_pb2
+from services.common.shown import shown
 from services.embedding.archive_images import ArchiveImages
 
 
@@ -91,7 +92,7 @@ class ImageAssembler:
     def _check_size(self, image_id: str, size: int) -> None:
         if size > self._max_bytes:
             raise ImageTooLargeError(
-                f"image {image_id!r} is larger than the limit of {self._max_bytes} bytes;"
+                f"image {shown(image_id)} is larger than the limit of {self._max_bytes} bytes;"
                 " downscale or recompress it"
             )
 
@@ -101,9 +102,9 @@ class ImageAssembler:
             header = read_header(data)
             self._limits.check(header)
         except ImageDecodeError as exc:  # ImageTooLargeError included, keeping its class
-            raise type(exc)(f"image {image_id!r}: {exc}") from None
+            raise type(exc)(f"image {shown(image_id)}: {exc}") from None
         return EncodedImage(image_id, data, header.decoded_bytes)
 
     @staticmethod
     def _unfinished(image_id: str) -> str:
-        return f"image {image_id!r} ended without a chunk with last=true"
+        return f"image {shown(image_id)} ended without a chunk with last=true"

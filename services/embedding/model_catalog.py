@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.shown import PATH_CHARS, shown
 from services.embedding.errors import DefaultModelError, ModelConflictError, UnknownModelError
 from services.embedding.worker_pool import WorkerPool
 
@@ -61,7 +62,7 @@ class ModelCatalog:
         if record is None:
             known = ", ".join(sorted(self._records)) or "none"
             raise UnknownModelError(
-                f"model version {name!r} is not loaded (loaded: {known}); call LoadModel first"
+                f"model version {shown(name)} is not loaded (loaded: {known}); call LoadModel first"
             )
         return record
 
@@ -77,7 +78,7 @@ class ModelCatalog:
             if existing is not None:
                 if (existing.checkpoint_path, existing.digest) != (checkpoint_path, digest):
                     raise ModelConflictError(
-                        f"model version {version!r} is loaded from"
+                        f"model version {shown(version)} is loaded from"
                         f" {existing.checkpoint_path or 'the built-in pretrained model'} with other"
                         " content; use a new version name for a new checkpoint"
                     )
@@ -97,8 +98,8 @@ class ModelCatalog:
         with self._lock:
             if version == self._default:
                 raise DefaultModelError(
-                    f"model version {version!r} is the default; make another version the default"
-                    " (LoadModel with make_default) before unloading it"
+                    f"model version {shown(version)} is the default; make another version the"
+                    " default (LoadModel with make_default) before unloading it"
                 )
             if self._records.pop(version, None) is None:
                 return False
@@ -109,13 +110,19 @@ class ModelCatalog:
 def _read_checkpoint(version: str, checkpoint_path: str) -> tuple[bytes, str]:
     """The checkpoint's bytes and their SHA-256; FileNotFoundError names a missing file."""
     if not checkpoint_path:
-        raise ValueError(f"checkpoint_path is empty for model version {version!r}")
+        raise ValueError(f"checkpoint_path is empty for model version {shown(version)}")
+    path = shown(checkpoint_path, PATH_CHARS)
     try:
         data = Path(checkpoint_path).read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"checkpoint {checkpoint_path} does not exist; write it before LoadModel"
+            f"checkpoint {path} does not exist; write it before LoadModel"
         ) from None
     except IsADirectoryError:
-        raise ValueError(f"checkpoint {checkpoint_path} is a folder, not a file") from None
+        raise ValueError(f"checkpoint {path} is a folder, not a file") from None
+    except OSError as exc:  # a name too long, no permission...: the path is not usable
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({exc.strerror}); pass the path of a checkpoint"
+            " file the embedding service can read"
+        ) from None
     return data, hashlib.sha256(data).hexdigest()

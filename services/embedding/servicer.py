@@ -21,6 +21,7 @@ import numpy as np
 from anneal.data.image_limits import MAX_DECODED_BYTES
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.deadlines import outgoing_timeout
+from services.common.shown import shown
 from services.embedding.image_stream import EncodedImage, ImageAssembler, read_options
 from services.embedding.model_catalog import ModelCatalog, ModelRecord
 from services.embedding.ordered_batches import OrderedBatches
@@ -100,9 +101,9 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         result = self._pool.embed(version, [image.data for image in batch], timeout_s, stream)
         if result.failed:
             position, error = min(result.failed.items())
-            raise type(error)(f"image {batch[position].image_id!r}: {error}")
+            raise type(error)(f"image {shown(batch[position].image_id)}: {error}")
         if result.vectors is None:
-            raise RuntimeError(f"worker returned no vectors for a batch of model {version!r}")
+            raise RuntimeError(f"worker returned no vectors for a batch of model {shown(version)}")
         return result.vectors
 
     def GetModelInfo(

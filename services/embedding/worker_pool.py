@@ -32,7 +32,7 @@ from ray.exceptions import (
 )
 
 from anneal.errors import ImageDecodeError
-from services.common.metrics import EMBEDDING_IMAGES_PER_SECOND, EMBEDDING_WORKERS_READY
+from services.common.shown import shown
 from services.embedding.batch_result import BatchResult
 from services.embedding.errors import (
     UnknownModelError,
@@ -40,6 +40,7 @@ from services.embedding.errors import (
     WorkerOutOfMemoryError,
 )
 from services.embedding.fair_dispatch import FairDispatcher
+from services.embedding.metrics import EMBEDDING_IMAGES_PER_SECOND, EMBEDDING_WORKERS_READY
 from services.embedding.throughput import ThroughputMeter, Totals
 from services.embedding.worker import EmbeddingWorker
 
@@ -127,7 +128,7 @@ class WorkerPool:
             self._unload_from_actors(version)
             _log.warning("loading %s failed: %s", version, exc)
             raise ValueError(
-                f"model version {version!r} cannot be loaded"
+                f"model version {shown(version)} cannot be loaded"
                 f" ({type(_cause(exc)).__name__}); pass a checkpoint written by"
                 " EmbeddingModel.save"
             ) from None
@@ -135,7 +136,8 @@ class WorkerPool:
             self._unload_from_actors(version)
             _log.warning("loading %s failed in a worker: %s", version, exc)
             raise WorkerFailedError(
-                f"loading {version!r} failed: a worker stopped or did not answer in time; retry"
+                f"loading {shown(version)} failed: a worker stopped or did not answer in time;"
+                " retry"
             ) from None
         self._sources[version] = source
         return int(dims[0])
@@ -192,12 +194,12 @@ class WorkerPool:
         result = self._call(actor.embed.remote(version, images, deadline), deadline, running)
         if result.model_missing:
             if version not in self._sources:
-                raise UnknownModelError(f"model version {version!r} is not loaded")
+                raise UnknownModelError(f"model version {shown(version)} is not loaded")
             _log.info("reloading %s into a restarted worker", version)
             self._call(actor.load.remote(version, self._sources[version]), deadline, running)
             result = self._call(actor.embed.remote(version, images, deadline), deadline, running)
             if result.model_missing:
-                raise UnknownModelError(f"model version {version!r} was unloaded")
+                raise UnknownModelError(f"model version {shown(version)} was unloaded")
         if result.expired:
             raise TimeoutError("the caller's deadline passed while the batch was being embedded")
         return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from services.common.shown import shown
+
 MAX_ID_LENGTH = 1024
 MAX_KEY_LENGTH = 200
 
@@ -35,7 +37,7 @@ class ImagePair:
         _check_text("image id", first, MAX_ID_LENGTH)
         _check_text("image id", second, MAX_ID_LENGTH)
         if first == second:
-            raise ValueError(f"a pair needs two different images, got {first!r} twice")
+            raise ValueError(f"a pair needs two different images, got {shown(first)} twice")
         return cls(min(first, second), max(first, second))
 
 
@@ -148,3 +150,34 @@ class ResolvedLabel:
     similar: bool
     votes_similar: int
     votes_dissimilar: int
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """A round as stored: its state, when it was opened and closed, and how many pairs it has."""
+
+    round: int
+    state: RoundState
+    opened_at_ms: int
+    closed_at_ms: int | None
+    pairs: int
+
+
+@dataclass(frozen=True)
+class ImportReceipt:
+    """What an import of one batch of a round's labels did."""
+
+    round_opened: bool
+    imported: int
+    unchanged: int
+    withdrawn: int
+
+
+def check_stored(position: int, label: StoredLabel) -> None:
+    """ValueError when a label to import is malformed (says which and what)."""
+    try:
+        check_round(label.round)
+        _check_text("annotator_id", label.annotator_id, MAX_KEY_LENGTH)
+        _check_text("idempotency_key", label.idempotency_key, MAX_KEY_LENGTH)
+    except ValueError as exc:
+        raise ValueError(f"label {position}: {exc}") from exc

@@ -8,11 +8,14 @@ from __future__ import annotations
 import grpc
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
-from services.common.errors import UnavailableError
-from services.common.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
+from services.common.errors import FailedPreconditionError, UnavailableError
+from services.common.shown import shown
+from services.labels.backup import LabelBackup
+from services.labels.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
 from services.labels.records import (
     ImagePair,
     LabelSubmission,
+    RoundInfo,
     RoundPair,
     RoundState,
     StoredLabel,
@@ -34,6 +37,7 @@ _STATES = {
     RoundState.OPEN: labels_pb2.ROUND_STATE_OPEN,
     RoundState.CLOSED: labels_pb2.ROUND_STATE_CLOSED,
 }
+_STATE_OF = {code: state for state, code in _STATES.items()}
 
 
 def _pair_message(pair: RoundPair) -> labels_pb2.Pair:
@@ -55,6 +59,41 @@ def _label_message(label: StoredLabel) -> labels_pb2.StoredLabel:
     )
 
 
+def _round_message(info: RoundInfo) -> labels_pb2.RoundInfo:
+    return labels_pb2.RoundInfo(
+        round=info.round,
+        state=_STATES[info.state],
+        opened_at_unix_ms=info.opened_at_ms,
+        closed_at_unix_ms=info.closed_at_ms or 0,
+        pairs=info.pairs,
+    )
+
+
+def _imported_round(message: labels_pb2.RoundInfo) -> RoundInfo:
+    state = _STATE_OF.get(message.state)
+    if state is None:
+        raise ValueError("round.state must be ROUND_STATE_OPEN or ROUND_STATE_CLOSED")
+    closed = message.closed_at_unix_ms or None
+    return RoundInfo(message.round, state, message.opened_at_unix_ms, closed, 0)
+
+
+def _imported_label(position: int, message: labels_pb2.StoredLabel) -> StoredLabel:
+    try:
+        images = ImagePair.canonical(message.pair.image_a, message.pair.image_b)
+    except ValueError as exc:
+        raise ValueError(f"label {position}: {exc}") from exc
+    return StoredLabel(
+        sequence=0,
+        round=message.round,
+        pair=RoundPair(message.pair.pair_id, images),
+        similar=message.similar,
+        annotator_id=message.annotator_id,
+        idempotency_key=message.idempotency_key,
+        created_at_ms=message.created_at_unix_ms,
+        withdrawn_at_ms=message.withdrawn_at_unix_ms or None,
+    )
+
+
 def _annotator(named: str, where: str, rule: str) -> str:
     """Who answers (or withdraws): the caller's identity; a request naming someone else is
     refused, ``rule`` saying why.
@@ -67,7 +106,7 @@ def _annotator(named: str, where: str, rule: str) -> str:
         return named or "anonymous"
     if named and named != caller.name:
         raise PermissionError(
-            f"{where} names annotator {named!r} but you are {caller.name!r}: {rule} "
+            f"{where} names annotator {shown(named)} but you are {shown(caller.name)}: {rule} "
             "(leave annotator_id empty)"
         )
     return caller.name
@@ -97,19 +136,33 @@ def _submission(position: int, label: labels_pb2.Label) -> LabelSubmission:
     )
 
 
+MAX_SEQUENCE = 2**63 - 1
+"""The largest label sequence SQLite stores (a signed 64-bit INTEGER): the largest page token."""
+
+
 def _after_sequence(page_token: str) -> int:
+    """The sequence a page token continues after; refuses a token this server never issues."""
     if not page_token:
         return 0
-    if not page_token.isdigit():
-        raise ValueError(f"page_token {page_token!r} was not issued by ListLabels")
-    return int(page_token)
+    if (
+        page_token.isascii()
+        and page_token.isdigit()
+        and len(page_token) <= len(str(MAX_SEQUENCE))
+        and int(page_token) <= MAX_SEQUENCE
+    ):
+        return int(page_token)
+    raise ValueError(
+        f"page_token {shown(page_token)} is not one this server issued; send the "
+        "next_page_token of the previous ListLabels reply, or none for the first page"
+    )
 
 
 class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
     """The LabelService methods, backed by one :class:`LabelStore`."""
 
-    def __init__(self, store: LabelStore) -> None:
+    def __init__(self, store: LabelStore, backup: LabelBackup | None = None) -> None:
         self._store = store
+        self._backup = backup
 
     def OpenRound(
         self, request: labels_pb2.OpenRoundRequest, context: grpc.ServicerContext
@@ -222,4 +275,50 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
                 )
                 for resolved in self._store.resolved_labels(request.round)
             ]
+        )
+
+    def ListRounds(
+        self, request: labels_pb2.ListRoundsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.ListRoundsResponse:
+        return labels_pb2.ListRoundsResponse(
+            rounds=[_round_message(info) for info in self._store.rounds()]
+        )
+
+    def ImportLabels(
+        self, request: labels_pb2.ImportLabelsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.ImportLabelsResponse:
+        if len(request.labels) > MAX_LABELS_PER_CALL:
+            raise ValueError(
+                f"send at most {MAX_LABELS_PER_CALL} labels per call, got {len(request.labels)}"
+            )
+        pairs = []
+        for i, pair in enumerate(request.pairs):
+            try:
+                pairs.append(ImagePair.canonical(pair.image_a, pair.image_b))
+            except ValueError as exc:
+                raise ValueError(f"pair {i}: {exc}") from exc
+        labels = [_imported_label(i, label) for i, label in enumerate(request.labels)]
+        receipt = self._store.import_labels(_imported_round(request.round), pairs, labels)
+        return labels_pb2.ImportLabelsResponse(
+            round_opened=receipt.round_opened,
+            imported=receipt.imported,
+            unchanged=receipt.unchanged,
+            withdrawn=receipt.withdrawn,
+        )
+
+    def BackupLabels(
+        self, request: labels_pb2.BackupLabelsRequest, context: grpc.ServicerContext
+    ) -> labels_pb2.BackupLabelsResponse:
+        if self._backup is None:
+            raise FailedPreconditionError(
+                "this label service has no backup folder; start it with --backup-dir "
+                "(ANNEAL_LABELS_BACKUP_DIR)"
+            )
+        done = self._backup.run()
+        return labels_pb2.BackupLabelsResponse(
+            file_name=done.path.name,
+            labels=done.labels,
+            bytes=done.bytes,
+            kept=done.kept,
+            seconds=done.seconds,
         )

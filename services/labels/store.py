@@ -2,7 +2,7 @@
 
 A label is acknowledged only after its transaction has committed, so an acknowledged label
 survives a crash of the process. A batch of labels is stored all or none; a bad label refuses the
-whole batch and changes nothing. Rules, checked in this order for each label:
+whole batch and changes nothing. Rules, checked in this order for each label (submission.py):
 
 - the round must exist (NotFoundError) and the pair must be in it (NotFoundError);
 - an idempotency key already stored with the same label is a DUPLICATE (nothing changes, even in
@@ -18,9 +18,9 @@ An annotator withdraws its own answer (:meth:`LabelStore.withdraw`) while the ro
 row stays, with ``withdrawn_at_ms`` set, and counts nowhere any more (resolution, progress,
 unlabelled pairs, the label list unless asked for).
 
-The schema's version is SQLite's ``user_version``; opening a file of an older version upgrades
-it in one transaction (version 0, the first schema, had no withdrawals and a table constraint of
-one answer per annotator and pair, which becomes a unique index over the answers that count).
+Opening the file checks it first (``PRAGMA quick_check`` and its tables: a damaged file is
+refused with :class:`DamagedStoreError`), then creates or upgrades the schema (schema.py).
+Exported labels come back through :meth:`LabelStore.import_labels` (label_import.py).
 
 One connection serves all threads, behind a lock: label writes are small and SQLite has a single
 writer anyway.
@@ -42,160 +42,89 @@ from services.common.errors import (
     NotFoundError,
     UnavailableError,
 )
+from services.labels.label_import import check_batch, import_batch
 from services.labels.records import (
     ImagePair,
+    ImportReceipt,
     LabelSubmission,
     ResolvedLabel,
+    RoundInfo,
     RoundPair,
     RoundProgress,
     RoundState,
     StoredLabel,
-    SubmitOutcome,
     SubmitReceipt,
     Withdrawal,
     check_round,
 )
 from services.labels.resolution import MajorityVote, ResolutionRule, Vote
+from services.labels.rows import (
+    COUNTS,
+    LABEL_COLUMNS,
+    LABEL_JOIN,
+    insert_round,
+    round_pairs,
+    round_state,
+    stored_label,
+)
+from services.labels.schema import (
+    SCHEMA_VERSION,
+    DamagedStoreError,
+    check_integrity,
+    is_damage,
+    migrate,
+    schema_version,
+)
+from services.labels.submission import submit_one
 
 MAX_PAIRS_PER_ROUND = 100_000
-
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the schema below; 0 is the first one (no withdrawals)."""
-
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS rounds (
-    round INTEGER PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
-    opened_at_ms INTEGER NOT NULL,
-    closed_at_ms INTEGER
-)""",
-    """CREATE TABLE IF NOT EXISTS pairs (
-    round INTEGER NOT NULL REFERENCES rounds (round),
-    pair_id INTEGER NOT NULL,
-    image_a TEXT NOT NULL,
-    image_b TEXT NOT NULL,
-    PRIMARY KEY (round, pair_id),
-    UNIQUE (round, image_a, image_b),
-    CHECK (image_a < image_b)
-)""",
-)
-# Every answer ever given; withdrawn ones keep their row with withdrawn_at_ms set. One answer
-# that counts per annotator and pair: the partial unique index, not a table constraint, so an
-# annotator who withdrew may answer the pair again.
-_LABELS_TABLE = """CREATE TABLE {name} (
-    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-    round INTEGER NOT NULL,
-    pair_id INTEGER NOT NULL,
-    similar INTEGER NOT NULL CHECK (similar IN (0, 1)),
-    annotator_id TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    created_at_ms INTEGER NOT NULL,
-    withdrawn_at_ms INTEGER,
-    FOREIGN KEY (round, pair_id) REFERENCES pairs (round, pair_id)
-)"""
-_LABEL_INDEXES = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS labels_one_answer_per_annotator "
-    "ON labels (round, pair_id, annotator_id) WHERE withdrawn_at_ms IS NULL",
-    "CREATE INDEX IF NOT EXISTS labels_by_pair ON labels (round, pair_id)",
-)
-_V0_LABEL_COLUMNS = (
-    "sequence, round, pair_id, similar, annotator_id, idempotency_key, created_at_ms"
-)
-
-_LABEL_COLUMNS = (
-    "l.sequence, l.round, l.pair_id, p.image_a, p.image_b, l.similar, l.annotator_id, "
-    "l.idempotency_key, l.created_at_ms, l.withdrawn_at_ms"
-)
-_LABEL_JOIN = "labels l JOIN pairs p ON p.round = l.round AND p.pair_id = l.pair_id"
-_COUNTS = "l.withdrawn_at_ms IS NULL"
-"""The condition of the answers that count (not withdrawn)."""
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _stored_label(row: sqlite3.Row) -> StoredLabel:
-    sequence, round_number, pair_id, image_a, image_b, similar, annotator, key, created, gone = row
-    return StoredLabel(
-        sequence=sequence,
-        round=round_number,
-        pair=RoundPair(pair_id, ImagePair(image_a, image_b)),
-        similar=bool(similar),
-        annotator_id=annotator,
-        idempotency_key=key,
-        created_at_ms=created,
-        withdrawn_at_ms=gone,
-    )
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Brings the file to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    if version > SCHEMA_VERSION:
-        raise ValueError(
-            f"the label database has schema version {version}, newer than this service's "
-            f"{SCHEMA_VERSION}; run a newer version of the label service"
-        )
-    if version == SCHEMA_VERSION:
-        return
-    for statement in _TABLES:
-        db.execute(statement)
-    exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'"
-    ).fetchone()
-    if exists:
-        _upgrade_labels_from_v0(db)
-    else:
-        db.execute(_LABELS_TABLE.format(name="labels"))
-    for statement in _LABEL_INDEXES:
-        db.execute(statement)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _upgrade_labels_from_v0(db: sqlite3.Connection) -> None:
-    """Rebuilds the version 0 labels table (SQLite cannot drop its UNIQUE constraint in place).
-
-    Every row is copied with its sequence, and the AUTOINCREMENT counter is kept, so sequences
-    (and ListLabels page tokens) are never reused.
-    """
-    counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()
-    db.execute(_LABELS_TABLE.format(name="labels_v1"))
-    db.execute(
-        f"INSERT INTO labels_v1 ({_V0_LABEL_COLUMNS}) "
-        f"SELECT {_V0_LABEL_COLUMNS} FROM labels ORDER BY sequence"
-    )
-    db.execute("DROP TABLE labels")
-    db.execute("ALTER TABLE labels_v1 RENAME TO labels")
-    db.execute("DELETE FROM sqlite_sequence WHERE name IN ('labels', 'labels_v1')")
-    if counter is not None:
-        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('labels', ?)", counter)
-
-
 class LabelStore:
-    """Durable rounds, pairs and labels in one SQLite file at ``path``."""
+    """Durable rounds, pairs and labels in one SQLite file at ``path``.
+
+    ``busy_timeout_s``: how long a write waits for another connection's lock on the file
+    before it fails (UNAVAILABLE, nothing stored).
+    """
 
     def __init__(
         self,
         path: str | Path,
         rule: ResolutionRule | None = None,
         clock_ms: Callable[[], int] = _now_ms,
+        busy_timeout_s: float = 10.0,
     ) -> None:
         self._rule = rule or MajorityVote()
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
         )
-        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        try:
+            check_integrity(self._db)
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if is_damage(exc):
+                raise DamagedStoreError(str(exc)) from exc
+            raise
+        except DamagedStoreError:
+            self._db.close()
+            raise
         if mode != "wal":
+            self._db.close()
             raise ValueError(
                 f"{path}: SQLite could not use WAL mode (got {mode!r}); use a file path"
             )
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        if schema_version(self._db) != SCHEMA_VERSION:
             self._upgrade_schema()
 
     def _upgrade_schema(self) -> None:
@@ -203,7 +132,7 @@ class LabelStore:
         again, so two processes opening one old file upgrade it once)."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            _migrate(self._db)
+            migrate(self._db)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -232,19 +161,6 @@ class LabelStore:
                     ) from exc
                 raise
 
-    def _round_state(self, db: sqlite3.Connection, round_number: int) -> RoundState:
-        row = db.execute("SELECT state FROM rounds WHERE round = ?", (round_number,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"round {round_number} does not exist; open it first (OpenRound)")
-        return RoundState(row[0])
-
-    def _pairs(self, db: sqlite3.Connection, round_number: int) -> list[RoundPair]:
-        rows = db.execute(
-            "SELECT pair_id, image_a, image_b FROM pairs WHERE round = ? ORDER BY pair_id",
-            (round_number,),
-        )
-        return [RoundPair(pair_id, ImagePair(a, b)) for pair_id, a, b in rows]
-
     def open_round(
         self, round_number: int, pairs: Sequence[ImagePair]
     ) -> tuple[list[RoundPair], bool]:
@@ -264,133 +180,25 @@ class LabelStore:
         with self._transaction() as db:
             exists = db.execute("SELECT 1 FROM rounds WHERE round = ?", (round_number,)).fetchone()
             if exists:
-                if self._pairs(db, round_number) != wanted:
+                if round_pairs(db, round_number) != wanted:
                     raise AlreadyExistsError(
                         f"round {round_number} is already open with other pairs; "
                         "use the next round number"
                     )
                 return wanted, False
-            db.execute(
-                "INSERT INTO rounds (round, state, opened_at_ms) VALUES (?, 'open', ?)",
-                (round_number, self._clock_ms()),
-            )
-            db.executemany(
-                "INSERT INTO pairs (round, pair_id, image_a, image_b) VALUES (?, ?, ?, ?)",
-                [(round_number, p.pair_id, p.pair.image_a, p.pair.image_b) for p in wanted],
-            )
+            insert_round(db, round_number, wanted, RoundState.OPEN, self._clock_ms(), None)
         return wanted, True
 
     def close_round(self, round_number: int) -> bool:
         """Stops the round taking labels; False when it was already closed."""
         with self._transaction() as db:
-            if self._round_state(db, round_number) is RoundState.CLOSED:
+            if round_state(db, round_number) is RoundState.CLOSED:
                 return False
             db.execute(
                 "UPDATE rounds SET state = 'closed', closed_at_ms = ? WHERE round = ?",
                 (self._clock_ms(), round_number),
             )
         return True
-
-    def _resolve_pair(
-        self, db: sqlite3.Connection, label: LabelSubmission, where: str
-    ) -> RoundPair:
-        if label.images is not None:
-            row = db.execute(
-                "SELECT pair_id FROM pairs WHERE round = ? AND image_a = ? AND image_b = ?",
-                (label.round, label.images.image_a, label.images.image_b),
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(
-                    f"{where}: pair ({label.images.image_a}, {label.images.image_b}) is not in "
-                    f"round {label.round}; ListPairs lists its pairs"
-                )
-            return RoundPair(row[0], label.images)
-        row = db.execute(
-            "SELECT image_a, image_b FROM pairs WHERE round = ? AND pair_id = ?",
-            (label.round, label.pair_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(
-                f"{where}: round {label.round} has no pair {label.pair_id}; "
-                "ListPairs lists its pairs"
-            )
-        return RoundPair(int(label.pair_id or 0), ImagePair(row[0], row[1]))
-
-    def _submit_one(
-        self, db: sqlite3.Connection, label: LabelSubmission, where: str
-    ) -> SubmitReceipt:
-        try:
-            state = self._round_state(db, label.round)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{where}: {exc}") from exc
-        pair = self._resolve_pair(db, label, where)
-        row = db.execute(
-            f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.idempotency_key = ?",
-            (label.idempotency_key,),
-        ).fetchone()
-        if row is not None:
-            stored = _stored_label(row)
-            if stored.withdrawn:
-                raise AlreadyExistsError(
-                    f"{where}: idempotency key {label.idempotency_key!r} names an answer that was "
-                    "withdrawn; use a new key for a new answer"
-                )
-            same = (stored.round, stored.pair, stored.similar, stored.annotator_id) == (
-                label.round,
-                pair,
-                label.similar,
-                label.annotator_id,
-            )
-            if not same:
-                raise AlreadyExistsError(
-                    f"{where}: idempotency key {label.idempotency_key!r} was already used for "
-                    "a different label; use a new key for a new answer"
-                )
-            return SubmitReceipt(SubmitOutcome.DUPLICATE, stored, first_for_pair=False)
-        if state is RoundState.CLOSED:
-            raise FailedPreconditionError(
-                f"{where}: round {label.round} is closed and takes no more labels"
-            )
-        answered = db.execute(
-            "SELECT idempotency_key FROM labels l "
-            f"WHERE round = ? AND pair_id = ? AND annotator_id = ? AND {_COUNTS}",
-            (label.round, pair.pair_id, label.annotator_id),
-        ).fetchone()
-        if answered is not None:
-            raise AlreadyExistsError(
-                f"{where}: annotator {label.annotator_id!r} already answered pair {pair.pair_id} "
-                f"of round {label.round} (key {answered[0]!r}); each annotator answers a pair once"
-            )
-        first = (  # withdrawn answers included: LABELLED_PAIRS counts a pair once
-            db.execute(
-                "SELECT 1 FROM labels WHERE round = ? AND pair_id = ? LIMIT 1",
-                (label.round, pair.pair_id),
-            ).fetchone()
-            is None
-        )
-        created = self._clock_ms()
-        cursor = db.execute(
-            "INSERT INTO labels (round, pair_id, similar, annotator_id, idempotency_key, "
-            "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                label.round,
-                pair.pair_id,
-                int(label.similar),
-                label.annotator_id,
-                label.idempotency_key,
-                created,
-            ),
-        )
-        stored = StoredLabel(
-            sequence=int(cursor.lastrowid or 0),
-            round=label.round,
-            pair=pair,
-            similar=label.similar,
-            annotator_id=label.annotator_id,
-            idempotency_key=label.idempotency_key,
-            created_at_ms=created,
-        )
-        return SubmitReceipt(SubmitOutcome.ACCEPTED, stored, first_for_pair=first)
 
     def submit(self, labels: Sequence[LabelSubmission]) -> list[SubmitReceipt]:
         """Stores the labels, all or none; returns after the commit, one receipt per label."""
@@ -407,7 +215,10 @@ class LabelStore:
                 )
             keys[label.idempotency_key] = i
         with self._transaction() as db:
-            return [self._submit_one(db, label, f"label {i}") for i, label in enumerate(labels)]
+            return [
+                submit_one(db, label, f"label {i}", self._clock_ms)
+                for i, label in enumerate(labels)
+            ]
 
     def withdraw(self, withdrawal: Withdrawal) -> tuple[StoredLabel, bool]:
         """Withdraws the annotator's answer stored under the key; returns after the commit.
@@ -424,9 +235,9 @@ class LabelStore:
             withdrawal.annotator_id,
         )
         with self._transaction() as db:
-            state = self._round_state(db, round_number)
+            state = round_state(db, round_number)
             row = db.execute(
-                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} "
+                f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} "
                 "WHERE l.idempotency_key = ? AND l.round = ? AND l.annotator_id = ?",
                 (key, round_number, annotator),
             ).fetchone()
@@ -435,7 +246,7 @@ class LabelStore:
                     f"annotator {annotator!r} has no answer with idempotency key {key!r} in "
                     f"round {round_number}"
                 )
-            stored = _stored_label(row)
+            stored = stored_label(row)
             if stored.withdrawn:
                 return stored, False
             if state is RoundState.CLOSED:
@@ -459,27 +270,27 @@ class LabelStore:
 
         Withdrawn labels only with ``include_withdrawn``.
         """
-        counts = "" if include_withdrawn else f" AND {_COUNTS}"
+        counts = "" if include_withdrawn else f" AND {COUNTS}"
         with self._lock:
-            self._round_state(self._db, round_number)
+            round_state(self._db, round_number)
             rows = self._db.execute(
-                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND l.sequence > ?"
+                f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} WHERE l.round = ? AND l.sequence > ?"
                 f"{counts} ORDER BY l.sequence LIMIT ?",
                 (round_number, after_sequence, limit),
             ).fetchall()
-        return [_stored_label(row) for row in rows]
+        return [stored_label(row) for row in rows]
 
     def pairs(self, round_number: int, only_unlabelled: bool = False) -> list[RoundPair]:
         """The round's pairs by id; with ``only_unlabelled``, those without a (counting) label."""
         with self._lock:
-            self._round_state(self._db, round_number)
-            pairs = self._pairs(self._db, round_number)
+            round_state(self._db, round_number)
+            pairs = round_pairs(self._db, round_number)
             if not only_unlabelled:
                 return pairs
             labelled = {
                 row[0]
                 for row in self._db.execute(
-                    f"SELECT DISTINCT pair_id FROM labels l WHERE round = ? AND {_COUNTS}",
+                    f"SELECT DISTINCT pair_id FROM labels l WHERE round = ? AND {COUNTS}",
                     (round_number,),
                 )
             }
@@ -488,16 +299,16 @@ class LabelStore:
     def _counting(self, round_number: int) -> tuple[RoundState, int, list[StoredLabel]]:
         """The round's state, number of pairs and labels that count (store order), together."""
         with self._lock:
-            state = self._round_state(self._db, round_number)
+            state = round_state(self._db, round_number)
             (pairs,) = self._db.execute(
                 "SELECT COUNT(*) FROM pairs WHERE round = ?", (round_number,)
             ).fetchone()
             rows = self._db.execute(
-                f"SELECT {_LABEL_COLUMNS} FROM {_LABEL_JOIN} WHERE l.round = ? AND {_COUNTS} "
+                f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} WHERE l.round = ? AND {COUNTS} "
                 "ORDER BY l.sequence",
                 (round_number,),
             ).fetchall()
-        return state, pairs, [_stored_label(row) for row in rows]
+        return state, pairs, [stored_label(row) for row in rows]
 
     @staticmethod
     def _votes(labels: Sequence[StoredLabel]) -> dict[RoundPair, list[Vote]]:
@@ -541,3 +352,27 @@ class LabelStore:
             disagreements=sum(1 for v in votes.values() if len({vote.similar for vote in v}) > 1),
             annotator_labels=sum(1 for label in labels if label.annotator_id == annotator_id),
         )
+
+    def rounds(self) -> list[RoundInfo]:
+        """Every round by number, with its state, times and number of pairs."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.round, r.state, r.opened_at_ms, r.closed_at_ms, "
+                "(SELECT COUNT(*) FROM pairs p WHERE p.round = r.round) "
+                "FROM rounds r ORDER BY r.round"
+            ).fetchall()
+        return [
+            RoundInfo(number, RoundState(state), opened, closed, pairs)
+            for number, state, opened, closed, pairs in rows
+        ]
+
+    def import_labels(
+        self, info: RoundInfo, pairs: Sequence[ImagePair], labels: Sequence[StoredLabel]
+    ) -> ImportReceipt:
+        """Restores exported labels of one round, all or none (label_import.py says how)."""
+        check_round(info.round)
+        if len(pairs) > MAX_PAIRS_PER_ROUND:
+            raise ValueError(f"a round has at most {MAX_PAIRS_PER_ROUND} pairs, got {len(pairs)}")
+        check_batch(labels, info.round)
+        with self._transaction() as db:
+            return import_batch(db, info, pairs, labels)

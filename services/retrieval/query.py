@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annealpb.retrieval.v1 import retrieval_pb2
+from services.common.vector_checks import check_vectors
 
 MAX_K = 1000
 MAX_BATCH = 1000
@@ -56,8 +57,7 @@ class Query:
             vector = np.array(request.query.vector.values, dtype=np.float32)
             if not vector.size:
                 raise ValueError(f"{label}: the vector is empty")
-            if not np.isfinite(vector).all():
-                raise ValueError(f"{label}: the vector holds NaN or infinity")
+            check_vectors(vector[None, :], lambda _row: f"{label}: the vector")
             return cls(label, request.k, vector=vector)
         raise ValueError(f"{label}: no query; set one of image, image_id or vector")
 

@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.shown import shown
 from services.retrieval.downstream import downstream_error, status_of
 
 
@@ -53,6 +54,6 @@ def _which_failed(exc: grpc.RpcError, image_ids: Sequence[tuple[str, str]]) -> s
     if status_of(exc) == grpc.StatusCode.NOT_FOUND and isinstance(exc, grpc.Call):
         details = exc.details() or ""
         for label, image_id in image_ids:
-            if repr(image_id) in details:
-                return f"{label}: archive image {image_id!r}"
+            if shown(image_id) in details:
+                return f"{label}: archive image {shown(image_id)}"
     return "search service Search"

@@ -16,6 +16,7 @@ from services.common.settings import SettingsParser, common_settings
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
+from services.search.metrics import COLLECTORS
 from services.search.server import create_server
 
 DEFAULT_MILVUS_URI = "state/milvus.db"
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             spec,
             settings,
             lambda address, security: create_server(address, manager, batcher, security=security),
+            COLLECTORS,
         )
     finally:
         batcher.close()

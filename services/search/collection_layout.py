@@ -4,11 +4,15 @@ import re
 
 from pymilvus import CollectionSchema, DataType, MilvusClient
 
+from services.common.shown import shown
+
 ID_FIELD = "image_id"
 VECTOR_FIELD = "vector"
 METADATA_FIELD = "metadata"
 MODEL_VERSION_PROPERTY = "anneal.model_version"
 MAX_ID_LENGTH = 512
+MAX_DIM = 32768
+"""The largest vector dimension a Milvus FLOAT_VECTOR field holds."""
 _FORBIDDEN_ID_CHARS = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 
 
@@ -25,7 +29,9 @@ def check_image_id(image_id: str) -> None:
             f"image id is {len(image_id)} characters long; the limit is {MAX_ID_LENGTH}"
         )
     if _FORBIDDEN_ID_CHARS.search(image_id):
-        raise ValueError(f"image id {image_id!r} contains a quote, backslash or control character")
+        raise ValueError(
+            f"image id {shown(image_id)} contains a quote, backslash or control character"
+        )
 
 
 class CollectionLayout:

@@ -3,12 +3,16 @@
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from pymilvus import MilvusClient
 
+from services.common.shown import shown
+from services.common.vector_checks import check_vectors
 from services.search.collection_layout import (
     ID_FIELD,
+    MAX_DIM,
     METADATA_FIELD,
     MODEL_VERSION_PROPERTY,
     VECTOR_FIELD,
@@ -31,22 +35,22 @@ def check_build_input(
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
         raise ValueError(f"vectors must be a non-empty (N, D) array, got shape {matrix.shape}")
+    if matrix.shape[1] > MAX_DIM:
+        raise ValueError(f"vectors have {matrix.shape[1]} values; the limit is {MAX_DIM}")
     if len(ids) != matrix.shape[0] or len(metadata) != matrix.shape[0]:
         raise ValueError(
             f"got {len(ids)} ids, {matrix.shape[0]} vectors and {len(metadata)} metadata entries;"
             " they must be equally many"
         )
-    if not np.isfinite(matrix).all():
-        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise ValueError(f"vector of image {ids[bad]!r} holds NaN or infinity")
+    check_vectors(matrix, lambda row: f"vector of image {shown(ids[row])}")
     for image_id in ids:
         check_image_id(image_id)
     if len(set(ids)) != len(ids):
         dup, times = Counter(ids).most_common(1)[0]
-        raise ValueError(f"image id {dup!r} occurs {times} times; ids must be unique")
+        raise ValueError(f"image id {shown(dup)} occurs {times} times; ids must be unique")
     for image_id, meta in zip(ids, metadata, strict=True):
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-            raise ValueError(f"metadata of image {image_id!r} must map strings to strings")
+            raise ValueError(f"metadata of image {shown(image_id)} must map strings to strings")
     return matrix
 
 
@@ -55,7 +59,9 @@ class IndexBuilder:
 
     Flush and load+verify are idempotent, so each is retried on transient Milvus faults. If a
     step still fails, the half-built collection is dropped and IndexBuildError is raised:
-    nothing serving is touched.
+    nothing serving is touched. Where the drop fails too (Milvus went away mid-build), the next
+    build of that version drops the leftover first. Each Milvus call waits at most
+    ``config.milvus_timeout_s``, so a hung server fails the build instead of holding it.
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class IndexBuilder:
         self._layout = layout
         self._config = config
         self._retry = retry
+        self._timeout = config.milvus_timeout_s
 
     def build(
         self,
@@ -80,14 +87,17 @@ class IndexBuilder:
     ) -> IndexVersion:
         """Create collection ``<prefix>_v<version>`` from validated rows; see the class doc."""
         name = self._layout.collection(version)
-        self._client.create_collection(
-            name,
-            schema=self._layout.schema(vectors.shape[1]),
-            properties={MODEL_VERSION_PROPERTY: model_version},
-        )
-        try:
+        try:  # every Milvus step, the create too, fails as IndexBuildError (counted, UNAVAILABLE)
+            self._drop_leftover(name)
+            self._client.create_collection(
+                name,
+                schema=self._layout.schema(vectors.shape[1]),
+                properties={MODEL_VERSION_PROPERTY: model_version},
+                timeout=self._timeout,
+            )
             self._insert(name, ids, vectors, metadata)
-            self._retry.run(f"flush {name}", lambda: self._client.flush(name))
+            flush = partial(self._client.flush, name, timeout=self._timeout)
+            self._retry.run(f"flush {name}", flush)
             self._create_index(name)  # not retried: a half-failed create leaves an index behind
             self._retry.run(f"load {name}", lambda: self._load_and_verify(name, ids, vectors))
         except Exception as exc:
@@ -119,7 +129,7 @@ class IndexBuilder:
                 {ID_FIELD: ids[i], VECTOR_FIELD: vectors[i], METADATA_FIELD: dict(metadata[i])}
                 for i in range(start, min(start + step, len(ids)))
             ]
-            self._client.insert(name, rows)
+            self._client.insert(name, rows, timeout=self._timeout)
 
     def _create_index(self, name: str) -> None:
         params = self._client.prepare_index_params()
@@ -129,12 +139,16 @@ class IndexBuilder:
             metric_type=self._config.metric,
             params=dict(self._config.build_params),
         )
-        self._client.create_index(name, params)
+        self._client.create_index(name, params, timeout=self._timeout)
 
     def _load_and_verify(self, name: str, ids: Sequence[str], vectors: np.ndarray) -> None:
-        self._client.load_collection(name)
+        self._client.load_collection(name, timeout=self._timeout)
         rows = self._client.query(
-            name, filter="", output_fields=["count(*)"], consistency_level="Session"
+            name,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level="Session",
+            timeout=self._timeout,
         )
         count = int(rows[0]["count(*)"])
         if count != len(ids):
@@ -154,13 +168,23 @@ class IndexBuilder:
                 "params": dict(self._config.search_params),
             },
             consistency_level="Session",
+            timeout=self._timeout,
         )
         for i, hits in zip(picks, found, strict=True):
             if ids[i] not in {hit.id for hit in hits}:
-                raise IndexNotReadyError(f"{name}: probe search for {ids[i]!r} did not find it")
+                raise IndexNotReadyError(
+                    f"{name}: probe search for {shown(ids[i])} did not find it"
+                )
+
+    def _drop_leftover(self, name: str) -> None:
+        """Drop a collection of this name that an earlier failed build could not roll back
+        (Milvus was down): never serving, never swappable, so only in the way."""
+        if self._client.has_collection(name, timeout=self._timeout):
+            log.warning("dropping %s: left by an earlier build that failed", name)
+            self._client.drop_collection(name, timeout=self._timeout)
 
     def _drop_quietly(self, name: str) -> None:
         try:
-            self._client.drop_collection(name)
+            self._client.drop_collection(name, timeout=self._timeout)
         except Exception as exc:  # rollback must not hide the build error
             log.warning("could not drop half-built collection %s: %s", name, exc)

@@ -24,6 +24,9 @@ class IndexConfig:
     prefix: str = "anneal"
     insert_batch: int = 1000
     drain_timeout_s: float = 30.0
+    milvus_timeout_s: float = 120.0
+    """Longest wait for one Milvus call of a build (a load waits for the collection to load):
+    a server that hangs fails the build (counted, old index serving) instead of holding it."""
     rows_in_memory_max_bytes: int = 256 * 1024 * 1024
     """A version whose vectors take at most this much (float32) is also held in memory, which
     answers look-ups by image id and hit metadata without Milvus; 0 keeps none. During a
@@ -42,8 +45,9 @@ class IndexConfig:
             raise ValueError(
                 f"rows_in_memory_max_bytes must be 0 or more, got {self.rows_in_memory_max_bytes}"
             )
-        if self.drain_timeout_s <= 0:
-            raise ValueError(f"drain_timeout_s must be positive, got {self.drain_timeout_s}")
+        for name in ("drain_timeout_s", "milvus_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def higher_is_closer(self) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from services.common.shown import shown
 from services.search.collection_layout import (
     ID_FIELD,
     METADATA_FIELD,
@@ -204,10 +205,9 @@ class IndexManager:
                 f"version {version} is not newer than the serving version {serving.version};"
                 f" build version {serving.version + 1} or later"
             )
-        name = self._layout.collection(version)
         with self._swap_lock:
-            built = version in self._ready
-        if built or self._client.has_collection(name):
+            built = version in self._ready  # a collection of the name but not ready: a leftover
+        if built:
             raise VersionExistsError(
                 f"index version {version} exists already; swap to it or build a newer version"
             )
@@ -355,10 +355,12 @@ class IndexManager:
 
     def _rows(self, version: IndexVersion, image_ids: Sequence[str]) -> StoredRows:
         for image_id in image_ids:
+            if not image_id:
+                raise ValueError("image_id is empty; name an image of the index")
             try:
                 check_image_id(image_id)
             except ValueError as exc:
-                raise UnknownImageError(f"no image {image_id!r} in the index: {exc}") from exc
+                raise UnknownImageError(f"no image {shown(image_id)} in the index: {exc}") from exc
         with self._swap_lock:
             rows = self._memory.get(version.version)
         return rows if rows is not None else query_rows(self._client, version, image_ids)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from services.common.vector_checks import check_vectors
+
 MAX_K = 1000
 
 
@@ -22,6 +24,5 @@ def as_queries(vectors: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         matrix = matrix[None, :]
     if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
         raise ValueError(f"query vectors must be a non-empty (Q, D) array, got {matrix.shape}")
-    if not np.isfinite(matrix).all():
-        raise ValueError("query vectors hold NaN or infinity")
+    check_vectors(matrix, lambda row: f"query vector {row}")
     return matrix

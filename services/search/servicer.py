@@ -14,10 +14,10 @@ import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.common.deadlines import time_left
-from services.common.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
 from services.search.batcher import SearchBatcher
 from services.search.errors import IndexBuildError
 from services.search.index_manager import IndexManager
+from services.search.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
 from services.search.query_checks import check_k
 from services.search.search_result import Hit, SearchResult
 

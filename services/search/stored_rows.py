@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from services.common.shown import shown
 from services.search.errors import UnknownImageError
 from services.search.index_version import IndexVersion
 from services.search.search_result import StoredVector
@@ -60,7 +61,7 @@ class StoredRows:
         row = self._rows.get(image_id)
         if row is None:
             raise UnknownImageError(
-                f"no image {image_id!r} in index version {self.version.version}"
+                f"no image {shown(image_id)} in index version {self.version.version}"
             )
         return row
 

@@ -8,6 +8,7 @@ from types import MappingProxyType
 import grpc
 
 from services.common.catalog import SERVICES
+from services.common.shown import shown
 from services.security.principal import Principal, Role
 from services.security.refusals import HOW_TO_AUTHENTICATE, NotAuthenticated
 from services.security.token_verifier import TokenVerifier
@@ -36,7 +37,7 @@ class Authenticator:
             name = _SERVICE_IDS.get(identity)
             if name is None:
                 raise NotAuthenticated(
-                    method, f"certificate identity {identity!r} is not an ANNEAL service"
+                    method, f"certificate identity {shown(identity)} is not an ANNEAL service"
                 )
             return Principal(name, Role.SERVICE, "certificate")
         token = _bearer(context)
@@ -49,7 +50,7 @@ class Authenticator:
         except TokenError as exc:
             raise NotAuthenticated(method, str(exc)) from None
         if record.role is Role.SERVICE and record.name not in SERVICES:
-            raise NotAuthenticated(method, f"service token of unknown service {record.name!r}")
+            raise NotAuthenticated(method, f"service token of unknown service {shown(record.name)}")
         return Principal(record.name, record.role, "token")
 
 

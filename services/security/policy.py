@@ -106,6 +106,11 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
         _LABELS + "GetResolvedLabels": _rule(
             (Role.OPERATOR,), services=("coordinator", "selection")
         ),
+        # Operators keep the labels safe: export lists the rounds, import restores an export,
+        # backup copies the store into the service's own backup folder.
+        _LABELS + "ListRounds": _rule((Role.OPERATOR,)),
+        _LABELS + "ImportLabels": _rule((Role.OPERATOR,), audit=True),
+        _LABELS + "BackupLabels": _rule((Role.OPERATOR,), audit=True),
         # Coordinator: operators run rounds; everyone may read the status.
         _COORDINATOR + "StartRound": _rule((Role.OPERATOR,), audit=True),
         _COORDINATOR + "CloseRound": _rule((Role.OPERATOR,), audit=True),

@@ -19,6 +19,7 @@ from typing import Any
 
 from anneal.state_files import read_json, write_json_atomic
 from services.common.errors import UnauthenticatedError
+from services.common.shown import shown
 from services.security.principal import Role
 
 PREFIX = "anl"
@@ -111,7 +112,7 @@ def create_token(
 ) -> tuple[str, TokenRecord]:
     """Add a token for ``name`` with ``role`` to the file (made if missing); (plaintext, record)."""
     if not name.strip() or len(name) > 100 or any(c.isspace() for c in name):
-        raise ValueError(f"token name {name!r} must be 1 to 100 characters without spaces")
+        raise ValueError(f"token name {shown(name)} must be 1 to 100 characters without spaces")
     if ttl_s <= 0:
         raise ValueError(f"a token must expire in the future, got {ttl_s} seconds")
     created = time.time() if now is None else now
@@ -151,7 +152,7 @@ def revoke_tokens(
             revoked.append(record)
         updated.append(record)
     if not revoked:
-        what = f"name {name!r}" if name is not None else f"id {token_id!r}"
+        what = f"name {shown(name)}" if name is not None else f"id {shown(token_id)}"
         raise LookupError(f"no active token with {what} in {path}; `anneal token list` shows them")
     write_tokens(path, updated)
     return revoked

@@ -17,6 +17,7 @@ import numpy as np
 
 from anneal.al.strategies import STRATEGIES, make_selector
 from services.common.errors import AlreadyExistsError, NotFoundError
+from services.common.shown import shown
 from services.selection.archive_vectors import ArchiveVectors
 from services.selection.label_client import LabelClient
 from services.selection.round_record import RoundArguments, RoundRecord, SelectedPair
@@ -40,7 +41,7 @@ def check_arguments(arguments: RoundArguments) -> None:
         raise ValueError(f"rounds are numbered from 1, got {arguments.round}")
     if arguments.strategy not in STRATEGIES:
         raise ValueError(
-            f"unknown strategy {arguments.strategy!r}; choose from {', '.join(STRATEGIES)}"
+            f"unknown strategy {shown(arguments.strategy)}; choose from {', '.join(STRATEGIES)}"
         )
     if not 1 <= arguments.budget <= MAX_BUDGET:
         raise ValueError(f"budget must be between 1 and {MAX_BUDGET} pairs, got {arguments.budget}")
@@ -101,7 +102,7 @@ class SelectionRounds:
         ) and asked.index_version in (0, stored.index_version)
         if not same:
             raise AlreadyExistsError(
-                f"round {stored.round} was opened already with strategy {stored.strategy!r},"
+                f"round {stored.round} was opened already with strategy {shown(stored.strategy)},"
                 f" budget {stored.budget}, seed {stored.seed}, index version"
                 f" {stored.index_version}; open the next round instead"
             )

@@ -18,10 +18,11 @@ import uvicorn
 from anneal.data.archive import Archive
 from services.common.catalog import SERVICES
 from services.common.logs import configure_logging
-from services.common.metrics import start_metrics_server
+from services.common.metrics import metrics_registry, start_metrics_server
 from services.security.channels import ChannelSecurity
 from services.security.settings import boolean
 from services.security.token_verifier import TokenVerifier
+from services.web import metrics as web_metrics
 from services.web.app import create_app
 from services.web.context import WebContext
 from services.web.image_preview import ImagePreviews
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         secure_cookies=bool(values.tls_cert),
     )
     app = create_app(context, ImagePreviews(Path(values.archive)))
-    start_metrics_server(values.metrics_port, values.host)
+    start_metrics_server(metrics_registry(web_metrics.COLLECTORS), values.metrics_port, values.host)
     try:
         uvicorn.run(  # SIGTERM / SIGINT: uvicorn stops taking requests and finishes open ones
             app,

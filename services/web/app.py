@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import Counter, Histogram
 
 from services.web import api, images, pages
 from services.web.context import WebContext
 from services.web.http_errors import error_body, install_error_handlers
 from services.web.image_preview import ImagePreviews
+from services.web.metrics import WEB_REQUEST_SECONDS, WEB_REQUESTS
 from services.web.uploads import MAX_UPLOAD_BYTES
 
 CONTENT_SECURITY_POLICY = (
@@ -23,16 +23,6 @@ CONTENT_SECURITY_POLICY = (
 )
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 """An upload plus its multipart envelope; larger requests are refused before they are read."""
-
-WEB_REQUESTS = Counter(
-    "anneal_web_requests_total", "HTTP requests to the web app.", ["route", "method", "status"]
-)
-WEB_REQUEST_SECONDS = Histogram(
-    "anneal_web_request_seconds",
-    "Time to answer an HTTP request of the web app.",
-    ["route", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from services.common.shown import cleaned
+
 _log = logging.getLogger(__name__)
 
 HTTP_STATUS: Mapping[grpc.StatusCode, int] = MappingProxyType(
@@ -73,13 +75,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class WebError(Exception):
-    """A refusal of the web layer itself: ``status``, a code word and a message."""
+    """A refusal of the web layer itself: ``status``, a code word and a message (cleaned as
+    gRPC status messages are: one bounded line, no object repr; services/common/shown.py)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
+        self.message = cleaned(message)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

@@ -52,6 +52,7 @@ from anneal.data.image_io import (
 from anneal.data.image_limits import DEFAULT_LIMITS
 from anneal.errors import ImageDecodeError, ImageTooLargeError
 from services.common.errors import NotFoundError, ResourceExhaustedError
+from services.common.shown import shown
 
 PREVIEW_SIZES = (64, 128, 256, 512, 1024, 2048)
 """The sizes (longest side, pixels) a preview can be asked for; a fixed set keeps the cache
@@ -212,13 +213,13 @@ class ImagePreviews:
                 return cached
             if info.st_size > self._max_file_bytes:
                 raise ResourceExhaustedError(
-                    f"archive image {image_id!r} is {info.st_size} bytes, over the preview"
+                    f"archive image {shown(image_id)} is {info.st_size} bytes, over the preview"
                     f" limit of {self._max_file_bytes} bytes"
                 )
             try:
                 data = file.read()
             except OSError as exc:
-                raise ValueError(f"archive image {image_id!r} cannot be read ({exc})") from exc
+                raise ValueError(f"archive image {shown(image_id)} cannot be read ({exc})") from exc
         image, media_type = self._render_image(image_id, data, size)
         preview = Preview(
             data=image.data,
@@ -258,7 +259,9 @@ class ImagePreviews:
         try:
             fd = os.open(resolved, flags)
         except PermissionError as exc:
-            raise ValueError(f"archive image {image_id!r} cannot be read ({exc.strerror})") from exc
+            raise ValueError(
+                f"archive image {shown(image_id)} cannot be read ({exc.strerror})"
+            ) from exc
         except OSError:
             raise NotFoundError(_not_found(image_id)) from None
         try:
@@ -277,9 +280,9 @@ class ImagePreviews:
             header = read_header(data)
             DEFAULT_LIMITS.check(header)  # the system's limits, whatever this cache allows
         except ImageTooLargeError as exc:
-            raise ResourceExhaustedError(f"archive image {image_id!r}: {exc}") from None
+            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from None
         except ImageDecodeError as exc:
-            raise ImageDecodeError(f"archive image {image_id!r}: {exc}") from None
+            raise ImageDecodeError(f"archive image {shown(image_id)}: {exc}") from None
         self._check_pixels(image_id, header.height, header.width, header.bands)
         if header.format == "TIFF":
             return self._render_scene(image_id, data, size), "image/jpeg"
@@ -291,7 +294,7 @@ class ImagePreviews:
                     return encoded, "image/jpeg" if jpeg else "image/png"
         except _PILLOW_ERRORS:
             raise ImageDecodeError(
-                f"archive image {image_id!r}: cannot decode {header.format}: its data is"
+                f"archive image {shown(image_id)}: cannot decode {header.format}: its data is"
                 " damaged or truncated"
             ) from None
         return self._render_scene(image_id, data, size), "image/jpeg"  # a 16/32-bit PNG
@@ -300,12 +303,14 @@ class ImagePreviews:
         try:
             samples = select_bands(decode_bands(data))
         except ImageTooLargeError as exc:
-            raise ResourceExhaustedError(f"archive image {image_id!r}: {exc}") from None
+            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from None
         except ImageDecodeError as exc:
-            raise ImageDecodeError(f"archive image {image_id!r} cannot be decoded: {exc}") from exc
+            raise ImageDecodeError(
+                f"archive image {shown(image_id)} cannot be decoded: {exc}"
+            ) from exc
         if samples.dtype.kind not in "biuf":
             raise ImageDecodeError(
-                f"archive image {image_id!r} has {samples.dtype} samples; a preview needs"
+                f"archive image {shown(image_id)} has {samples.dtype} samples; a preview needs"
                 " integer or real samples"
             )
         return _encode(render_scene(samples, size), jpeg=True)
@@ -316,7 +321,8 @@ class ImagePreviews:
             self._max_pixels
         ):
             raise ResourceExhaustedError(
-                f"archive image {image_id!r} is {width} x {height} pixels x {bands} bands, over"
+                f"archive image {shown(image_id)} is {width} x {height} pixels x {bands} bands,"
+                " over"
                 f" the preview limit of {self._max_pixels} pixels"
                 f" ({_SAMPLES_PER_PIXEL_LIMIT * self._max_pixels} samples)"
             )
@@ -431,7 +437,7 @@ def _preview_size(size: object) -> int:
     """``size`` as an int if it is one of ``PREVIEW_SIZES`` (not 64.0, "64" or True)."""
     if not isinstance(size, bool) and isinstance(size, int | np.integer) and size in PREVIEW_SIZES:
         return int(size)
-    raise ValueError(f"preview size {size!r} is not one of {list(PREVIEW_SIZES)}")
+    raise ValueError(f"preview size {shown(size)} is not one of {list(PREVIEW_SIZES)}")
 
 
 def _is_archive_id(image_id: object) -> bool:
@@ -448,7 +454,7 @@ def _is_archive_id(image_id: object) -> bool:
 
 
 def _not_found(image_id: str) -> str:
-    return f"archive image {image_id!r} not found"
+    return f"archive image {shown(image_id)} not found"
 
 
 def _etag(key: _Key) -> str:

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from anneal.errors import ImageDecodeError
 from services.common.errors import ResourceExhaustedError
+from services.common.shown import shown
 from services.web.context import current_session
 from services.web.http_errors import ERROR_RESPONSES, WebError
 from services.web.image_preview import PREVIEW_SIZES, ImagePreviews
@@ -33,7 +34,7 @@ async def thumbnail(
     try:
         preview = await run_in_threadpool(previews.render, image_id, size)
     except LookupError:
-        raise WebError(404, "NOT_FOUND", f"no archive image {image_id!r}") from None
+        raise WebError(404, "NOT_FOUND", f"no archive image {shown(image_id)}") from None
     except ResourceExhaustedError as exc:
         raise WebError(413, "RESOURCE_EXHAUSTED", str(exc)) from None
     except ImageDecodeError as exc:

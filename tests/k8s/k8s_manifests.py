@@ -87,11 +87,15 @@ class PodTemplate:
 
 
 def pod_templates(objects: tuple[Obj, ...]) -> Iterator[PodTemplate]:
-    """Every pod template: Deployments, StatefulSets and the RayCluster's head and workers."""
+    """Every pod template: Deployments, StatefulSets, CronJobs and the RayCluster's head and
+    workers."""
     for obj in objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
         if kind in WORKLOAD_KINDS:
             tpl = obj["spec"]["template"]
+            yield PodTemplate(f"{kind}/{name}", tpl["metadata"].get("labels", {}), tpl["spec"])
+        elif kind == "CronJob":
+            tpl = obj["spec"]["jobTemplate"]["spec"]["template"]
             yield PodTemplate(f"{kind}/{name}", tpl["metadata"].get("labels", {}), tpl["spec"])
         elif kind == "RayCluster":
             groups = [("head", obj["spec"]["headGroupSpec"])]

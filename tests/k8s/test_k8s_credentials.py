@@ -31,7 +31,10 @@ MILVUS_TOKEN_SECRET = ("anneal-milvus-token", "token")
 MILVUS_ROOT_SECRET = ("anneal-milvus-root", "password")
 # Secrets holding credentials: created by the operator of the cluster (docs/deploy.md), never
 # rendered from the repository.
-EXTERNAL_SECRETS = dict([TOKENS_SECRET, MILVUS_TOKEN_SECRET, MILVUS_ROOT_SECRET])
+LABELS_BACKUP_TOKEN_SECRET = ("anneal-labels-backup-token", "token")
+EXTERNAL_SECRETS = dict(
+    [TOKENS_SECRET, MILVUS_TOKEN_SECRET, MILVUS_ROOT_SECRET, LABELS_BACKUP_TOKEN_SECRET]
+)
 # The settings of the access model (issue 7) that the manifests rely on by name.
 SECURITY_SETTINGS = {
     "ANNEAL_INTERNAL_PORT",
@@ -112,14 +115,29 @@ def test_search_alone_gets_the_milvus_credentials(objects: tuple[Obj, ...]) -> N
     assert "@" not in settings["ANNEAL_MILVUS_URI"], "the URI carries no user or password"
 
 
+def secret_keys_mounted(objects: tuple[Obj, ...], secret: str) -> dict[str, set[str] | None]:
+    """Owner -> the keys of ``secret`` its pod template mounts (None: all of them)."""
+    found: dict[str, set[str] | None] = {}
+    for tpl in pod_templates(objects):
+        for volume in tpl.spec.get("volumes", []):
+            if volume.get("secret", {}).get("secretName") == secret:
+                items = volume["secret"].get("items")
+                found[tpl.owner] = None if items is None else {item["key"] for item in items}
+    return found
+
+
 def test_only_its_own_pod_mounts_a_service_certificate(
     objects: tuple[Obj, ...], catalog: Any
 ) -> None:
-    mounted = secrets_mounted(objects)
+    """Another pod may mount the CA certificate of a service's Secret (``ca.crt`` alone, to
+    verify the service: the label backup CronJob), never its certificate or key."""
     workloads = service_workloads(objects)
     for name in catalog:
         owner = f"{workloads[name]['kind']}/{workloads[name]['metadata']['name']}"
-        assert mounted[f"anneal-{name}-tls"] == {owner}, name
+        mounted = secret_keys_mounted(objects, f"anneal-{name}-tls")
+        assert owner in mounted, name
+        others = {pod: keys for pod, keys in mounted.items() if pod != owner}
+        assert all(keys == {"ca.crt"} for keys in others.values()), f"{name}: {others}"
 
 
 def test_no_pod_mounts_the_ca_key(objects: tuple[Obj, ...]) -> None:

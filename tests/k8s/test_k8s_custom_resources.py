@@ -146,6 +146,8 @@ REQUIRED_ALERTS = {
     "AnnealRetrieveLatencyHigh",
     "AnnealNoEmbeddingWorkerReady",
     "AnnealLabelStoreWriteErrors",
+    "AnnealServiceDown",
+    "AnnealServiceCrashLooping",
 }
 
 

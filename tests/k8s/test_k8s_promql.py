@@ -1,9 +1,11 @@
 """The PromQL of the alerts and the dashboard parses and asks only for what the services export.
 
-Queries are parsed by ``promql_parser`` (the Rust parser of the PromQL grammar). Metric names
-and their label names come from the collectors in services/common/metrics.py, the objects
-every service's ``/metrics`` serves; gRPC service and method label values come from the
-catalog and the protos, round states from the coordinator's ``RoundState`` enum.
+Queries are parsed by ``promql_parser`` (the Rust parser of the PromQL grammar). Metric names,
+their label names and their owners come from the collectors each service's ``/metrics`` serves
+(tests/metric_owners.py); every selector must read its metric from the owner's job, so nothing
+is counted twice. gRPC service and method label values come from the catalog and the protos,
+round states from the coordinator's ``RoundState`` enum. test_k8s_promtool.py checks the same
+rules with Prometheus's own promtool.
 """
 
 from __future__ import annotations
@@ -17,38 +19,20 @@ from typing import Any
 import promql_parser
 import pytest
 from k8s_manifests import REPO, Obj, named, render
+from metric_owners import EVERY_GRPC_SERVICE, EVERY_SERVICE, OWNERS, owned_series
 
 # Grafana's interval macros, replaced by a value of the same type before parsing.
 GRAFANA_MACROS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 # Labels Prometheus adds to every scraped series (Prometheus Operator's ServiceMonitor targets).
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
-SAMPLE_SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "gauge": ("",),
-    "histogram": ("_bucket", "_count", "_sum", "_created"),
-    "summary": ("", "_count", "_sum", "_created"),
-    "info": ("_info",),
-}
+SCRAPE_SERIES = {"up": (EVERY_SERVICE, frozenset())}
+"""Written by Prometheus itself for every target it scrapes."""
 
 
 @cache
-def exported_series() -> dict[str, frozenset[str]]:
-    """Sample name -> label names, for every collector in services.common.metrics."""
-    from prometheus_client.metrics import MetricWrapperBase
-
-    from services.common import metrics
-
-    series: dict[str, frozenset[str]] = {}
-    for collector in vars(metrics).values():
-        if not isinstance(collector, MetricWrapperBase):
-            continue
-        labels = frozenset(collector._labelnames)
-        for family in collector.describe():
-            for suffix in SAMPLE_SUFFIXES[family.type]:
-                extra = {"le"} if suffix == "_bucket" else set()
-                series[family.name + suffix] = labels | extra
-    assert series, "services.common.metrics defines no metrics"
-    return series
+def exported_series() -> dict[str, tuple[str, frozenset[str]]]:
+    """Sample name -> (owner, label names), for every metric a service or a scrape writes."""
+    return {**owned_series(), **SCRAPE_SERIES}
 
 
 def queries() -> Iterator[tuple[str, str]]:
@@ -112,10 +96,34 @@ def test_query_uses_exported_metrics_and_labels(where: str, query: str) -> None:
     assert found, f"{where}: reads no metric"
     for selector in found:
         name = metric_name(selector)
-        assert name in series, f"{where}: {name} is not exported by services.common.metrics"
+        assert name in series, f"{where}: {name} is exported by no service"
         for m in matchers(selector):
-            known = series[name] | TARGET_LABELS | {"__name__"}
+            known = series[name][1] | TARGET_LABELS | {"__name__"}
             assert m.name in known, f"{where}: {name} has no label {m.name!r}"
+
+
+def owner_jobs(owner: str) -> set[str]:
+    """The jobs (Kubernetes Service names) that export a metric of ``owner``."""
+    if owner == EVERY_SERVICE:
+        return set(OWNERS)
+    if owner == EVERY_GRPC_SERVICE:
+        return set(OWNERS) - {"web"}
+    return {owner}
+
+
+@pytest.mark.parametrize(("where", "query"), QUERIES, ids=[w for w, _ in QUERIES])
+def test_query_reads_each_metric_from_its_owners_job(where: str, query: str, catalog: Any) -> None:
+    series = exported_series()
+    for selector in selectors(promql_parser.parse(query)):
+        name = metric_name(selector)
+        jobs = [alternatives(m) for m in matchers(selector) if m.name == "job" and m.op in POSITIVE]
+        assert jobs, f"{where}: {name} is read without a job matcher (owner: {series[name][0]})"
+        (named_jobs,) = jobs
+        assert set(named_jobs) <= owner_jobs(series[name][0]), f"{where}: {name} from {named_jobs}"
+        grpc_services = [alternatives(m) for m in matchers(selector) if m.name == "grpc_service"]
+        for service in (s for names in grpc_services for s in names):
+            owners = {n for n, spec in catalog.items() if spec.full_service_name == service}
+            assert set(named_jobs) <= owners, f"{where}: {service} is not served by {named_jobs}"
 
 
 @cache

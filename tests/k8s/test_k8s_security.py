@@ -52,7 +52,11 @@ PUBLIC_CALLERS = {
 CLIENT_CODE = {
     RETRIEVAL_CLIENT: ["services/cli/query_command.py"],
     LABELLING_CLIENT: ["services/cli/label_command.py", "services/demo/annotator.py"],
-    OPERATOR: ["services/cli/round_command.py", "services/cli/status_command.py"],
+    OPERATOR: [
+        "services/cli/round_command.py",
+        "services/cli/status_command.py",
+        "services/cli/labels_command.py",
+    ],
 }
 
 # Pods the operators create, with the labels they give them (Milvus Operator and the Helm charts

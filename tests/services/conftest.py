@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from milvus_server import milvus_server_uri  # noqa: F401  (one session server for all modules)
 
 from services.common.server import AnnealServer
 from services.security.channels import ChannelSecurity

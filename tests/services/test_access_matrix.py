@@ -12,9 +12,9 @@ import grpc
 import pytest
 from access_fixtures import SecuredSystem, binding_of, call, secured_system
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import REGISTRY
 
 from services.common.catalog import SERVICES
+from services.common.metrics import GRPC_COLLECTORS, metrics_registry
 from services.common.server import create_server
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
@@ -34,7 +34,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredSystem]:
 
 def test_the_policy_lists_every_rpc_of_every_proto_and_nothing_else() -> None:
     declared = {rpc.full_name for rpc in system_rpcs()}
-    assert len(declared) == 28
+    assert len(declared) == 31
     listed = set(POLICY) - set(HEALTH_METHODS) - set(REFLECTION_METHODS)
     assert declared - listed == set(), "RPCs without a policy entry (refused to everyone)"
     assert listed - declared == set(), "policy entries for RPCs no proto declares"
@@ -109,10 +109,13 @@ def test_health_needs_no_credential(system: SecuredSystem) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+GRPC_REGISTRY = metrics_registry(GRPC_COLLECTORS)
+
+
 def _handled(method: str, code: str) -> float:
     service, _, name = method.lstrip("/").rpartition("/")
     labels = {"grpc_service": service, "grpc_method": name, "grpc_code": code}
-    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+    return GRPC_REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
 
 def test_refusals_are_counted_by_code_and_audited(system: SecuredSystem, caplog) -> None:

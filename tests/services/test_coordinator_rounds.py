@@ -17,12 +17,19 @@ from round_helpers import Stack, answer, wait_for
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.metrics import grpc_service_registry
 from services.coordinator.round_status import RoundState
 from services.coordinator.state_store import StateStore
+from services.labels.metrics import COLLECTORS as LABELS_COLLECTORS
 
 pytestmark = pytest.mark.integration
 
 STAGES = {"selection", "training", "embedding", "indexing", "swap"}
+LABELS_REGISTRY = grpc_service_registry(LABELS_COLLECTORS)
+
+
+def labelled_pairs_counted() -> float:
+    return LABELS_REGISTRY.get_sample_value("anneal_labelled_pairs_total") or 0.0
 
 
 @pytest.fixture
@@ -50,6 +57,7 @@ def test_round_goes_through_every_state_then_resumes_after_restart(stack: Stack)
     ).status
     assert (started.round, started.state) == (1, pb.ROUND_STATE_COLLECTING)
     watch = stub.WatchStatus(pb.WatchStatusRequest())
+    counted = labelled_pairs_counted()
     assert answer(stack, 1) == 6
     states = []
     for update in watch:
@@ -62,6 +70,7 @@ def test_round_goes_through_every_state_then_resumes_after_restart(stack: Stack)
     assert states[-1] == pb.ROUND_STATE_DONE
     assert set(done.round.stage_seconds) >= STAGES
     assert done.round.labelled_pairs == 6
+    assert labelled_pairs_counted() == counted + 6  # once, at the commit (not again by the round)
     assert (done.round.index_version, done.round.model_version) == (2, "round-1")
     assert 0.0 <= done.round.metrics["map@20"] <= 1.0
     assert (done.serving_index_version, serving(stack).version) == (2, 2)

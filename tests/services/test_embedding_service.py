@@ -22,13 +22,14 @@ from embedding_fixtures import (
     png_images,
     vectors_of,
 )
-from prometheus_client import REGISTRY
 
 from anneal.data.image_io import decode_image
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.head import ProjectionHead
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from services.common.metrics import grpc_service_registry
 from services.embedding.archive_images import ArchiveImages
+from services.embedding.metrics import COLLECTORS
 from services.embedding.server import create_server
 from services.embedding.worker_pool import WorkerPool
 from services.security.server_security import ServerSecurity
@@ -39,6 +40,7 @@ Stub = embedding_pb2_grpc.EmbeddingServiceStub
 IMAGES = png_images(8)
 
 INSECURE = ServerSecurity.insecure()
+EMBEDDING_REGISTRY = grpc_service_registry(COLLECTORS)
 
 
 @functools.cache
@@ -123,8 +125,8 @@ def test_model_info_and_metrics(stub: Stub) -> None:
         (INITIAL_VERSION, "", 1280)
     ]
     assert info.images_per_second > 0
-    assert REGISTRY.get_sample_value("anneal_embedding_workers_ready") == WORKERS
-    assert (REGISTRY.get_sample_value("anneal_embedding_images_per_second") or 0) > 0
+    assert EMBEDDING_REGISTRY.get_sample_value("anneal_embedding_workers_ready") == WORKERS
+    assert (EMBEDDING_REGISTRY.get_sample_value("anneal_embedding_images_per_second") or 0) > 0
 
 
 def test_archive_images_by_id(start: Callable[..., Stub], tmp_path: Path) -> None:
@@ -201,9 +203,12 @@ def test_load_model_refusals(stub: Stub, small_checkpoint: Path, tmp_path: Path)
     missing = str(tmp_path / "missing.pt")
     assert load("v9", missing) == (
         grpc.StatusCode.NOT_FOUND,
-        f"checkpoint {missing} does not exist; write it before LoadModel",
+        f"checkpoint {missing!r} does not exist; write it before LoadModel",
     )
     assert load("", str(small_checkpoint))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    code, details = load("v8", "x" * 5000)  # a name too long for the file system: not INTERNAL
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "cannot be read" in details
+    assert len(details) < 400
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     code, details = load("junk", str(junk))

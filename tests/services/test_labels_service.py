@@ -15,11 +15,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from prometheus_client import REGISTRY
 
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
+from services.common.metrics import grpc_service_registry
 from services.common.server import AnnealServer
+from services.labels.metrics import COLLECTORS
 from services.labels.records import ImagePair
 from services.labels.server import create_server
 from services.labels.store import LabelStore
@@ -34,6 +35,7 @@ SERVICE = "anneal.labels.v1.LabelService"
 Serve = Callable[[tuple[AnnealServer, int]], grpc.Channel]
 
 INSECURE = ServerSecurity.insecure()
+LABELS_REGISTRY = grpc_service_registry(COLLECTORS)
 
 
 @pytest.fixture
@@ -395,7 +397,7 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
 
 
 def sample(name: str, labels: dict[str, str] | None = None) -> float:
-    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+    return LABELS_REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
 def test_metrics_count_calls_by_code(stub: labels_pb2_grpc.LabelServiceStub) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from milvus_server import milvus_server_uri  # noqa: F401  (session fixture)
 from pymilvus import MilvusClient
 from search_helpers import IDS, META, VECTORS, Q, build_stream, search_request
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from prometheus_client import REGISTRY
 from search_helpers import IDS, META, VECTORS, Q, build_stream, search_request
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.metrics import grpc_service_registry
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.index_version import IndexVersion
+from services.search.metrics import COLLECTORS
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
 from services.security.server_security import ServerSecurity
@@ -24,6 +25,7 @@ from services.security.server_security import ServerSecurity
 FAST_RETRY = RetryPolicy(attempts=2, delay_s=0.01)
 
 INSECURE = ServerSecurity.insecure()
+SEARCH_REGISTRY = grpc_service_registry(COLLECTORS)
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def code_of(call, *args) -> grpc.StatusCode:
 
 
 def metric(name: str) -> float:
-    return REGISTRY.get_sample_value(name) or 0.0
+    return SEARCH_REGISTRY.get_sample_value(name) or 0.0
 
 
 def test_build_swap_search_and_info(stub: search_pb2_grpc.SearchServiceStub) -> None:
