@@ -9,6 +9,14 @@ class ImageDecodeError(ValueError):
     """Bytes or a file are not a decodable RGB image."""
 
 
+class ImageTooLargeError(ImageDecodeError):
+    """An image is over a size limit (pixels, bands, bit depth, bytes), refused before decoding.
+
+    An ImageDecodeError, so callers that skip undecodable files skip it too; the services map
+    it to RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT.
+    """
+
+
 class ConfigError(ValueError):
     """An option has a value the system cannot use (unknown strategy, budget too large...)."""
 

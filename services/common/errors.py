@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import grpc
 
+from anneal.errors import ImageTooLargeError
 from services.common.interception import BehaviorInterceptor, MethodName
 from services.common.shown import cleaned
 
@@ -51,6 +52,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = MappingProxyType(
         AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
         FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
         ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        ImageTooLargeError: grpc.StatusCode.RESOURCE_EXHAUSTED,  # the library's size limits
         UnavailableError: grpc.StatusCode.UNAVAILABLE,
         UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
         ValueError: grpc.StatusCode.INVALID_ARGUMENT,

@@ -1,4 +1,8 @@
-"""Errors of the embedding service; each subclasses the common error that fixes its code."""
+"""Errors of the embedding service; each subclasses the common error that fixes its code.
+
+An image over a size limit raises the library's ``anneal.errors.ImageTooLargeError``
+(RESOURCE_EXHAUSTED), one class wherever the limit is checked.
+"""
 
 from services.common.errors import (
     AlreadyExistsError,
@@ -21,13 +25,13 @@ class DefaultModelError(FailedPreconditionError):
     """The default version cannot be unloaded: make another version the default first."""
 
 
-class ImageTooLargeError(ResourceExhaustedError):
-    """An image is over the server's byte or pixel limit: downscale or recompress it."""
-
-
 class NoArchiveError(FailedPreconditionError):
     """Archive image ids were sent but the service was started without an archive folder."""
 
 
 class WorkerFailedError(UnavailableError):
     """A Ray worker died or could not be reached; Ray restarts it, so retrying may work."""
+
+
+class WorkerOutOfMemoryError(ResourceExhaustedError):
+    """A worker ran out of memory on a batch: retrying the same batch would fail again."""

@@ -2,7 +2,10 @@
 
 Images arrive as chunks (concatenated until ``last``) or as archive ids. Each image is checked
 against the byte limit while it is assembled, so an oversized image is refused before it is
-buffered whole, and against the pixel limit from its header before any worker decodes it.
+buffered whole, and its header against the image limits (pixels, bands, bit depth, decoded
+bytes: ``anneal.data.image_limits``) here, in the servicer's process, before its bytes reach a
+Ray worker: a bomb never costs a worker anything. Bytes that are not a JPEG, PNG or TIFF are
+refused here too (INVALID_ARGUMENT).
 """
 
 from __future__ import annotations
@@ -10,19 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from anneal.data.image_io import MAX_IMAGE_PIXELS, image_extent
-from anneal.errors import ImageDecodeError
+from anneal.data.image_header import read_header
+from anneal.data.image_limits import DEFAULT_LIMITS, ImageLimits
+from anneal.errors import ImageDecodeError, ImageTooLargeError
 from annealpb.embedding.v1 import embedding_pb2
+from services.common.shown import shown
 from services.embedding.archive_images import ArchiveImages
-from services.embedding.errors import ImageTooLargeError
 
 
 @dataclass(frozen=True)
 class EncodedImage:
-    """One image of the stream: the caller's id and its encoded bytes."""
+    """One image of the stream: the caller's id, its encoded bytes and, from its header, the
+    bytes its samples take once decoded (what it costs a worker)."""
 
     image_id: str
     data: bytes
+    decoded_bytes: int = 0
 
 
 def read_options(
@@ -40,9 +46,12 @@ def read_options(
 class ImageAssembler:
     """Assembles images from requests that follow the options."""
 
-    def __init__(self, max_image_bytes: int, archive: ArchiveImages) -> None:
+    def __init__(
+        self, max_image_bytes: int, archive: ArchiveImages, limits: ImageLimits = DEFAULT_LIMITS
+    ) -> None:
         self._max_bytes = max_image_bytes
         self._archive = archive
+        self._limits = limits
 
     def images(
         self, requests: Iterator[embedding_pb2.EmbedImagesRequest]
@@ -63,8 +72,7 @@ class ImageAssembler:
                     raise ValueError(self._unfinished(pending_id))
                 data = self._archive.read(request.archive_image_id)
                 self._check_size(request.archive_image_id, len(data))
-                self._check_pixels(request.archive_image_id, data)
-                yield EncodedImage(request.archive_image_id, data)
+                yield self._checked(request.archive_image_id, data)
                 continue
             chunk = request.chunk
             if not chunk.image_id:
@@ -76,9 +84,7 @@ class ImageAssembler:
             self._check_size(pending_id, size)
             parts.append(chunk.data)
             if chunk.last:
-                data = b"".join(parts)
-                self._check_pixels(pending_id, data)
-                yield EncodedImage(pending_id, data)
+                yield self._checked(pending_id, b"".join(parts))
                 pending_id, parts, size = None, [], 0
         if pending_id is not None:
             raise ValueError(self._unfinished(pending_id))
@@ -86,23 +92,19 @@ class ImageAssembler:
     def _check_size(self, image_id: str, size: int) -> None:
         if size > self._max_bytes:
             raise ImageTooLargeError(
-                f"image {image_id!r} is larger than the limit of {self._max_bytes} bytes;"
+                f"image {shown(image_id)} is larger than the limit of {self._max_bytes} bytes;"
                 " downscale or recompress it"
             )
 
-    @staticmethod
-    def _check_pixels(image_id: str, data: bytes) -> None:
-        """Refuse an image whose header promises more than MAX_IMAGE_PIXELS (a bomb)."""
+    def _checked(self, image_id: str, data: bytes) -> EncodedImage:
+        """The image, if its header is one of ours and within the limits (else the error)."""
         try:
-            height, width, _bands = image_extent(data)
-        except ImageDecodeError:
-            return  # not an image: the worker's decode says so, as INVALID_ARGUMENT
-        if height * width > MAX_IMAGE_PIXELS:
-            raise ImageTooLargeError(
-                f"image {image_id!r} is {width} x {height} pixels; the limit is"
-                f" {MAX_IMAGE_PIXELS:,} pixels: downscale it"
-            )
+            header = read_header(data)
+            self._limits.check(header)
+        except ImageDecodeError as exc:  # ImageTooLargeError included, keeping its class
+            raise type(exc)(f"image {shown(image_id)}: {exc}") from None
+        return EncodedImage(image_id, data, header.decoded_bytes)
 
     @staticmethod
     def _unfinished(image_id: str) -> str:
-        return f"image {image_id!r} ended without a chunk with last=true"
+        return f"image {shown(image_id)} ended without a chunk with last=true"

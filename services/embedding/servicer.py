@@ -2,7 +2,12 @@
 
 Exceptions are mapped to status codes by the common error interceptor; the embedding errors
 subclass the common ones (services/embedding/errors.py), so the codes follow the proto's comments.
-Waits on workers end at the caller's deadline.
+Waits on workers end at the caller's deadline: each batch's wait is what is left of it when the
+batch starts (``context.time_remaining()``), and the pool cancels the batch then.
+
+Every image's header was checked against the image limits by the assembler before it gets here;
+batches are cut at ``batch_size`` images or :data:`MAX_BATCH_DECODED_BYTES` decoded bytes,
+whichever comes first, which bounds the work (and so the time) of one batch on a worker.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 
-from anneal.errors import ImageDecodeError
+from anneal.data.image_limits import MAX_DECODED_BYTES
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.deadlines import outgoing_timeout
 from services.common.shown import shown
@@ -21,6 +26,9 @@ from services.embedding.image_stream import EncodedImage, ImageAssembler, read_o
 from services.embedding.model_catalog import ModelCatalog, ModelRecord
 from services.embedding.ordered_batches import OrderedBatches
 from services.embedding.worker_pool import WorkerPool
+
+MAX_BATCH_DECODED_BYTES = MAX_DECODED_BYTES
+"""Decoded bytes of the images of one batch: one image at the limit, or 32 images of 2 MP."""
 
 
 def _model_info(record: ModelRecord) -> embedding_pb2.ModelInfo:
@@ -59,11 +67,19 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         options = read_options(requests)
         record = self._catalog.resolve(options.model_version)
         per_response = options.max_batch or self._batch_size
+        stream = object()  # this call's batches share their turn for a worker
 
         def embed(batch: list[EncodedImage]) -> np.ndarray:
-            return self._embed(record.version, batch, outgoing_timeout(context))
+            return self._embed(record.version, batch, outgoing_timeout(context), stream)
 
-        batches = OrderedBatches(embed, self._batch_size, 2 * self._pool.size, self._executor)
+        batches = OrderedBatches(
+            embed,
+            self._batch_size,
+            2 * self._pool.size,
+            self._executor,
+            weight=lambda image: image.decoded_bytes,
+            max_weight=MAX_BATCH_DECODED_BYTES,
+        )
         for batch, vectors in batches.results(self._assembler.images(requests)):
             for start in range(0, len(batch), per_response):
                 yield embedding_pb2.EmbedImagesResponse(
@@ -80,12 +96,12 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
                 )
 
     def _embed(
-        self, version: str, batch: list[EncodedImage], timeout_s: float | None
+        self, version: str, batch: list[EncodedImage], timeout_s: float | None, stream: object
     ) -> np.ndarray:
-        result = self._pool.embed(version, [image.data for image in batch], timeout_s)
+        result = self._pool.embed(version, [image.data for image in batch], timeout_s, stream)
         if result.failed:
-            position, reason = min(result.failed.items())
-            raise ImageDecodeError(f"image {shown(batch[position].image_id)}: {reason}")
+            position, error = min(result.failed.items())
+            raise type(error)(f"image {shown(batch[position].image_id)}: {error}")
         if result.vectors is None:
             raise RuntimeError(f"worker returned no vectors for a batch of model {shown(version)}")
         return result.vectors

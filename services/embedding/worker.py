@@ -3,10 +3,17 @@
 Workers receive encoded image bytes, never paths, so they run on any node of a Ray cluster; they
 decode and resize there, which spreads that CPU work over the pool. Checkpoints arrive as bytes
 too (through Ray's object store) for the same reason.
+
+Memory: each image is decoded (within the limits of ``anneal.data.image_limits``, checked from
+its header again here) and resized to the model's input at once, so only one full-size image is
+alive at a time, whatever the batch's length. Time: a batch carries its caller's deadline (wall
+clock); the worker checks it before each image and before the model, and gives up once it has
+passed, so an abandoned batch frees the actor within one image's decode.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +40,14 @@ class EmbeddingWorker:
         """ "cuda" or "cpu"; also the call that tells the pool the actor is up."""
         return self._device
 
+    def resident_bytes(self) -> int:
+        """The worker process's resident memory now (Linux ``/proc``; 0 elsewhere)."""
+        try:
+            pages = int(Path("/proc/self/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
     def load(self, version: str, checkpoint: bytes | None) -> int:
         """Loads ``checkpoint`` (None: the pretrained round-0 model) as ``version``; its dim."""
         if checkpoint is None:
@@ -50,22 +65,31 @@ class EmbeddingWorker:
         """Frees ``version``; False when it was not loaded."""
         return self._models.pop(version, None) is not None
 
-    def embed(self, version: str, images: list[bytes]) -> BatchResult:
-        """Decodes and embeds ``images`` with ``version``; see :class:`BatchResult`."""
+    def embed(
+        self, version: str, images: list[bytes], deadline: float | None = None
+    ) -> BatchResult:
+        """Decodes and embeds ``images`` with ``version``, giving up once ``deadline`` (a
+        ``time.time()``) has passed; see :class:`BatchResult`."""
         model = self._models.get(version)
         if model is None:
             return BatchResult.missing()
         started = time.perf_counter()
-        arrays, failed = [], {}
+        inputs: list[torch.Tensor] = []
+        failed: dict[int, ImageDecodeError] = {}
         for position, data in enumerate(images):
+            if deadline is not None and time.time() > deadline:
+                return BatchResult.past_deadline()
             try:
-                arrays.append(decode_image(data))
+                inputs.append(model.backbone.to_batch([decode_image(data)]))
             except ImageDecodeError as exc:
-                failed[position] = str(exc)
+                failed[position] = exc
         decoded = time.perf_counter()
         if failed:
             return BatchResult(vectors=None, decode_seconds=decoded - started, failed=failed)
-        vectors = model.embed_images(arrays, self._device)
+        if deadline is not None and time.time() > deadline:
+            return BatchResult.past_deadline()
+        with torch.inference_mode():
+            vectors = model(torch.cat(inputs).to(self._device)).float().cpu().numpy()
         return BatchResult(
             vectors=vectors,
             decode_seconds=decoded - started,

@@ -1,23 +1,45 @@
 """A pool of :class:`EmbeddingWorker` Ray actors: one per GPU where Ray has GPUs, else CPU actors.
 
-Each batch goes to an idle actor (the least loaded one), so concurrent batches, from one stream or
-from many, run side by side and more workers mean more throughput. The pool remembers where each
-model version came from: an actor that Ray restarted after a crash gets its versions back the
-first time it is asked for one.
+Each batch goes to an idle actor, so concurrent batches, from one stream or from many, run side
+by side and more workers mean more throughput; when all are busy, the next free one goes to the
+caller holding fewest (``FairDispatcher``), so a long stream does not hold a query back. The
+pool remembers where each model version came from: an actor that Ray restarted after a crash
+gets its versions back the first time it is asked for one.
+
+A batch never outlives its caller's deadline: the wait on Ray ends then, the task is cancelled
+(``ray.cancel``, which drops it if it has not started) and the actor, which checks the deadline
+itself between images, stops within one image. The actor is given back to the pool when its task
+has really ended. Ray's errors become clean messages (no traceback, pid, actor id or path; the
+log has them): UNAVAILABLE only for a worker that died and that Ray restarts, where a retry can
+succeed; a batch that runs a worker out of memory is RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-from collections.abc import Sequence
+import time
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import (
+    GetTimeoutError,
+    OutOfMemoryError,
+    RayActorError,
+    RayTaskError,
+    TaskCancelledError,
+    WorkerCrashedError,
+)
 
+from anneal.errors import ImageDecodeError
+from services.common.shown import shown
 from services.embedding.batch_result import BatchResult
-from services.embedding.errors import UnknownModelError, WorkerFailedError
+from services.embedding.errors import (
+    UnknownModelError,
+    WorkerFailedError,
+    WorkerOutOfMemoryError,
+)
+from services.embedding.fair_dispatch import FairDispatcher
 from services.embedding.metrics import EMBEDDING_IMAGES_PER_SECOND, EMBEDDING_WORKERS_READY
 from services.embedding.throughput import ThroughputMeter, Totals
 from services.embedding.worker import EmbeddingWorker
@@ -37,9 +59,7 @@ class WorkerPool:
     def __init__(self, actors: Sequence[Any], device: str) -> None:
         self._actors = list(actors)
         self.device = device
-        self._idle: queue.Queue[Any] = queue.Queue()
-        for actor in self._actors:
-            self._idle.put(actor)
+        self._dispatch: FairDispatcher[Any] = FairDispatcher(self._actors)
         # Where each loaded version came from: checkpoint bytes in the object store, or None for
         # the built-in pretrained model. Used to reload versions into restarted actors.
         self._sources: dict[str, ray.ObjectRef | None] = {}
@@ -87,6 +107,13 @@ class WorkerPool:
         """Images embedded since start, and the worker time spent decoding and in the model."""
         return self._meter.totals()
 
+    def resident_bytes(self, timeout_s: float = 30.0) -> list[int]:
+        """Each worker's resident memory now, in bytes (how much a request made them grow)."""
+        return [
+            int(n)
+            for n in ray.get([a.resident_bytes.remote() for a in self._actors], timeout=timeout_s)
+        ]
+
     def load(self, version: str, checkpoint: bytes | None, timeout_s: float | None = None) -> int:
         """Loads a version into every worker; returns its embedding dimension.
 
@@ -99,13 +126,19 @@ class WorkerPool:
             )
         except RayTaskError as exc:
             self._unload_from_actors(version)
+            _log.warning("loading %s failed: %s", version, exc)
             raise ValueError(
-                f"model version {version!r} cannot be loaded: {_cause(exc)}; pass a checkpoint"
-                " written by EmbeddingModel.save"
-            ) from exc
+                f"model version {shown(version)} cannot be loaded"
+                f" ({type(_cause(exc)).__name__}); pass a checkpoint written by"
+                " EmbeddingModel.save"
+            ) from None
         except (RayActorError, GetTimeoutError) as exc:
             self._unload_from_actors(version)
-            raise WorkerFailedError(f"loading {version!r} failed in a worker: {exc}") from exc
+            _log.warning("loading %s failed in a worker: %s", version, exc)
+            raise WorkerFailedError(
+                f"loading {shown(version)} failed: a worker stopped or did not answer in time;"
+                " retry"
+            ) from None
         self._sources[version] = source
         return int(dims[0])
 
@@ -121,42 +154,94 @@ class WorkerPool:
             _log.warning("unloading %s from a worker failed: %s", version, exc)
 
     def embed(
-        self, version: str, images: list[bytes], timeout_s: float | None = None
+        self,
+        version: str,
+        images: list[bytes],
+        timeout_s: float | None = None,
+        owner: Hashable | None = None,
     ) -> BatchResult:
-        """Embeds one batch on an idle worker (waiting up to ``timeout_s`` for one)."""
+        """Embeds one batch on an idle worker, all within ``timeout_s`` (TimeoutError after).
+
+        ``owner`` names the caller (one stream): when workers are scarce, the caller holding
+        fewest goes first. None: this batch is its own caller.
+        """
+        deadline = None if timeout_s is None else time.time() + timeout_s
+        owner = object() if owner is None else owner
+        actor = self._dispatch.acquire(owner, timeout_s)
+        running: list[ray.ObjectRef] = []  # the task still running when we stop waiting
         try:
-            actor = self._idle.get(timeout=timeout_s)
-        except queue.Empty:
-            raise TimeoutError(
-                f"no embedding worker became free within {timeout_s:.2f}s; all are busy"
-            ) from None
-        try:
-            result = self._embed_on(actor, version, images, timeout_s)
+            result = self._embed_on(actor, version, images, deadline, running)
         finally:
-            self._idle.put(actor)
+            if running:
+                running[0].future().add_done_callback(
+                    lambda _: self._dispatch.release(actor, owner)
+                )
+            else:
+                self._dispatch.release(actor, owner)
         if result.vectors is not None:
             self._meter.record(len(images), result.decode_seconds, result.model_seconds)
             EMBEDDING_IMAGES_PER_SECOND.set(self._meter.rate())
         return result
 
     def _embed_on(
-        self, actor: Any, version: str, images: list[bytes], timeout_s: float | None
+        self,
+        actor: Any,
+        version: str,
+        images: list[bytes],
+        deadline: float | None,
+        running: list[ray.ObjectRef],
     ) -> BatchResult:
-        try:
-            result: BatchResult = ray.get(actor.embed.remote(version, images), timeout=timeout_s)
+        result = self._call(actor.embed.remote(version, images, deadline), deadline, running)
+        if result.model_missing:
+            if version not in self._sources:
+                raise UnknownModelError(f"model version {shown(version)} is not loaded")
+            _log.info("reloading %s into a restarted worker", version)
+            self._call(actor.load.remote(version, self._sources[version]), deadline, running)
+            result = self._call(actor.embed.remote(version, images, deadline), deadline, running)
             if result.model_missing:
-                if version not in self._sources:
-                    raise UnknownModelError(f"model version {version!r} is not loaded")
-                _log.info("reloading %s into a restarted worker", version)
-                ray.get(actor.load.remote(version, self._sources[version]), timeout=timeout_s)
-                result = ray.get(actor.embed.remote(version, images), timeout=timeout_s)
-                if result.model_missing:
-                    raise UnknownModelError(f"model version {version!r} was unloaded")
-        except GetTimeoutError as exc:
-            raise TimeoutError(f"embedding a batch took longer than {timeout_s:.2f}s") from exc
-        except (RayActorError, RayTaskError) as exc:
-            raise WorkerFailedError(f"an embedding worker failed: {exc}; retry") from exc
+                raise UnknownModelError(f"model version {shown(version)} was unloaded")
+        if result.expired:
+            raise TimeoutError("the caller's deadline passed while the batch was being embedded")
         return result
+
+    @staticmethod
+    def _call(ref: ray.ObjectRef, deadline: float | None, running: list[ray.ObjectRef]) -> Any:
+        """The task's result within ``deadline``; clean errors for Ray's (see the module)."""
+        timeout = None if deadline is None else max(0.0, deadline - time.time())
+        try:
+            return ray.get(ref, timeout=timeout)
+        except GetTimeoutError:
+            ray.cancel(ref)  # drops it if not started; a running one stops at the deadline
+            running.append(ref)
+            raise TimeoutError(
+                f"embedding a batch took longer than the caller's deadline ({timeout:.2f}s)"
+            ) from None
+        except TaskCancelledError:
+            raise TimeoutError("the batch was cancelled at the caller's deadline") from None
+        except OutOfMemoryError as exc:
+            _log.warning("an embedding worker ran out of memory: %s", exc)
+            raise WorkerOutOfMemoryError(
+                "an embedding worker ran out of memory on this batch; send fewer or smaller images"
+            ) from None
+        except (RayActorError, WorkerCrashedError) as exc:
+            _log.warning("an embedding worker died: %s", exc)
+            raise WorkerFailedError(
+                "an embedding worker stopped while embedding this batch; it is being restarted,"
+                " retry"
+            ) from None
+        except RayTaskError as exc:
+            cause = _cause(exc)
+            if isinstance(cause, ImageDecodeError):
+                raise type(cause)(str(cause)) from None
+            if isinstance(cause, MemoryError):
+                raise WorkerOutOfMemoryError(
+                    "an embedding worker ran out of memory on this batch; send fewer or smaller"
+                    " images"
+                ) from None
+            _log.error("an embedding worker failed: %s", exc)
+            raise RuntimeError(
+                f"an embedding worker failed on this batch ({type(cause).__name__})"
+            ) from None
 
     def close(self) -> None:
         """Stops every actor."""

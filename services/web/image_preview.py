@@ -41,16 +41,16 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from anneal.data.image_header import open_picture, read_header
 from anneal.data.image_io import (
     IMAGE_SUFFIXES,
     MAX_IMAGE_PIXELS,
     WIDE_PILLOW_MODES,
     decode_bands,
-    image_extent,
-    is_tiff,
     select_bands,
 )
-from anneal.errors import ImageDecodeError
+from anneal.data.image_limits import DEFAULT_LIMITS
+from anneal.errors import ImageDecodeError, ImageTooLargeError
 from services.common.errors import NotFoundError, ResourceExhaustedError
 from services.common.shown import shown
 
@@ -79,7 +79,6 @@ _SAMPLES_PER_PIXEL_LIMIT = 4
 _RESIZE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 3.0  # shrink by whole factors first (fast), then LANCZOS the last factor of 3
 _JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a JPEG with extra frames (cameras)
-_PICTURE_FORMATS = ("JPEG", "PNG")  # Pillow decoders tried for non-TIFF files; no others
 _PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError)
 
 
@@ -174,7 +173,10 @@ class ImagePreviews:
       a suffix the archive does not accept, a symlink leading outside the root, a folder, a
       missing file. The message is the same for all, so it tells nothing about files outside;
     * ``ResourceExhaustedError`` for a file over ``max_file_bytes`` or an image over
-      ``max_pixels`` pixels (checked from its header, before its pixels are decoded).
+      ``max_pixels`` pixels or over the system's image limits (``anneal.data.image_limits``:
+      pixels, bands, bit depth, decoded bytes), checked from its header before its pixels
+      are decoded. Pillow's global ``Image.MAX_IMAGE_PIXELS`` plays no part: the header is read
+      by Pillow's format classes directly, and the limits above are lower.
 
     Safe to call from many threads: rendering runs outside the cache's lock, so two requests
     for one uncached preview may both render it (the second result replaces the first).
@@ -274,29 +276,34 @@ class ImagePreviews:
     # -- what it shows ------------------------------------------------------------------------
 
     def _render_image(self, image_id: str, data: bytes, size: int) -> tuple[_Encoded, str]:
-        if is_tiff(data):
+        try:
+            header = read_header(data)
+            DEFAULT_LIMITS.check(header)  # the system's limits, whatever this cache allows
+        except ImageTooLargeError as exc:
+            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from None
+        except ImageDecodeError as exc:
+            raise ImageDecodeError(f"archive image {shown(image_id)}: {exc}") from None
+        self._check_pixels(image_id, header.height, header.width, header.bands)
+        if header.format == "TIFF":
             return self._render_scene(image_id, data, size), "image/jpeg"
         try:
-            with Image.open(io.BytesIO(data), formats=_PICTURE_FORMATS) as image:
-                width, height = image.size
-                self._check_pixels(image_id, height, width, len(image.getbands()))
+            with open_picture(data) as image:
                 if image.mode not in WIDE_PILLOW_MODES:
                     jpeg = image.format in _JPEG_FORMATS
                     encoded = _render_picture(image, size, jpeg)
                     return encoded, "image/jpeg" if jpeg else "image/png"
-        except Image.DecompressionBombError as exc:
-            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from exc
-        except _PILLOW_ERRORS as exc:
+        except _PILLOW_ERRORS:
             raise ImageDecodeError(
-                f"archive image {shown(image_id)} cannot be decoded ({exc}); is it a JPEG or PNG?"
-            ) from exc
+                f"archive image {shown(image_id)}: cannot decode {header.format}: its data is"
+                " damaged or truncated"
+            ) from None
         return self._render_scene(image_id, data, size), "image/jpeg"  # a 16/32-bit PNG
 
     def _render_scene(self, image_id: str, data: bytes, size: int) -> _Encoded:
         try:
-            height, width, bands = image_extent(data)
-            self._check_pixels(image_id, height, width, bands)
             samples = select_bands(decode_bands(data))
+        except ImageTooLargeError as exc:
+            raise ResourceExhaustedError(f"archive image {shown(image_id)}: {exc}") from None
         except ImageDecodeError as exc:
             raise ImageDecodeError(
                 f"archive image {shown(image_id)} cannot be decoded: {exc}"

@@ -1,14 +1,13 @@
-"""Query images uploaded by people: size, type (sniffed from the bytes, not the name) and
-pixel-count limits, checked before anything is sent to the services."""
+"""Query images uploaded by people: size, type (sniffed from the bytes, not the name) and the
+system's image limits (``anneal.data.image_limits``: pixels, bands, bit depth, decoded bytes,
+read from the header), checked before anything is sent to the services."""
 
 from __future__ import annotations
 
-import io
-import warnings
-
-from PIL import Image
-
+from anneal.data.image_header import read_header
 from anneal.data.image_io import MAX_IMAGE_PIXELS
+from anneal.data.image_limits import DEFAULT_LIMITS
+from anneal.errors import ImageDecodeError, ImageTooLargeError
 from services.web.http_errors import WebError
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -49,18 +48,9 @@ def check_upload(data: bytes) -> str:
     if media_type is None:
         raise WebError(415, "UNSUPPORTED_MEDIA_TYPE", "the file is not a JPEG, PNG or TIFF image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:  # reads the header only
-                width, height = image.size
-    except Image.DecompressionBombError:
-        width, height = MAX_UPLOAD_PIXELS, 2
-    except (OSError, ValueError, SyntaxError) as exc:
+        DEFAULT_LIMITS.check(read_header(data))  # the header only: no pixel is decoded
+    except ImageTooLargeError as exc:
+        raise WebError(413, "RESOURCE_EXHAUSTED", f"the {exc}") from None
+    except ImageDecodeError as exc:
         raise WebError(400, "INVALID_ARGUMENT", f"the image cannot be read: {exc}") from None
-    if width * height > MAX_UPLOAD_PIXELS:
-        raise WebError(
-            413,
-            "RESOURCE_EXHAUSTED",
-            f"the image has {width * height:,} pixels; at most {MAX_UPLOAD_PIXELS:,} are accepted",
-        )
     return media_type

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from image_bytes import png_header
 
+from anneal.errors import ImageDecodeError, ImageTooLargeError
 from annealpb.embedding.v1 import embedding_pb2
 from services.embedding.__main__ import parser
 from services.embedding.archive_images import ArchiveImages
-from services.embedding.errors import ImageTooLargeError
 from services.embedding.image_stream import ImageAssembler
 from services.embedding.ordered_batches import OrderedBatches
 from services.embedding.throughput import ThroughputMeter
@@ -73,12 +73,28 @@ def chunk(image_id: str, data: bytes, last: bool) -> embedding_pb2.EmbedImagesRe
 
 
 def test_chunks_are_joined_and_limited() -> None:
-    assembler = ImageAssembler(max_image_bytes=5, archive=ArchiveImages(None))
-    requests = [chunk("a", b"ab", False), chunk("a", b"cd", True), chunk("b", b"x", True)]
+    first, second = png_header(2, 3), png_header(4, 5)
+    assembler = ImageAssembler(max_image_bytes=len(second), archive=ArchiveImages(None))
+    requests = [chunk("a", first[:9], False), chunk("a", first[9:], True), chunk("b", second, True)]
     images = list(assembler.images(iter(requests)))
-    assert [(i.image_id, i.data) for i in images] == [("a", b"abcd"), ("b", b"x")]
+    assert [(i.image_id, i.data, i.decoded_bytes) for i in images] == [
+        ("a", first, 2 * 3 * 3),
+        ("b", second, 4 * 5 * 3),
+    ]
     with pytest.raises(ImageTooLargeError, match="'big'"):
-        list(assembler.images(iter([chunk("big", b"abc", False), chunk("big", b"def", True)])))
+        list(assembler.images(iter([chunk("big", second, False), chunk("big", b"x", True)])))
+    with pytest.raises(ImageDecodeError) as refused:  # refused here, before reaching a worker
+        list(assembler.images(iter([chunk("text", b"hello", True)])))
+    assert str(refused.value) == "image 'text': cannot decode image: not a JPEG, PNG or TIFF"
+
+
+def test_batches_are_cut_by_decoded_bytes_too() -> None:
+    with ThreadPoolExecutor(2) as executor:
+        batches = OrderedBatches(
+            len, batch_size=4, max_in_flight=2, executor=executor, weight=int, max_weight=10
+        )
+        cut = [batch for batch, _ in batches.results([3, 3, 3, 3, 9, 1, 20, 1])]
+    assert cut == [[3, 3, 3], [3], [9, 1], [20], [1]]  # 20 alone: over the budget by itself
 
 
 def test_settings_from_environment_and_flags() -> None:
