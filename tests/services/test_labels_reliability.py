@@ -19,7 +19,7 @@ import pytest
 
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
-from services.common.metrics import metrics_registry
+from services.common.metrics import GRPC_COLLECTORS, metrics_registry
 from services.labels.backup import LabelBackup, backups
 from services.labels.metrics import COLLECTORS as LABELS_COLLECTORS
 from services.labels.records import ImagePair, LabelSubmission
@@ -116,7 +116,16 @@ def test_the_service_exits_with_one_line_on_a_damaged_store(tmp_path: Path) -> N
 # -- 4: a store that cannot commit acknowledges nothing ---------------------------------------
 
 
-LABELS_REGISTRY = metrics_registry(LABELS_COLLECTORS)
+LABELS_REGISTRY = metrics_registry((*GRPC_COLLECTORS, *LABELS_COLLECTORS))
+
+
+def refused_submits() -> float:
+    labels = {
+        "grpc_service": "anneal.labels.v1.LabelService",
+        "grpc_method": "SubmitLabels",
+        "grpc_code": "UNAVAILABLE",
+    }
+    return LABELS_REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
 
 def write_errors() -> float:
@@ -137,7 +146,7 @@ def test_a_locked_store_answers_unavailable_and_stores_nothing(tmp_path: Path, s
     )
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another writer holds the file: no commit is possible
-    errors = write_errors()
+    errors, refused = write_errors(), refused_submits()
     try:
         with pytest.raises(grpc.RpcError) as caught:
             stub.SubmitLabels(batch, timeout=10)
@@ -147,7 +156,9 @@ def test_a_locked_store_answers_unavailable_and_stores_nothing(tmp_path: Path, s
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "could not commit" in caught.value.details()
     assert "retry with the same keys" in caught.value.details()
-    assert write_errors() == errors + 1
+    attempts = refused_submits() - refused  # the channel's retry policy repeats UNAVAILABLE calls
+    assert attempts >= 1
+    assert write_errors() == errors + attempts  # one failed commit per attempt, nothing else
     assert stub.ListLabels(pb.ListLabelsRequest(round=1)).labels == []
     retried = stub.SubmitLabels(batch, timeout=10)  # the lock is gone: the same keys go in
     assert [r.outcome for r in retried.results] == [pb.SUBMIT_OUTCOME_ACCEPTED] * 5
