@@ -9,6 +9,10 @@ its header again here) and resized to the model's input at once, so only one ful
 alive at a time, whatever the batch's length. Time: a batch carries its caller's deadline (wall
 clock); the worker checks it before each image and before the model, and gives up once it has
 passed, so an abandoned batch frees the actor within one image's decode.
+
+PyTorch and the model code are imported inside the actor, not at module level: the service's own
+process only needs this class to create actors, and not importing torch there takes about 3 s
+off the service's (re)start, which is most of what a restart costs on a small machine.
 """
 
 from __future__ import annotations
@@ -17,19 +21,22 @@ import os
 import tempfile
 import time
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from anneal.data.image_io import decode_image
 from anneal.errors import ImageDecodeError
-from anneal.models.embedding_model import EmbeddingModel
 from services.embedding.batch_result import BatchResult
+
+if TYPE_CHECKING:
+    from anneal.models.embedding_model import EmbeddingModel
 
 
 class EmbeddingWorker:
     """Holds models by version name and embeds batches of encoded images with one of them."""
 
     def __init__(self, backbone_name: str, cpu_threads: int) -> None:
+        import torch
+
         self._backbone_name = backbone_name
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
         if self._device == "cpu":
@@ -50,6 +57,8 @@ class EmbeddingWorker:
 
     def load(self, version: str, checkpoint: bytes | None) -> int:
         """Loads ``checkpoint`` (None: the pretrained round-0 model) as ``version``; its dim."""
+        from anneal.models.embedding_model import EmbeddingModel
+
         if checkpoint is None:
             model = EmbeddingModel.create(self._backbone_name)
         else:
@@ -70,6 +79,8 @@ class EmbeddingWorker:
     ) -> BatchResult:
         """Decodes and embeds ``images`` with ``version``, giving up once ``deadline`` (a
         ``time.time()``) has passed; see :class:`BatchResult`."""
+        import torch
+
         model = self._models.get(version)
         if model is None:
             return BatchResult.missing()
