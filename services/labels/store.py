@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from anneal.al.resolution import MajorityVote, ResolutionRule, Vote
 from services.common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -57,7 +58,6 @@ from services.labels.records import (
     Withdrawal,
     check_round,
 )
-from services.labels.resolution import MajorityVote, ResolutionRule, Vote
 from services.labels.rows import (
     COUNTS,
     LABEL_COLUMNS,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from anneal.al.resolution import MajorityVote, Vote
 from services.common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -21,7 +22,6 @@ from services.labels.records import (
     SubmitOutcome,
     Withdrawal,
 )
-from services.labels.resolution import MajorityVote, Vote
 from services.labels.store import SCHEMA_VERSION, LabelStore
 
 AB = ImagePair.canonical("a", "b")

@@ -3,6 +3,9 @@
 Each annotator answers a pair at most once (the store refuses a second answer), so every vote
 comes from a different annotator. :class:`MajorityVote` is the rule the service uses: the
 answer most annotators gave wins; on a tie the earliest stored answer wins.
+
+Pure logic, so it lives in the core library: the label service resolves stored answers with
+it and simulated experiments resolve several noisy annotators' answers with the same rule.
 """
 
 from __future__ import annotations
