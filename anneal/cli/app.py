@@ -60,6 +60,16 @@ def experiment(
     neg_margin: Annotated[
         float, typer.Option(help="Dissimilar pairs are pushed out below this distance.")
     ] = TrainConfig.neg_margin,
+    noise: Annotated[str, typer.Option(help="Simulated annotator noise: flip or boundary.")] = (
+        "flip"
+    ),
+    flip_rate: Annotated[float, typer.Option(help="Mean share of answers flipped.")] = 0.0,
+    annotators_per_pair: Annotated[
+        int, typer.Option(help="Annotators answering each pair (majority vote).")
+    ] = 1,
+    recheck_fraction: Annotated[
+        float, typer.Option(help="Share of each round's budget spent re-asking suspect answers.")
+    ] = 0.0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -82,6 +92,10 @@ def experiment(
         weights=str(weights) if weights is not None else None,
         dim=dim,
         transitivity=transitivity,
+        noise=noise,
+        flip_rate=flip_rate,
+        annotators_per_pair=annotators_per_pair,
+        recheck_fraction=recheck_fraction,
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),

@@ -10,6 +10,7 @@ from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
 
 MODES = ("head", "full")
+NOISE_MODELS = ("flip", "boundary")
 
 
 @dataclass
@@ -34,6 +35,12 @@ class ExperimentConfig:
     diversity_multiple: int = 5
     full_supervision_pairs: int = 20_000
     full_supervision_epochs: int = 5
+    #: Simulated annotators (docs/method.md): noise model, its mean flip rate, answers per
+    #: pair (a panel resolved by majority), share of each round's budget spent re-asking.
+    noise: str = "flip"
+    flip_rate: float = 0.0
+    annotators_per_pair: int = 1
+    recheck_fraction: float = 0.0
     device: str = "cpu"
     cache_dir: str = ".cache/features"
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -51,6 +58,33 @@ class ExperimentConfig:
         for name in ("budget", "rounds", "seeds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self._validate_annotators()
+
+    def _validate_annotators(self) -> None:
+        if self.noise not in NOISE_MODELS:
+            raise ConfigError(f"unknown noise model {self.noise!r}; choose flip or boundary")
+        if not 0.0 <= self.flip_rate < 0.5:
+            raise ConfigError(
+                f"flip rate must be at least 0 and below 0.5, got {self.flip_rate} "
+                "(an annotator wrong half the time or more tells nothing)"
+            )
+        if self.annotators_per_pair < 1:
+            raise ConfigError(
+                f"annotators per pair must be at least 1, got {self.annotators_per_pair}"
+            )
+        if not 0.0 <= self.recheck_fraction < 1.0:
+            raise ConfigError(
+                f"recheck fraction must be at least 0 and below 1, got {self.recheck_fraction}"
+            )
+        if self.recheck_fraction > 0 and self.annotators_per_pair > 1:
+            raise ConfigError(
+                "choose either several annotators per pair or a recheck fraction, not both"
+            )
+        if self.budget - round(self.recheck_fraction * self.budget) < 1:
+            raise ConfigError(
+                f"a recheck fraction of {self.recheck_fraction} leaves no new pairs of a "
+                f"budget of {self.budget}; lower the fraction or raise the budget"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

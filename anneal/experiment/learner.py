@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from anneal.al.annotators.base import Annotator
+from anneal.al.asking.base import Asking
+from anneal.al.asking.once import AskOnce
 from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
 from anneal.al.strategies import make_selector
@@ -38,9 +40,13 @@ class ActiveLearner:
         data: ExperimentData,
         annotator: Annotator,
         state_dir: Path,
+        asking: Asking | None = None,
     ) -> None:
         self.strategy, self.seed, self.cfg, self.data = strategy, seed, cfg, data
         self.annotator = annotator
+        #: How questions are answered (noise, redundancy, re-asking): anneal/al/asking/.
+        self.asking = asking or AskOnce(annotator)
+        self.answers = 0  # answers bought so far (a panel or a re-ask costs more than one)
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
         self.selector = make_selector(strategy, pool, cfg.diversity_multiple)
         self.ids = data.archive_ids
@@ -84,16 +90,33 @@ class ActiveLearner:
             **metrics,
             **{f"seconds_{k}": v for k, v in seconds.items()},
             "threshold": info.get("threshold", float("nan")),
+            "answers": self.answers,
+            "wrong_labels": self._wrong_fraction(),
+            **{k: v for k, v in info.items() if k.startswith("recheck")},
         }
+
+    def _wrong_fraction(self) -> float:
+        """Share of the labels so far that disagree with the class labels (annotator noise)."""
+        if not self.labels:
+            return 0.0
+        pairs, similar = labels_to_arrays(self.labels, self.index)
+        truth = self.data.archive_labels
+        return float(np.mean(similar != (truth[pairs[:, 0]] == truth[pairs[:, 1]])))
 
     def step(self) -> dict[str, Any]:
         """Run one round: select budget pairs, get answers, retrain from round 0, evaluate."""
         rng = np.random.default_rng([self.seed, self.round])
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.round)
         pairs, similar = labels_to_arrays(self.labels, self.index)
-        selection = self.selector.select(self.embeddings, pairs, similar, self.cfg.budget, rng)
+        budget = self.cfg.budget
+        new = self.asking.new_pairs(budget)
+        selection = self.selector.select(self.embeddings, pairs, similar, new, rng)
         questions = [(self.ids[a], self.ids[b]) for a, b in selection.pairs]
-        self.labels.extend(self.annotator.label(questions, self.round + 1))
+        answered = self.asking.ask(
+            questions, selection.pairs, self.embeddings, pairs, similar, self.round + 1, budget
+        )
+        self.labels.extend(answered.labels)
+        self.answers += answered.answers
         pairs, similar = labels_to_arrays(self.labels, self.index)
         implied = 0
         if self.cfg.transitivity:
@@ -115,7 +138,8 @@ class ActiveLearner:
         }
         self.round += 1
         direct = np.array([x.similar for x in self.labels])
-        row = self._row(metrics, seconds, implied, float(direct.mean()), selection.info)
+        info = {**selection.info, **answered.info}
+        row = self._row(metrics, seconds, implied, float(direct.mean()), info)
         self.rows.append(row)
         self.save()
         return row
@@ -142,6 +166,7 @@ class ActiveLearner:
         self.round = int(state["round"])
         self.labels = [PairLabel.from_dict(x) for x in state["labels"]]
         self.rows = list(state["rows"])
+        self.answers = int(self.rows[-1].get("answers", len(self.labels))) if self.rows else 0
         if self.round > 0:
             self.model = EmbeddingModel.load(
                 self._model_path(self.round), backbone=self.data.initial.backbone

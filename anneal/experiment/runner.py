@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anneal.al.annotators.simulated import SimulatedOracle
+from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData, prepare
 from anneal.experiment.learner import ActiveLearner
@@ -60,9 +61,10 @@ def run_experiment(
     if data.failed:
         progress.message(f"skipped {len(data.failed)} unreadable image(s): {sorted(data.failed)}")
     oracle = SimulatedOracle({image.id: str(image.label) for image in data.archive.images})
+    annotators = SimulatedAnnotators(cfg, data)
 
     learners = [
-        ActiveLearner(strategy, seed, cfg, data, oracle, out_dir / "state")
+        ActiveLearner(strategy, seed, cfg, data, oracle, out_dir / "state", annotators.asking(seed))
         for strategy in cfg.strategies
         for seed in range(cfg.seeds)
     ]
