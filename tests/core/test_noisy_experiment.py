@@ -4,7 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from anneal.cli.app import app
 from anneal.errors import ConfigError
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.runner import run_experiment
@@ -62,3 +64,11 @@ def test_three_annotators_per_pair_cost_three_answers(tiny_archive: Path, tmp_pa
     assert {x["annotator"] for x in state["labels"]} == {
         "panel-simulated-flip-0+simulated-flip-1+simulated-flip-2"
     }
+
+
+def test_cli_bad_flip_rate_is_a_one_line_error(tiny_archive: Path, tmp_path: Path):
+    args = ["experiment", "--archive", str(tiny_archive), "--flip-rate", "0.7"]
+    result = CliRunner().invoke(app, [*args, "--results", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "flip rate must be at least 0 and below 0.5, got 0.7" in result.output
+    assert "Traceback" not in result.output
