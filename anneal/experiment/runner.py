@@ -90,7 +90,8 @@ def run_experiment(
         rows.extend(learner.rows)
 
     write_rows(rows, out_dir)
-    checkpoints = sorted({cfg.budget * r for r in range(0, cfg.rounds + 1)})
+    # Labelled pairs per round: the budget, less the answers held back for re-asking.
+    checkpoints = sorted({int(row["labelled_pairs"]) for row in rows})
     (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints))
     plot_learning_curve(
         rows,

@@ -54,6 +54,7 @@ def test_boundary_noise_with_recheck_runs_and_counts_answers(tiny_archive: Path,
     assert [r["labelled_pairs"] for r in rows] == [2, 4]
     assert all(r["labelled_pairs"] <= r["answers"] <= 2 * r["labelled_pairs"] for r in rows)
     assert all(0.0 <= r["wrong_labels"] <= 1.0 and 0.0 <= r["map@20"] <= 1.0 for r in rows)
+    assert "| strategy | 0 | 2 | 4 |" in (tmp_path / "run" / "summary.md").read_text()
 
 
 def test_three_annotators_per_pair_cost_three_answers(tiny_archive: Path, tmp_path: Path):
