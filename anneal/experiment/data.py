@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anneal.data.archive import Archive
-from anneal.data.split import Split, stratified_split
+from anneal.data.split import Split, class_tolerance, stable_split
 from anneal.experiment.config import ExperimentConfig
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import Progress, extract_features
@@ -52,7 +52,8 @@ def prepare(cfg: ExperimentConfig, progress: Progress | None = None) -> Experime
     )
     archive = full.subset(extraction.rows)
     labels = archive.labels()
-    split = stratified_split(labels, cfg.query_fraction, cfg.split_seed)
+    split = stable_split(archive.ids, cfg.query_fraction, cfg.split_seed)
+    _log_class_shares(split, labels, cfg.query_fraction)
     features = extraction.features
     if initial.head.out_dim < initial.head.in_dim:
         initial.head.init_pca(features[split.archive])
@@ -68,3 +69,23 @@ def prepare(cfg: ExperimentConfig, progress: Progress | None = None) -> Experime
     return ExperimentData(
         archive, labels, split, initial, archive_mode, query_mode, extraction.failed
     )
+
+
+def _log_class_shares(split: Split, labels: np.ndarray, fraction: float) -> None:
+    """Say how far the per-image split strays from `fraction` per class (docs/method.md)."""
+    sizes = np.bincount(labels)
+    queries = np.bincount(labels[split.queries], minlength=len(sizes))
+    deviation = np.abs(queries - fraction * sizes)
+    log.info(
+        "split: %d queries, %d archive; per-class queries %d..%d, max deviation %.1f images",
+        len(split.queries),
+        len(split.archive),
+        queries.min(),
+        queries.max(),
+        deviation.max(),
+    )
+    beyond = [
+        int(c) for c in np.flatnonzero(deviation > [class_tolerance(n, fraction) for n in sizes])
+    ]
+    if beyond:
+        log.warning("split: classes %s are outside the documented tolerance", beyond)

@@ -1,7 +1,8 @@
 """mAP@k of the archive's embeddings on a held-out query split (labelled archives only).
 
-The split is stratified by class with a fixed seed, so every round is measured on the same
-queries: each query image ranks the rest of the archive (the non-query images) by inner product.
+The split is decided per image from its id and a fixed seed (anneal.data.split), so every round
+is measured on the same queries and images added to the workspace later move none of them.
+Each query image ranks the rest of the archive (the non-query images) by inner product.
 Training labels may include query images (selection runs over the whole archive), so this is a
 live indicator of the serving model, not a clean test set.
 """
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from anneal.data.split import stratified_split
+from anneal.data.split import stable_split
 from anneal.eval.metrics import retrieval_metrics
 
 KS = (10, 20, 100)
@@ -21,10 +22,16 @@ KS = (10, 20, 100)
 class Evaluator:
     """Evaluates embeddings of the workspace rows against their class names."""
 
-    def __init__(self, classes: Sequence[str], query_fraction: float = 0.2, seed: int = 0) -> None:
+    def __init__(
+        self,
+        ids: Sequence[str],
+        classes: Sequence[str],
+        query_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
         index = {name: i for i, name in enumerate(sorted(set(classes)))}
         self._labels = np.array([index[c] for c in classes], dtype=np.int64)
-        split = stratified_split(self._labels, query_fraction, seed)
+        split = stable_split(ids, query_fraction, seed)
         self._queries, self._archive = split.queries, split.archive
 
     def evaluate(self, embeddings: np.ndarray) -> dict[str, float]:

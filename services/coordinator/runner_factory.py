@@ -42,5 +42,5 @@ def prepare_runner(
         reembedder = EmbeddingServiceReEmbedder(embedding_channel, workspace.ids)
     else:
         reembedder = CachedFeatureReEmbedder(workspace.features)
-    evaluator = Evaluator(workspace.classes) if workspace.classes else None
+    evaluator = Evaluator(workspace.ids, workspace.classes) if workspace.classes else None
     return RoundRunner(workspace, downstream, reembedder, evaluator)

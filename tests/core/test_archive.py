@@ -1,10 +1,8 @@
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from anneal.data.archive import Archive
-from anneal.data.split import stratified_split
 from anneal.errors import ArchiveError
 
 
@@ -35,12 +33,3 @@ def test_empty_and_missing_folders_are_refused(tmp_path: Path):
         Archive.from_folder(tmp_path)
     with pytest.raises(ArchiveError, match="does not exist"):
         Archive.from_folder(tmp_path / "missing")
-
-
-def test_split_is_stratified_and_seeded():
-    labels = np.repeat(np.arange(3), 10)
-    a = stratified_split(labels, 0.2, seed=1)
-    b = stratified_split(labels, 0.2, seed=1)
-    assert a.queries.tolist() == b.queries.tolist()
-    assert np.bincount(labels[a.queries]).tolist() == [2, 2, 2]
-    assert len(set(a.queries) & set(a.archive)) == 0
