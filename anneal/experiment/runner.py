@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from anneal.al.annotators.simulated import SimulatedOracle
+from anneal.al.stopping import StoppingRule
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData, prepare
 from anneal.experiment.learner import ActiveLearner
 from anneal.experiment.plot import plot_learning_curve
 from anneal.experiment.reference import full_supervision, zero_shot
 from anneal.experiment.report import summary_markdown, write_rows
+from anneal.experiment.stopping_report import stopping_markdown
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,10 @@ def run_experiment(
 
     write_rows(rows, out_dir)
     checkpoints = sorted({cfg.budget * r for r in range(0, cfg.rounds + 1)})
-    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints))
+    stopping = stopping_markdown(
+        rows, StoppingRule(cfg.stop_agreement, cfg.stop_patience), cfg.flatten_gain
+    )
+    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints) + stopping)
     plot_learning_curve(
         rows,
         {name: float(ref["map@20"]) for name, ref in references.items()},
