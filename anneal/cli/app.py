@@ -60,6 +60,15 @@ def experiment(
     neg_margin: Annotated[
         float, typer.Option(help="Dissimilar pairs are pushed out below this distance.")
     ] = TrainConfig.neg_margin,
+    calibration: Annotated[
+        str, typer.Option(help="BCGUE calibration: none, temperature, sigmoid, isotonic.")
+    ] = "none",
+    stop_agreement: Annotated[
+        float, typer.Option(help="Stopping rule: top-k agreement that counts as stable.")
+    ] = ExperimentConfig.stop_agreement,
+    stop_patience: Annotated[
+        int, typer.Option(help="Stopping rule: stable rounds in a row before stopping.")
+    ] = ExperimentConfig.stop_patience,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -82,6 +91,9 @@ def experiment(
         weights=str(weights) if weights is not None else None,
         dim=dim,
         transitivity=transitivity,
+        calibration=calibration,
+        stop_agreement=stop_agreement,
+        stop_patience=stop_patience,
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),
