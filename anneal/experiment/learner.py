@@ -48,7 +48,9 @@ class ActiveLearner:
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
         self.selector = make_selector(strategy, pool, cfg.diversity_multiple, cfg.calibration)
         # The BCGUE classifier whose confidence and calibration every run reports.
-        self.classifier = ClassifierUncertainty(MarginUncertainty(), calibration=cfg.calibration)
+        self.classifier = ClassifierUncertainty(
+            MarginUncertainty(), chunk=4096, calibration=cfg.calibration
+        )
         self.stopping = StoppingRule(cfg.stop_agreement, cfg.stop_patience)
         self.ids = data.archive_ids
         self.index = {image_id: i for i, image_id in enumerate(self.ids)}

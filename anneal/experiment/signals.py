@@ -89,6 +89,8 @@ def round_signals(
         p = classifier.predict(model, current, knn_pairs)
         out["classifier_confidence"] = float(np.maximum(p, 1.0 - p).mean())
     if classifier.calibration != "none":
-        plain = ClassifierUncertainty(classifier.fallback, classifier.min_per_class, classifier.c)
+        plain = ClassifierUncertainty(
+            classifier.fallback, classifier.min_per_class, classifier.c, classifier.chunk
+        )
         out["ece_new_pairs_uncalibrated"] = _ece(plain, previous, answers, bins)
     return out
