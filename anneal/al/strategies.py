@@ -28,9 +28,15 @@ STRATEGIES: dict[str, _Parts] = {
 
 
 def make_selector(
-    name: str, pool: PoolBuilder | None = None, diversity_multiple: int = 5
+    name: str,
+    pool: PoolBuilder | None = None,
+    diversity_multiple: int = 5,
+    calibration: str = "none",
 ) -> PairSelector:
-    """The selector for a strategy name; ConfigError lists the known names."""
+    """The selector for a strategy name; ConfigError lists the known names.
+
+    `calibration` applies to the BCGUE classifier of the strategies that use one.
+    """
     try:
         parts = STRATEGIES[name]
     except KeyError:
@@ -38,4 +44,6 @@ def make_selector(
             f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
         ) from None
     uncertainty, diversity = parts(diversity_multiple)
+    if isinstance(uncertainty, ClassifierUncertainty):
+        uncertainty.calibration = calibration
     return PairSelector(uncertainty, diversity, pool or PoolBuilder())

@@ -70,6 +70,15 @@ def experiment(
     recheck_fraction: Annotated[
         float, typer.Option(help="Share of each round's budget spent re-asking suspect answers.")
     ] = 0.0,
+    calibration: Annotated[
+        str, typer.Option(help="BCGUE calibration: none, temperature, sigmoid, isotonic.")
+    ] = "none",
+    stop_agreement: Annotated[
+        float, typer.Option(help="Stopping rule: top-k agreement that counts as stable.")
+    ] = ExperimentConfig.stop_agreement,
+    stop_patience: Annotated[
+        int, typer.Option(help="Stopping rule: stable rounds in a row before stopping.")
+    ] = ExperimentConfig.stop_patience,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -96,6 +105,9 @@ def experiment(
         flip_rate=flip_rate,
         annotators_per_pair=annotators_per_pair,
         recheck_fraction=recheck_fraction,
+        calibration=calibration,
+        stop_agreement=stop_agreement,
+        stop_patience=stop_patience,
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from anneal.al.calibration import CALIBRATIONS
 from anneal.al.strategies import STRATEGIES
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
@@ -43,6 +44,17 @@ class ExperimentConfig:
     recheck_fraction: float = 0.0
     device: str = "cpu"
     cache_dir: str = ".cache/features"
+    #: BCGUE calibration (anneal/al/calibration.py): none, temperature, sigmoid or isotonic.
+    calibration: str = "none"
+    #: Stopping signal and rule (anneal/al/stopping.py): k of the top-k agreement, the agreement
+    #: that counts as stable, rounds it must hold, and the mAP@20 gain below which the curve
+    #: counts as flat (the rule's stopping point is compared with where it flattens).
+    stop_k: int = 20
+    stop_agreement: float = 0.95
+    stop_patience: int = 2
+    flatten_gain: float = 0.005
+    #: Equal-width bins of the expected calibration error reported per round.
+    ece_bins: int = 10
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
@@ -53,9 +65,13 @@ class ExperimentConfig:
                 f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
                 f"choose from {', '.join(STRATEGIES)}"
             )
+        if self.calibration not in CALIBRATIONS:
+            raise ConfigError(
+                f"unknown calibration {self.calibration!r}; choose from {', '.join(CALIBRATIONS)}"
+            )
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose head or full")
-        for name in ("budget", "rounds", "seeds"):
+        for name in ("budget", "rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         self._validate_annotators()

@@ -14,12 +14,16 @@ from anneal.al.asking.base import Asking
 from anneal.al.asking.once import AskOnce
 from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
+from anneal.al.stopping import StoppingRule
 from anneal.al.strategies import make_selector
 from anneal.al.transitivity import transitive_closure
+from anneal.al.uncertainty.classifier import ClassifierUncertainty
+from anneal.al.uncertainty.margin import MarginUncertainty
 from anneal.errors import StateError
 from anneal.eval.metrics import retrieval_metrics
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData
+from anneal.experiment.signals import RoundAnswers, round_signals
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.state_files import read_json, write_json_atomic
 
@@ -48,7 +52,12 @@ class ActiveLearner:
         self.asking = asking or AskOnce(annotator)
         self.answers = 0  # answers bought so far (a panel or a re-ask costs more than one)
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
-        self.selector = make_selector(strategy, pool, cfg.diversity_multiple)
+        self.selector = make_selector(strategy, pool, cfg.diversity_multiple, cfg.calibration)
+        # The BCGUE classifier whose confidence and calibration every run reports.
+        self.classifier = ClassifierUncertainty(
+            MarginUncertainty(), chunk=4096, calibration=cfg.calibration
+        )
+        self.stopping = StoppingRule(cfg.stop_agreement, cfg.stop_patience)
         self.ids = data.archive_ids
         self.index = {image_id: i for i, image_id in enumerate(self.ids)}
         self.state_dir = state_dir
@@ -117,6 +126,9 @@ class ActiveLearner:
         )
         self.labels.extend(answered.labels)
         self.answers += answered.answers
+        new_pairs, new_similar = labels_to_arrays(answered.labels, self.index)
+        answers = RoundAnswers(pairs, similar, new_pairs, new_similar)
+        previous = self.embeddings
         pairs, similar = labels_to_arrays(self.labels, self.index)
         implied = 0
         if self.cfg.transitivity:
@@ -131,15 +143,24 @@ class ActiveLearner:
         t = time.perf_counter()
         self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
         metrics = self.evaluate()
+        t_signals = time.perf_counter()
+        signals = round_signals(
+            previous, self.embeddings, answers, self.classifier, self.cfg.stop_k, self.cfg.ece_bins
+        )
         seconds = {
             **selection.seconds,
             "training": report.seconds,
-            "evaluation": time.perf_counter() - t,
+            "evaluation": t_signals - t,
+            "signals": time.perf_counter() - t_signals,
         }
         self.round += 1
         direct = np.array([x.similar for x in self.labels])
         info = {**selection.info, **answered.info}
         row = self._row(metrics, seconds, implied, float(direct.mean()), info)
+        agreements = [r.get("topk_agreement", np.nan) for r in self.rows] + [
+            signals["topk_agreement"]
+        ]
+        row.update(signals, stop_rule_fires=self.stopping.stop_round(agreements) == self.round)
         self.rows.append(row)
         self.save()
         return row

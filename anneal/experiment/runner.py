@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anneal.al.annotators.simulated import SimulatedOracle
+from anneal.al.stopping import StoppingRule
 from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData, prepare
@@ -17,6 +18,7 @@ from anneal.experiment.learner import ActiveLearner
 from anneal.experiment.plot import plot_learning_curve
 from anneal.experiment.reference import full_supervision, zero_shot
 from anneal.experiment.report import summary_markdown, write_rows
+from anneal.experiment.stopping_report import stopping_markdown
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,10 @@ def run_experiment(
     write_rows(rows, out_dir)
     # Labelled pairs per round: the budget, less the answers held back for re-asking.
     checkpoints = sorted({int(row["labelled_pairs"]) for row in rows})
-    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints))
+    stopping = stopping_markdown(
+        rows, StoppingRule(cfg.stop_agreement, cfg.stop_patience), cfg.flatten_gain
+    )
+    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints) + stopping)
     plot_learning_curve(
         rows,
         {name: float(ref["map@20"]) for name, ref in references.items()},

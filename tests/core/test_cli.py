@@ -36,3 +36,21 @@ def test_unknown_strategy_exit_code(tiny_archive: Path, tmp_path: Path):
 def test_resume_needs_run_name(tmp_path: Path):
     result = runner.invoke(app, ["experiment", "--resume"])
     assert result.exit_code == 2 and "--resume needs --run" in result.output
+
+
+def test_unknown_calibration_is_a_one_line_error(tiny_archive: Path, tmp_path: Path):
+    result = runner.invoke(
+        app,
+        [
+            "experiment",
+            "--archive",
+            str(tiny_archive),
+            "--calibration",
+            "platt",
+            "--results",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "unknown calibration 'platt'; choose from none, temperature" in result.output
+    assert "Traceback" not in result.output
