@@ -12,6 +12,7 @@ import torch
 from anneal.al.annotators.base import Annotator
 from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
+from anneal.al.selector import Selection
 from anneal.al.strategies import make_selector
 from anneal.al.transitivity import transitive_closure
 from anneal.errors import StateError
@@ -41,8 +42,7 @@ class ActiveLearner:
     ) -> None:
         self.strategy, self.seed, self.cfg, self.data = strategy, seed, cfg, data
         self.annotator = annotator
-        pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
-        self.selector = make_selector(strategy, pool, cfg.diversity_multiple)
+        self._setup_selection()
         self.ids = data.archive_ids
         self.index = {image_id: i for i, image_id in enumerate(self.ids)}
         self.state_dir = state_dir
@@ -51,6 +51,11 @@ class ActiveLearner:
         self.round = 0  # rounds completed
         self.model = data.initial
         self.embeddings = data.archive_mode.embed(self.model, len(self.ids))
+
+    def _setup_selection(self) -> None:
+        """Build what chooses the questions (a subclass asks other kinds of question)."""
+        pool = PoolBuilder(self.cfg.neighbours, self.cfg.random_per_image)
+        self.selector = make_selector(self.strategy, pool, self.cfg.diversity_multiple)
 
     @property
     def name(self) -> str:
@@ -90,17 +95,8 @@ class ActiveLearner:
         """Run one round: select budget pairs, get answers, retrain from round 0, evaluate."""
         rng = np.random.default_rng([self.seed, self.round])
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.round)
-        pairs, similar = labels_to_arrays(self.labels, self.index)
-        selection = self.selector.select(self.embeddings, pairs, similar, self.cfg.budget, rng)
-        questions = [(self.ids[a], self.ids[b]) for a, b in selection.pairs]
-        self.labels.extend(self.annotator.label(questions, self.round + 1))
-        pairs, similar = labels_to_arrays(self.labels, self.index)
-        implied = 0
-        if self.cfg.transitivity:
-            closure = transitive_closure(pairs, similar, len(self.ids))
-            implied = len(closure.pairs)
-            pairs = np.concatenate([pairs, closure.pairs])
-            similar = np.concatenate([similar, closure.similar])
+        selection = self.ask(rng)
+        pairs, similar, implied = self.training_pairs(rng)
         self.model, report = self.data.archive_mode.fit(
             self.data.initial, pairs, similar, self.cfg.train, generator
         )
@@ -114,11 +110,33 @@ class ActiveLearner:
             "evaluation": time.perf_counter() - t,
         }
         self.round += 1
-        direct = np.array([x.similar for x in self.labels])
-        row = self._row(metrics, seconds, implied, float(direct.mean()), selection.info)
+        row = self._row(metrics, seconds, implied, self.fraction_similar(), selection.info)
         self.rows.append(row)
         self.save()
         return row
+
+    def ask(self, rng: np.random.Generator) -> Selection:
+        """Select this round's questions and record the annotator's answers."""
+        pairs, similar = labels_to_arrays(self.labels, self.index)
+        selection = self.selector.select(self.embeddings, pairs, similar, self.cfg.budget, rng)
+        questions = [(self.ids[a], self.ids[b]) for a, b in selection.pairs]
+        self.labels.extend(self.annotator.label(questions, self.round + 1))
+        return selection
+
+    def training_pairs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """Pairs and bits to train on, and how many of them are implied (not asked)."""
+        pairs, similar = labels_to_arrays(self.labels, self.index)
+        implied = 0
+        if self.cfg.transitivity:
+            closure = transitive_closure(pairs, similar, len(self.ids))
+            implied = len(closure.pairs)
+            pairs = np.concatenate([pairs, closure.pairs])
+            similar = np.concatenate([similar, closure.similar])
+        return pairs, similar, implied
+
+    def fraction_similar(self) -> float:
+        """Share of 'similar' among the answers so far."""
+        return float(np.mean([x.similar for x in self.labels]))
 
     # --- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
