@@ -60,6 +60,12 @@ def experiment(
     neg_margin: Annotated[
         float, typer.Option(help="Dissimilar pairs are pushed out below this distance.")
     ] = TrainConfig.neg_margin,
+    seconds_per_pair: Annotated[
+        float, typer.Option(help="Cost model: annotator seconds per pair answer.")
+    ] = ExperimentConfig.seconds_per_pair,
+    seconds_per_class_label: Annotated[
+        float, typer.Option(help="Cost model: seconds per class label (an assumption).")
+    ] = ExperimentConfig.seconds_per_class_label,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -82,6 +88,8 @@ def experiment(
         weights=str(weights) if weights is not None else None,
         dim=dim,
         transitivity=transitivity,
+        seconds_per_pair=seconds_per_pair,
+        seconds_per_class_label=seconds_per_class_label,
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),

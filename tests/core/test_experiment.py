@@ -100,3 +100,21 @@ def test_class_label_baseline_two_rounds_with_costs(tiny_archive: Path, tmp_path
     assert (tmp_path / "run" / "annotation_cost.png").is_file()
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "| class-entropy | 2 | 0 | 8 |" in summary and "Annotation saving" in summary
+
+
+def test_class_label_baseline_resumes_identically(tiny_archive: Path, tmp_path: Path):
+    cfg = lambda rounds: _cfg(  # noqa: E731
+        tiny_archive, tmp_path, strategies=["class-margin"], rounds=rounds
+    )
+    whole = run_experiment(cfg(2), tmp_path / "a")
+    run_experiment(cfg(1), tmp_path / "b")
+    state_file = tmp_path / "b" / "state" / "class-margin-seed0.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["rounds"] = 2
+    state_file.write_text(json.dumps(state))
+    resumed = run_experiment(cfg(2), tmp_path / "b", resume=True)
+    for a, b in zip(whole.rows, resumed.rows, strict=True):
+        assert a["class_labels"] == b["class_labels"]
+        assert a["map@20"] == pytest.approx(b["map@20"], abs=1e-9)
+    la = json.loads((tmp_path / "a" / "state" / "class-margin-seed0.json").read_text())
+    assert la["classified"] == json.loads(state_file.read_text())["classified"]
