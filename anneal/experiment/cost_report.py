@@ -80,7 +80,8 @@ def saving_table(rows: list[dict[str, Any]], model: CostModel) -> list[str]:
         for at in SAVING_AT:
             target = value_at(own, at)
             if target is None:
-                lines.append(f"| {method} | {at} | not measured (run ends at {max(own):.0f}) |||")
+                ends = f"not measured (run ends at {max(own):.0f} pairs)"
+                lines.append(f"| {method} | {at} | {ends} | - | - | - |")
                 continue
             for base in pair_baselines:
                 curve = mean_curve(rows, base, "labelled_pairs")

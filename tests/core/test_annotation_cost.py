@@ -71,3 +71,10 @@ def test_saving_table_worked_by_hand():
     # At 1000 pairs (0.90) neither baseline does.
     assert table[("1000", "random")].startswith("never within the run")
     assert table[("1000", "class-entropy")].startswith("never within the run (at 400 bits")
+
+
+def test_saving_not_measured_beyond_the_run():
+    rows = _rows("mgue", [0, 100], [0.5, 0.6]) + _rows("uniform", [0, 100], [0.5, 0.55])
+    lines = saving_table(rows, CostModel(4, 1.0, 2.0))
+    assert lines[2] == "| mgue | 300 | not measured (run ends at 100 pairs) | - | - | - |"
+    assert all(len(x.split("|")) == 8 for x in lines)  # six cells in every row
