@@ -1,4 +1,5 @@
-"""Named selection strategies: ANNEAL (MGUE or BCGUE with diversity) and the ablations."""
+"""Named selection strategies: ANNEAL (MGUE or BCGUE with diversity), the ablations and the
+random baselines (`random` from the candidate pool, `uniform` over the whole archive)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from anneal.al.uncertainty.base import Uncertainty
 from anneal.al.uncertainty.classifier import ClassifierUncertainty
 from anneal.al.uncertainty.margin import MarginUncertainty
 from anneal.al.uncertainty.random import RandomUncertainty
+from anneal.al.uniform_pool import UniformPool
 from anneal.errors import ConfigError
 
 _Parts = Callable[[int], tuple[Uncertainty, Diversity]]
@@ -24,7 +26,11 @@ STRATEGIES: dict[str, _Parts] = {
     "bcgue-only": lambda m: (ClassifierUncertainty(fallback=MarginUncertainty()), TopUncertain()),
     "diversity-only": lambda m: (RandomUncertainty(), KMeansDiversity(m)),
     "random": lambda m: (RandomUncertainty(), TopUncertain()),
+    "uniform": lambda m: (RandomUncertainty(), TopUncertain()),
 }
+
+#: Strategies that draw their candidates from another pool than the neighbour pool.
+POOLS: dict[str, Callable[[PoolBuilder], PoolBuilder]] = {"uniform": UniformPool.like}
 
 
 def make_selector(
@@ -46,4 +52,5 @@ def make_selector(
     uncertainty, diversity = parts(diversity_multiple)
     if isinstance(uncertainty, ClassifierUncertainty):
         uncertainty.calibration = calibration
-    return PairSelector(uncertainty, diversity, pool or PoolBuilder())
+    pool = pool or PoolBuilder()
+    return PairSelector(uncertainty, diversity, POOLS.get(name, lambda p: p)(pool))

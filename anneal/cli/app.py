@@ -79,6 +79,12 @@ def experiment(
     stop_patience: Annotated[
         int, typer.Option(help="Stopping rule: stable rounds in a row before stopping.")
     ] = ExperimentConfig.stop_patience,
+    seconds_per_pair: Annotated[
+        float, typer.Option(help="Cost model: annotator seconds per pair answer.")
+    ] = ExperimentConfig.seconds_per_pair,
+    seconds_per_class_label: Annotated[
+        float, typer.Option(help="Cost model: seconds per class label (an assumption).")
+    ] = ExperimentConfig.seconds_per_class_label,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
@@ -108,6 +114,8 @@ def experiment(
         calibration=calibration,
         stop_agreement=stop_agreement,
         stop_patience=stop_patience,
+        seconds_per_pair=seconds_per_pair,
+        seconds_per_class_label=seconds_per_class_label,
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),

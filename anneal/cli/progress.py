@@ -45,7 +45,9 @@ class RichProgress(ExperimentProgress):
         self.bar.advance(self._rounds)
         self.console.log(
             f"{row['strategy']:>14} seed {row['seed']} round {row['round']:>2}: "
-            f"{row['labelled_pairs']:>5} pairs, mAP@20 {row['map@20']:.4f}"
+            f"{row['labelled_pairs']:>5} pairs"
+            + (f" {row['class_labels']:>5} class labels" if "class_labels" in row else "")
+            + f", mAP@20 {row['map@20']:.4f}"
         )
 
     def message(self, text: str) -> None:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from anneal.al.calibration import CALIBRATIONS
+from anneal.al.class_labels import CLASS_LABEL_STRATEGIES
 from anneal.al.strategies import STRATEGIES
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
@@ -56,14 +57,20 @@ class ExperimentConfig:
     #: Equal-width bins of the expected calibration error reported per round.
     ece_bins: int = 10
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: Annotation-cost model constants (docs/method.md "Annotation cost" says where they come
+    #: from): seconds per pair answer, the web app's measured rate (BENCHMARKS "Issue 8"), and
+    #: seconds per class label, an assumption.
+    seconds_per_pair: float = 60 / 1559
+    seconds_per_class_label: float = 0.2
 
     def validate(self) -> None:
         """ConfigError with the reason for the first value that cannot work."""
-        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        known = [*STRATEGIES, *CLASS_LABEL_STRATEGIES]
+        unknown = [s for s in self.strategies if s not in known]
         if unknown or not self.strategies:
             raise ConfigError(
                 f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from {', '.join(STRATEGIES)}"
+                f"choose from {', '.join(known)}"
             )
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(
@@ -74,6 +81,9 @@ class ExperimentConfig:
         for name in ("budget", "rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("seconds_per_pair", "seconds_per_class_label"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must be 0 or more seconds, got {getattr(self, name)}")
         self._validate_annotators()
 
     def _validate_annotators(self) -> None:

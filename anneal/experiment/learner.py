@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from anneal.al.asking.base import Asking
 from anneal.al.asking.once import AskOnce
 from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
+from anneal.al.selector import Selection
 from anneal.al.stopping import StoppingRule
 from anneal.al.strategies import make_selector
 from anneal.al.transitivity import transitive_closure
@@ -26,6 +28,16 @@ from anneal.experiment.data import ExperimentData
 from anneal.experiment.signals import RoundAnswers, round_signals
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.state_files import read_json, write_json_atomic
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A round's questions and answers: the selection, the labelled pairs before and after (for
+    the round's signals), and what the row reports about them."""
+
+    selection: Selection
+    answers: RoundAnswers
+    info: dict[str, Any]
 
 
 class ActiveLearner:
@@ -51,8 +63,7 @@ class ActiveLearner:
         #: How questions are answered (noise, redundancy, re-asking): anneal/al/asking/.
         self.asking = asking or AskOnce(annotator)
         self.answers = 0  # answers bought so far (a panel or a re-ask costs more than one)
-        pool = PoolBuilder(cfg.neighbours, cfg.random_per_image)
-        self.selector = make_selector(strategy, pool, cfg.diversity_multiple, cfg.calibration)
+        self._setup_selection()
         # The BCGUE classifier whose confidence and calibration every run reports.
         self.classifier = ClassifierUncertainty(
             MarginUncertainty(), chunk=4096, calibration=cfg.calibration
@@ -66,6 +77,13 @@ class ActiveLearner:
         self.round = 0  # rounds completed
         self.model = data.initial
         self.embeddings = data.archive_mode.embed(self.model, len(self.ids))
+
+    def _setup_selection(self) -> None:
+        """Build what chooses the questions (a subclass asks other kinds of question)."""
+        pool = PoolBuilder(self.cfg.neighbours, self.cfg.random_per_image)
+        self.selector = make_selector(
+            self.strategy, pool, self.cfg.diversity_multiple, self.cfg.calibration
+        )
 
     @property
     def name(self) -> str:
@@ -116,6 +134,43 @@ class ActiveLearner:
         """Run one round: select budget pairs, get answers, retrain from round 0, evaluate."""
         rng = np.random.default_rng([self.seed, self.round])
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.round)
+        asked = self.ask(rng)
+        previous = self.embeddings
+        pairs, similar, implied = self.training_pairs(rng)
+        self.model, report = self.data.archive_mode.fit(
+            self.data.initial, pairs, similar, self.cfg.train, generator
+        )
+        self.model.version = self.round + 1
+        t = time.perf_counter()
+        self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+        metrics = self.evaluate()
+        t_signals = time.perf_counter()
+        signals = round_signals(
+            previous,
+            self.embeddings,
+            asked.answers,
+            self.classifier,
+            self.cfg.stop_k,
+            self.cfg.ece_bins,
+        )
+        seconds = {
+            **asked.selection.seconds,
+            "training": report.seconds,
+            "evaluation": t_signals - t,
+            "signals": time.perf_counter() - t_signals,
+        }
+        self.round += 1
+        row = self._row(metrics, seconds, implied, self.fraction_similar(), asked.info)
+        agreements = [r.get("topk_agreement", np.nan) for r in self.rows] + [
+            signals["topk_agreement"]
+        ]
+        row.update(signals, stop_rule_fires=self.stopping.stop_round(agreements) == self.round)
+        self.rows.append(row)
+        self.save()
+        return row
+
+    def ask(self, rng: np.random.Generator) -> Asked:
+        """Select this round's questions and record the answers (through ``self.asking``)."""
         pairs, similar = labels_to_arrays(self.labels, self.index)
         budget = self.cfg.budget
         new = self.asking.new_pairs(budget)
@@ -127,8 +182,14 @@ class ActiveLearner:
         self.labels.extend(answered.labels)
         self.answers += answered.answers
         new_pairs, new_similar = labels_to_arrays(answered.labels, self.index)
-        answers = RoundAnswers(pairs, similar, new_pairs, new_similar)
-        previous = self.embeddings
+        return Asked(
+            selection,
+            RoundAnswers(pairs, similar, new_pairs, new_similar),
+            {**selection.info, **answered.info},
+        )
+
+    def training_pairs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """Pairs and bits to train on, and how many of them are implied (not asked)."""
         pairs, similar = labels_to_arrays(self.labels, self.index)
         implied = 0
         if self.cfg.transitivity:
@@ -136,34 +197,11 @@ class ActiveLearner:
             implied = len(closure.pairs)
             pairs = np.concatenate([pairs, closure.pairs])
             similar = np.concatenate([similar, closure.similar])
-        self.model, report = self.data.archive_mode.fit(
-            self.data.initial, pairs, similar, self.cfg.train, generator
-        )
-        self.model.version = self.round + 1
-        t = time.perf_counter()
-        self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
-        metrics = self.evaluate()
-        t_signals = time.perf_counter()
-        signals = round_signals(
-            previous, self.embeddings, answers, self.classifier, self.cfg.stop_k, self.cfg.ece_bins
-        )
-        seconds = {
-            **selection.seconds,
-            "training": report.seconds,
-            "evaluation": t_signals - t,
-            "signals": time.perf_counter() - t_signals,
-        }
-        self.round += 1
-        direct = np.array([x.similar for x in self.labels])
-        info = {**selection.info, **answered.info}
-        row = self._row(metrics, seconds, implied, float(direct.mean()), info)
-        agreements = [r.get("topk_agreement", np.nan) for r in self.rows] + [
-            signals["topk_agreement"]
-        ]
-        row.update(signals, stop_rule_fires=self.stopping.stop_round(agreements) == self.round)
-        self.rows.append(row)
-        self.save()
-        return row
+        return pairs, similar, implied
+
+    def fraction_similar(self) -> float:
+        """Share of 'similar' among the answers so far."""
+        return float(np.mean([x.similar for x in self.labels]))
 
     # --- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

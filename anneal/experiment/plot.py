@@ -44,7 +44,8 @@ def plot_learning_curve(
     ax.set_ylabel(metric.replace("map", "mAP"))
     ax.set_title(title or f"{metric.replace('map', 'mAP')} against annotation cost")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    if ax.get_legend_handles_labels()[0]:  # none when every run answered class labels
+        ax.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -28,9 +28,12 @@ def write_rows(rows: list[dict[str, Any]], folder: Path) -> None:
 
 
 def curve(rows: list[dict[str, Any]], metric: str = "map@20") -> dict[str, dict[int, np.ndarray]]:
-    """strategy -> labelled pairs -> values over seeds."""
+    """strategy -> labelled pairs -> values over seeds (pair-answer runs only: class-label runs
+    have no pairs and are compared by cost, see cost_report)."""
     out: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
+        if row.get("unit", "pair") != "pair":
+            continue
         out[row["strategy"]][int(row["labelled_pairs"])].append(float(row[metric]))
     return {s: {n: np.array(v) for n, v in sorted(d.items())} for s, d in out.items()}
 

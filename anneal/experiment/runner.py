@@ -9,12 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from anneal.al.annotators.simulated import SimulatedOracle
 from anneal.al.stopping import StoppingRule
+from anneal.eval.annotation_cost import CostModel, with_costs
 from anneal.experiment.annotators import SimulatedAnnotators
+from anneal.experiment.class_learner import make_learner
 from anneal.experiment.config import ExperimentConfig
+from anneal.experiment.cost_plot import plot_cost
+from anneal.experiment.cost_report import cost_markdown
 from anneal.experiment.data import ExperimentData, prepare
-from anneal.experiment.learner import ActiveLearner
 from anneal.experiment.plot import plot_learning_curve
 from anneal.experiment.reference import full_supervision, zero_shot
 from anneal.experiment.report import summary_markdown, write_rows
@@ -66,7 +71,7 @@ def run_experiment(
     annotators = SimulatedAnnotators(cfg, data)
 
     learners = [
-        ActiveLearner(strategy, seed, cfg, data, oracle, out_dir / "state", annotators.asking(seed))
+        make_learner(strategy, seed, cfg, data, oracle, out_dir / "state", annotators.asking(seed))
         for strategy in cfg.strategies
         for seed in range(cfg.seeds)
     ]
@@ -91,13 +96,21 @@ def run_experiment(
             progress.round_done(learner.step())
         rows.extend(learner.rows)
 
+    cost = CostModel(len(np.unique(data.labels)), cfg.seconds_per_pair, cfg.seconds_per_class_label)
+    rows = with_costs(rows, cost)
     write_rows(rows, out_dir)
     # Labelled pairs per round: the budget, less the answers held back for re-asking.
     checkpoints = sorted({int(row["labelled_pairs"]) for row in rows})
     stopping = stopping_markdown(
         rows, StoppingRule(cfg.stop_agreement, cfg.stop_patience), cfg.flatten_gain
     )
-    (out_dir / "summary.md").write_text(summary_markdown(rows, references, checkpoints) + stopping)
+    summary = summary_markdown(rows, references, checkpoints) + cost_markdown(rows, cost)
+    (out_dir / "summary.md").write_text(summary + stopping)
+    plot_cost(
+        rows,
+        out_dir / "annotation_cost.png",
+        title=f"{Path(cfg.archive).name}: mAP@20 against annotation cost, {cfg.mode} mode",
+    )
     plot_learning_curve(
         rows,
         {name: float(ref["map@20"]) for name, ref in references.items()},

@@ -101,3 +101,45 @@ def test_budget_larger_than_pool():
         make_selector("mgue").select(
             emb, np.empty((0, 2), np.int64), np.empty(0, bool), 50, np.random.default_rng(0)
         )
+
+
+def test_class_label_baseline_two_rounds_with_costs(tiny_archive: Path, tmp_path: Path):
+    strategies = ["mgue", "uniform", "class-entropy"]
+    cfg = _cfg(tiny_archive, tmp_path, strategies=strategies, seconds_per_class_label=2.0)
+    result = run_experiment(cfg, tmp_path / "run")
+    rows = {(r["strategy"], r["round"]): r for r in result.rows}
+    assert set(rows) == {(s, r) for s in strategies for r in range(3)}
+    bits_per_label = np.log2(3)  # three colour classes
+    for rnd in range(3):
+        asked = rows[("class-entropy", rnd)]
+        assert (asked["labelled_pairs"], asked["class_labels"]) == (0, 4 * rnd)
+        assert asked["annotation_bits"] == pytest.approx(4 * rnd * bits_per_label)
+        assert asked["annotation_seconds"] == pytest.approx(8.0 * rnd)
+        assert rows[("uniform", rnd)]["annotation_bits"] == 4 * rnd
+    # Trained on every pair among the 8 labelled images.
+    assert rows[("class-entropy", 2)]["implied_pairs"] == 28
+    assert 0.0 <= rows[("class-entropy", 2)]["map@20"] <= 1.0
+    state = json.loads((tmp_path / "run" / "state" / "class-entropy-seed0.json").read_text())
+    assert [x["round"] for x in state["classified"]] == [1] * 4 + [2] * 4
+    assert len({x["image"] for x in state["classified"]}) == 8
+    assert (tmp_path / "run" / "annotation_cost.png").is_file()
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "| class-entropy | 2 | 0 | 8 |" in summary and "Annotation saving" in summary
+
+
+def test_class_label_baseline_resumes_identically(tiny_archive: Path, tmp_path: Path):
+    cfg = lambda rounds: _cfg(  # noqa: E731
+        tiny_archive, tmp_path, strategies=["class-margin"], rounds=rounds
+    )
+    whole = run_experiment(cfg(2), tmp_path / "a")
+    run_experiment(cfg(1), tmp_path / "b")
+    state_file = tmp_path / "b" / "state" / "class-margin-seed0.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["rounds"] = 2
+    state_file.write_text(json.dumps(state))
+    resumed = run_experiment(cfg(2), tmp_path / "b", resume=True)
+    for a, b in zip(whole.rows, resumed.rows, strict=True):
+        assert a["class_labels"] == b["class_labels"]
+        assert a["map@20"] == pytest.approx(b["map@20"], abs=1e-9)
+    la = json.loads((tmp_path / "a" / "state" / "class-margin-seed0.json").read_text())
+    assert la["classified"] == json.loads(state_file.read_text())["classified"]
