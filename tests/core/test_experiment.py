@@ -3,34 +3,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_config import tiny_config
 
 from anneal.al.strategies import make_selector
 from anneal.errors import ConfigError
-from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.runner import run_experiment
 from anneal.training.config import TrainConfig
 
 
-def _cfg(archive: Path, tmp_path: Path, **changes) -> ExperimentConfig:
-    base = dict(
-        archive=str(archive),
-        strategies=["mgue", "random"],
-        budget=4,
-        rounds=2,
-        seeds=1,
-        neighbours=3,
-        random_per_image=2,
-        diversity_multiple=2,
-        full_supervision_pairs=60,
-        cache_dir=str(tmp_path / "cache"),
-        train=TrainConfig(epochs=3),
-    )
-    base.update(changes)
-    return ExperimentConfig(**base)
-
-
 def test_two_rounds_end_to_end(tiny_archive: Path, tmp_path: Path):
-    result = run_experiment(_cfg(tiny_archive, tmp_path), tmp_path / "run")
+    result = run_experiment(tiny_config(tiny_archive, tmp_path), tmp_path / "run")
     rows = result.rows
     assert {(r["strategy"], r["round"], r["labelled_pairs"]) for r in rows} == {
         (s, r, 4 * r) for s in ("mgue", "random") for r in range(3)
@@ -49,7 +31,7 @@ def test_learning_on_a_separable_archive_ends_above_zero_shot(
     pairs takes it to 0.86. The margin of 0.10 is half the smallest gain seen over generator
     seeds 0-3 (MGUE 0.26-0.35, random pairs 0.21-0.34); with epochs=0 the final mAP equals
     zero-shot and this fails."""
-    cfg = _cfg(
+    cfg = tiny_config(
         texture_archive,
         tmp_path,
         strategies=["mgue"],
@@ -68,15 +50,17 @@ def test_learning_on_a_separable_archive_ends_above_zero_shot(
 
 
 def test_resume_gives_identical_results(tiny_archive: Path, tmp_path: Path):
-    whole = run_experiment(_cfg(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "a")
+    whole = run_experiment(tiny_config(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "a")
     # Interrupted after one round, then resumed to two.
-    run_experiment(_cfg(tiny_archive, tmp_path, strategies=["mgue"], rounds=1), tmp_path / "b")
+    run_experiment(
+        tiny_config(tiny_archive, tmp_path, strategies=["mgue"], rounds=1), tmp_path / "b"
+    )
     state_file = tmp_path / "b" / "state" / "mgue-seed0.json"
     state = json.loads(state_file.read_text())
     state["config"]["rounds"] = 2  # what the interrupted 2-round run would have saved
     state_file.write_text(json.dumps(state))
     resumed = run_experiment(
-        _cfg(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "b", resume=True
+        tiny_config(tiny_archive, tmp_path, strategies=["mgue"]), tmp_path / "b", resume=True
     )
     for a, b in zip(whole.rows, resumed.rows, strict=True):
         assert a["labelled_pairs"] == b["labelled_pairs"]
@@ -90,9 +74,9 @@ def test_resume_gives_identical_results(tiny_archive: Path, tmp_path: Path):
 
 def test_unknown_strategy_and_bad_budget(tiny_archive: Path, tmp_path: Path):
     with pytest.raises(ConfigError, match="unknown strategy 'smart'"):
-        run_experiment(_cfg(tiny_archive, tmp_path, strategies=["smart"]), tmp_path / "x")
+        run_experiment(tiny_config(tiny_archive, tmp_path, strategies=["smart"]), tmp_path / "x")
     with pytest.raises(ConfigError, match="budget must be at least 1"):
-        run_experiment(_cfg(tiny_archive, tmp_path, budget=0), tmp_path / "x")
+        run_experiment(tiny_config(tiny_archive, tmp_path, budget=0), tmp_path / "x")
 
 
 def test_budget_larger_than_pool():
@@ -105,7 +89,7 @@ def test_budget_larger_than_pool():
 
 def test_class_label_baseline_two_rounds_with_costs(tiny_archive: Path, tmp_path: Path):
     strategies = ["mgue", "uniform", "class-entropy"]
-    cfg = _cfg(tiny_archive, tmp_path, strategies=strategies, seconds_per_class_label=2.0)
+    cfg = tiny_config(tiny_archive, tmp_path, strategies=strategies, seconds_per_class_label=2.0)
     result = run_experiment(cfg, tmp_path / "run")
     rows = {(r["strategy"], r["round"]): r for r in result.rows}
     assert set(rows) == {(s, r) for s in strategies for r in range(3)}
@@ -128,7 +112,7 @@ def test_class_label_baseline_two_rounds_with_costs(tiny_archive: Path, tmp_path
 
 
 def test_class_label_baseline_resumes_identically(tiny_archive: Path, tmp_path: Path):
-    cfg = lambda rounds: _cfg(  # noqa: E731
+    cfg = lambda rounds: tiny_config(  # noqa: E731
         tiny_archive, tmp_path, strategies=["class-margin"], rounds=rounds
     )
     whole = run_experiment(cfg(2), tmp_path / "a")

@@ -4,31 +4,15 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_config import tiny_config
 from typer.testing import CliRunner
 
 from anneal.cli.app import app
 from anneal.errors import ConfigError
-from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.runner import run_experiment
 from anneal.training.config import TrainConfig
 
-
-def _cfg(archive: Path, tmp_path: Path, **changes) -> ExperimentConfig:
-    base = dict(
-        archive=str(archive),
-        strategies=["mgue"],
-        budget=4,
-        rounds=2,
-        seeds=1,
-        neighbours=3,
-        random_per_image=2,
-        diversity_multiple=2,
-        full_supervision_pairs=60,
-        cache_dir=str(tmp_path / "cache"),
-        train=TrainConfig(epochs=2),
-    )
-    base.update(changes)
-    return ExperimentConfig(**base)
+NOISY = {"strategies": ["mgue"], "train": TrainConfig(epochs=2)}
 
 
 @pytest.mark.parametrize(
@@ -44,11 +28,13 @@ def _cfg(archive: Path, tmp_path: Path, **changes) -> ExperimentConfig:
 )
 def test_noise_options_are_validated(tmp_path: Path, changes: dict, message: str):
     with pytest.raises(ConfigError, match=message):
-        _cfg(tmp_path, tmp_path, **changes).validate()
+        tiny_config(tmp_path, tmp_path, **{**NOISY, **changes}).validate()
 
 
 def test_boundary_noise_with_recheck_runs_and_counts_answers(tiny_archive: Path, tmp_path: Path):
-    cfg = _cfg(tiny_archive, tmp_path, noise="boundary", flip_rate=0.2, recheck_fraction=0.5)
+    cfg = tiny_config(
+        tiny_archive, tmp_path, **NOISY, noise="boundary", flip_rate=0.2, recheck_fraction=0.5
+    )
     rows = [r for r in run_experiment(cfg, tmp_path / "run").rows if r["round"] > 0]
     # Budget 4, half held back: 2 new pairs a round, at most 4 answers.
     assert [r["labelled_pairs"] for r in rows] == [2, 4]
@@ -58,7 +44,9 @@ def test_boundary_noise_with_recheck_runs_and_counts_answers(tiny_archive: Path,
 
 
 def test_three_annotators_per_pair_cost_three_answers(tiny_archive: Path, tmp_path: Path):
-    cfg = _cfg(tiny_archive, tmp_path, flip_rate=0.1, annotators_per_pair=3, rounds=1)
+    cfg = tiny_config(
+        tiny_archive, tmp_path, **NOISY, flip_rate=0.1, annotators_per_pair=3, rounds=1
+    )
     rows = [r for r in run_experiment(cfg, tmp_path / "run").rows if r["round"] > 0]
     assert [(r["labelled_pairs"], r["answers"]) for r in rows] == [(4, 12)]
     state = json.loads((tmp_path / "run" / "state" / "mgue-seed0.json").read_text())

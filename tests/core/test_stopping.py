@@ -4,11 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_config import tiny_config
 
 from anneal.al.stopping import StoppingRule, flattening_round, nearest_neighbours, topk_agreement
-from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.runner import run_experiment
-from anneal.training.config import TrainConfig
 
 
 def _on_circle(degrees: list[float]) -> np.ndarray:
@@ -61,20 +60,8 @@ def test_flattening_round():
 
 
 def test_experiment_reports_signals_per_round(tiny_archive: Path, tmp_path: Path):
-    cfg = ExperimentConfig(
-        archive=str(tiny_archive),
-        strategies=["bcgue"],
-        budget=6,
-        rounds=2,
-        seeds=1,
-        neighbours=3,
-        random_per_image=2,
-        diversity_multiple=2,
-        full_supervision_pairs=60,
-        cache_dir=str(tmp_path / "cache"),
-        train=TrainConfig(epochs=3),
-        calibration="sigmoid",
-        stop_k=3,
+    cfg = tiny_config(
+        tiny_archive, tmp_path, strategies=["bcgue"], budget=6, calibration="sigmoid", stop_k=3
     )
     rows = run_experiment(cfg, tmp_path / "run").rows
     learned = [r for r in rows if r["round"] > 0]
