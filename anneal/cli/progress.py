@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from anneal.cli.progress_bar import progress_bar
 from anneal.experiment.runner import ExperimentProgress
 
 
@@ -15,14 +15,7 @@ class RichProgress(ExperimentProgress):
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
+        self.bar = progress_bar(console)
         self._extract: Any = None
         self._rounds: Any = None
 

@@ -13,17 +13,13 @@ from itertools import groupby
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
 from anneal.cli.console import output_console
+from anneal.cli.progress_bar import progress_bar
 from annealpb.labels.v1 import labels_pb2 as pb
 from annealpb.labels.v1 import labels_pb2_grpc
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
@@ -38,17 +34,6 @@ BACKUP_TIMEOUT_S = 600.0
 PAGE = 1000
 _STATE_NAMES = {pb.ROUND_STATE_OPEN: "open", pb.ROUND_STATE_CLOSED: "closed"}
 _STATE_CODES = {name: code for code, name in _STATE_NAMES.items()}
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _round_rows(
@@ -107,7 +92,7 @@ def export(
     """Write every round, pair and answer (withdrawn ones too) to a CSV or Parquet file."""
     console = output_console()
     security = client_credentials(Role.OPERATOR, token, ca, state_dir)
-    with channel(labels, security) as ch, _progress(console) as progress:
+    with channel(labels, security) as ch, progress_bar(console, transient=True) as progress:
         stub = labels_pb2_grpc.LabelServiceStub(ch)
         rounds = stub.ListRounds(pb.ListRoundsRequest(), timeout=TIMEOUT_S).rounds
         counted = sum(
@@ -175,7 +160,7 @@ def import_labels(
     security = client_credentials(Role.OPERATOR, token, ca, state_dir)
     totals = {"opened": 0, "imported": 0, "unchanged": 0, "withdrawn": 0}
     answers = [row for row in rows if row.has_answer]
-    with channel(labels, security) as ch, _progress(console) as progress:
+    with channel(labels, security) as ch, progress_bar(console, transient=True) as progress:
         stub = labels_pb2_grpc.LabelServiceStub(ch)
         task = progress.add_task("importing labels", total=len(answers) or None)
         for _, grouped in groupby(rows, key=lambda row: row.round):
