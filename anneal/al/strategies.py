@@ -29,6 +29,9 @@ STRATEGIES: dict[str, _Parts] = {
     "uniform": lambda m: (RandomUncertainty(), TopUncertain()),
 }
 
+#: The random baselines: what a user labels without ANNEAL (from the pool, or over the archive).
+PAIR_BASELINES = ("random", "uniform")
+
 #: Strategies that draw their candidates from another pool than the neighbour pool.
 POOLS: dict[str, Callable[[PoolBuilder], PoolBuilder]] = {"uniform": UniformPool.like}
 

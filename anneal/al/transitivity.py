@@ -25,6 +25,19 @@ class Closure:
     similar: np.ndarray
     contradictions: int
 
+    def sample(self, k: int, rng: np.random.Generator) -> Closure:
+        """At most `k` of the implied pairs, half similar and half dissimilar where both
+        kinds have enough (the rest from the other kind), drawn without replacement."""
+        if len(self.pairs) <= k:
+            return self
+        pos, neg = np.flatnonzero(self.similar), np.flatnonzero(~self.similar)
+        n_pos = min(len(pos), max(k // 2, k - len(neg)))
+        keep = np.concatenate(
+            [rng.choice(pos, n_pos, replace=False), rng.choice(neg, k - n_pos, replace=False)]
+        )
+        keep.sort()
+        return Closure(self.pairs[keep], self.similar[keep], self.contradictions)
+
 
 def transitive_closure(
     pairs: np.ndarray, similar: np.ndarray, n: int, max_implied: int = 200_000

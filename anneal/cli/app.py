@@ -52,8 +52,34 @@ def experiment(
         Path | None, typer.Option(help="Local backbone weights (state_dict) file.")
     ] = None,
     dim: Annotated[int | None, typer.Option(help="Embedding size (default: features).")] = None,
-    transitivity: Annotated[bool, typer.Option(help="Train on implied labels too.")] = False,
-    epochs: Annotated[int, typer.Option(help="Training epochs per round.")] = 20,
+    baseline_rounds: Annotated[
+        int, typer.Option(help="Rounds of the random and uniform baselines (0: --rounds).")
+    ] = 0,
+    class_budget: Annotated[
+        int, typer.Option(help="Images per round of the class-label baselines (0: --budget).")
+    ] = 0,
+    head_hidden: Annotated[
+        int, typer.Option(help="Hidden units of the head's residual branch (0: linear).")
+    ] = ExperimentConfig.head_hidden,
+    transitivity: Annotated[
+        bool, typer.Option(help="Train on implied labels too.")
+    ] = ExperimentConfig.transitivity,
+    implied_pairs: Annotated[
+        int, typer.Option(help="Implied pairs sampled per round (0: all).")
+    ] = ExperimentConfig.implied_pairs,
+    pseudo_labels: Annotated[
+        int, typer.Option(help="Confident pool pairs trained on as pseudo-labels (0: off).")
+    ] = ExperimentConfig.pseudo_labels,
+    warm_start: Annotated[
+        bool, typer.Option(help="Train each round from the previous round's model.")
+    ] = ExperimentConfig.warm_start,
+    epochs: Annotated[int, typer.Option(help="Training epochs per round.")] = TrainConfig.epochs,
+    steps: Annotated[
+        int, typer.Option(help="Training steps per round, whatever the pairs (0: --epochs).")
+    ] = TrainConfig.steps,
+    loss: Annotated[
+        str, typer.Option(help="Pair loss: contrastive, multi-similarity, circle.")
+    ] = TrainConfig.loss,
     pos_margin: Annotated[
         float, typer.Option(help="Similar pairs are pulled in beyond this distance.")
     ] = TrainConfig.pos_margin,
@@ -101,12 +127,18 @@ def experiment(
         strategies=[s.strip() for s in strategies.split(",") if s.strip()],
         budget=budget,
         rounds=rounds,
+        baseline_rounds=baseline_rounds,
+        class_budget=class_budget,
         seeds=seeds,
         mode=mode,
         backbone=backbone,
         weights=str(weights) if weights is not None else None,
         dim=dim,
+        head_hidden=head_hidden,
         transitivity=transitivity,
+        implied_pairs=implied_pairs,
+        pseudo_labels=pseudo_labels,
+        warm_start=warm_start,
         noise=noise,
         flip_rate=flip_rate,
         annotators_per_pair=annotators_per_pair,
@@ -118,7 +150,9 @@ def experiment(
         seconds_per_class_label=seconds_per_class_label,
         device=device,
         cache_dir=str(cache_dir),
-        train=TrainConfig(epochs=epochs, pos_margin=pos_margin, neg_margin=neg_margin),
+        train=TrainConfig(
+            epochs=epochs, steps=steps, loss=loss, pos_margin=pos_margin, neg_margin=neg_margin
+        ),
     )
     out = results / (run or datetime.now().strftime("%Y%m%d-%H%M%S"))
     console = output_console()

@@ -48,7 +48,8 @@ class ClassLabelLearner(ActiveLearner):
     def ask(self, rng: np.random.Generator) -> Asked:
         t = time.perf_counter()
         rows, codes = self._labelled()
-        picked = self.chooser.select(self.embeddings, rows, codes, self.cfg.budget, rng)
+        budget = self.cfg.budget_of(self.strategy)
+        picked = self.chooser.select(self.embeddings, rows, codes, budget, rng)
         images = [self.ids[int(r)] for r in picked]
         answers = self.class_oracle.classify(images)
         self.classified.extend((i, c, self.round + 1) for i, c in zip(images, answers, strict=True))

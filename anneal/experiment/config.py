@@ -7,9 +7,10 @@ from typing import Any
 
 from anneal.al.calibration import CALIBRATIONS
 from anneal.al.class_labels import CLASS_LABEL_STRATEGIES
-from anneal.al.strategies import STRATEGIES
+from anneal.al.strategies import PAIR_BASELINES, STRATEGIES
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
+from anneal.training.pair_loss import PAIR_LOSSES
 
 MODES = ("head", "full")
 NOISE_MODELS = ("flip", "boundary")
@@ -23,15 +24,30 @@ class ExperimentConfig:
     strategies: list[str] = field(default_factory=lambda: ["mgue", "bcgue", "random"])
     budget: int = 100
     rounds: int = 10
+    #: Rounds of the pair baselines (random, uniform) when they should run on past the
+    #: ANNEAL strategies to show where they catch up (0 = `rounds`).
+    baseline_rounds: int = 0
+    #: Images asked per round by the class-label baselines (0 = `budget`).
+    class_budget: int = 0
     seeds: int = 3
     mode: str = "head"
     backbone: str = "efficientnet-lite0"
     #: Local weights file for the backbone (ResNets start random without one).
     weights: str | None = None
     dim: int | None = None
+    #: Hidden units of the head's residual branch (0 = a linear head; anneal/models/head.py).
+    head_hidden: int = 0
     query_fraction: float = 0.2
     split_seed: int = 0
     transitivity: bool = False
+    #: Implied pairs trained on per round, sampled half similar, half dissimilar (0 = all).
+    implied_pairs: int = 0
+    #: Confident pool pairs added per round as pseudo-labels (anneal/al/pseudo_labels.py; 0 =
+    #: off) and the classifier probability that counts as confident.
+    pseudo_labels: int = 0
+    pseudo_confidence: float = 0.95
+    #: Train each round from the previous round's model instead of round 0.
+    warm_start: bool = False
     neighbours: int = 10
     random_per_image: int = 5
     diversity_multiple: int = 5
@@ -63,6 +79,18 @@ class ExperimentConfig:
     seconds_per_pair: float = 60 / 1559
     seconds_per_class_label: float = 0.2
 
+    def rounds_of(self, strategy: str) -> int:
+        """Rounds this strategy runs: the pair baselines may run longer."""
+        if strategy in PAIR_BASELINES and self.baseline_rounds > 0:
+            return self.baseline_rounds
+        return self.rounds
+
+    def budget_of(self, strategy: str) -> int:
+        """Questions per round of this strategy: pairs, or images for class labels."""
+        if strategy in CLASS_LABEL_STRATEGIES and self.class_budget > 0:
+            return self.class_budget
+        return self.budget
+
     def validate(self) -> None:
         """ConfigError with the reason for the first value that cannot work."""
         known = [*STRATEGIES, *CLASS_LABEL_STRATEGIES]
@@ -81,6 +109,20 @@ class ExperimentConfig:
         for name in ("budget", "rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.5 < self.pseudo_confidence < 1.0:
+            raise ConfigError(
+                f"pseudo-label confidence must be above 0.5 and below 1, "
+                f"got {self.pseudo_confidence}"
+            )
+        for name in ("baseline_rounds", "class_budget", "implied_pairs", "pseudo_labels"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (off) or more, got {getattr(self, name)}")
+        if self.head_hidden < 0 or self.train.steps < 0:
+            raise ConfigError("head_hidden and train steps must be 0 (off) or more")
+        if self.train.loss not in PAIR_LOSSES:
+            raise ConfigError(
+                f"unknown pair loss {self.train.loss!r}; choose from {', '.join(PAIR_LOSSES)}"
+            )
         for name in ("seconds_per_pair", "seconds_per_class_label"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be 0 or more seconds, got {getattr(self, name)}")

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from anneal.al.class_labels import CLASS_LABEL_STRATEGIES
+from anneal.al.strategies import PAIR_BASELINES
 from anneal.eval.annotation_cost import CostModel
 from anneal.eval.annotation_saving import cost_to_reach, value_at
 
 ANNEAL_STRATEGIES = ("mgue", "bcgue")
-PAIR_BASELINES = ("random", "uniform")
 SAVING_AT = (300, 500, 1000)
 
 

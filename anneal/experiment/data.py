@@ -46,7 +46,7 @@ def prepare(cfg: ExperimentConfig, progress: Progress | None = None) -> Experime
     """Scan, extract (or load cached) features, split, and build the round-0 model."""
     full = Archive.from_folder(cfg.archive)
     full.labels()  # ArchiveError now if there are no class folders
-    initial = EmbeddingModel.create(cfg.backbone, cfg.dim, cfg.weights)
+    initial = EmbeddingModel.create(cfg.backbone, cfg.dim, cfg.weights, cfg.head_hidden)
     extraction = extract_features(
         full, initial.backbone, cfg.cache_dir, device=cfg.device, progress=progress
     )

@@ -15,6 +15,7 @@ from anneal.al.asking.base import Asking
 from anneal.al.asking.once import AskOnce
 from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
+from anneal.al.pseudo_labels import PseudoLabeller
 from anneal.al.selector import Selection
 from anneal.al.stopping import StoppingRule
 from anneal.al.strategies import make_selector
@@ -69,6 +70,11 @@ class ActiveLearner:
             MarginUncertainty(), chunk=4096, calibration=cfg.calibration
         )
         self.stopping = StoppingRule(cfg.stop_agreement, cfg.stop_patience)
+        self.pseudo = (
+            PseudoLabeller(cfg.pseudo_labels, cfg.pseudo_confidence, pool=self._pool())
+            if cfg.pseudo_labels > 0
+            else None
+        )
         self.ids = data.archive_ids
         self.index = {image_id: i for i, image_id in enumerate(self.ids)}
         self.state_dir = state_dir
@@ -80,10 +86,12 @@ class ActiveLearner:
 
     def _setup_selection(self) -> None:
         """Build what chooses the questions (a subclass asks other kinds of question)."""
-        pool = PoolBuilder(self.cfg.neighbours, self.cfg.random_per_image)
         self.selector = make_selector(
-            self.strategy, pool, self.cfg.diversity_multiple, self.cfg.calibration
+            self.strategy, self._pool(), self.cfg.diversity_multiple, self.cfg.calibration
         )
+
+    def _pool(self) -> PoolBuilder:
+        return PoolBuilder(self.cfg.neighbours, self.cfg.random_per_image)
 
     @property
     def name(self) -> str:
@@ -137,8 +145,9 @@ class ActiveLearner:
         asked = self.ask(rng)
         previous = self.embeddings
         pairs, similar, implied = self.training_pairs(rng)
+        start = self.model if self.cfg.warm_start else self.data.initial
         self.model, report = self.data.archive_mode.fit(
-            self.data.initial, pairs, similar, self.cfg.train, generator
+            start, pairs, similar, self.cfg.train, generator
         )
         self.model.version = self.round + 1
         t = time.perf_counter()
@@ -189,14 +198,21 @@ class ActiveLearner:
         )
 
     def training_pairs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-        """Pairs and bits to train on, and how many of them are implied (not asked)."""
+        """Pairs and bits to train on, and how many of them were not asked (implied by
+        transitivity, or pseudo-labels)."""
         pairs, similar = labels_to_arrays(self.labels, self.index)
         implied = 0
         if self.cfg.transitivity:
             closure = transitive_closure(pairs, similar, len(self.ids))
+            if self.cfg.implied_pairs > 0:
+                closure = closure.sample(self.cfg.implied_pairs, rng)
             implied = len(closure.pairs)
             pairs = np.concatenate([pairs, closure.pairs])
             similar = np.concatenate([similar, closure.similar])
+        if self.pseudo is not None:
+            extra, bits = self.pseudo.label(self.embeddings, pairs, similar, rng)
+            implied += len(extra)
+            pairs, similar = np.concatenate([pairs, extra]), np.concatenate([similar, bits])
         return pairs, similar, implied
 
     def fraction_similar(self) -> float:

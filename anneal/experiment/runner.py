@@ -88,11 +88,11 @@ def run_experiment(
         ref_path.parent.mkdir(parents=True, exist_ok=True)
         ref_path.write_text(json.dumps(references["full supervision"]))
 
-    progress.start(sum(cfg.rounds - learner.round for learner in learners))
+    progress.start(sum(cfg.rounds_of(x.strategy) - x.round for x in learners))
     rows: list[dict[str, Any]] = []
     for learner in learners:
         rows.append(learner.zero_shot_row(references["zero-shot"]))
-        while learner.round < cfg.rounds:
+        while learner.round < cfg.rounds_of(learner.strategy):
             progress.round_done(learner.step())
         rows.extend(learner.rows)
 

@@ -46,10 +46,11 @@ class EmbeddingModel(nn.Module):
         backbone_name: str = "efficientnet-lite0",
         dim: int | None = None,
         weights: str | Path | None = None,
+        hidden: int = 0,
     ) -> EmbeddingModel:
         """A round-0 model: pretrained backbone, identity (or, if `dim` is smaller, PCA) head."""
         backbone = build_backbone(backbone_name, weights)
-        return cls(backbone, ProjectionHead(backbone.feature_dim, dim), backbone_name)
+        return cls(backbone, ProjectionHead(backbone.feature_dim, dim, hidden), backbone_name)
 
     @property
     def info(self) -> ModelInfo:
@@ -79,6 +80,7 @@ class EmbeddingModel(nn.Module):
             "backbone": self.backbone_name,
             "feature_dim": self.head.in_dim,
             "dim": self.head.out_dim,
+            "hidden": self.head.hidden,
             "version": self.version,
             "head": self.head.state_dict(),
             "backbone_state": self.backbone.state_dict() if include_backbone else None,
@@ -98,6 +100,6 @@ class EmbeddingModel(nn.Module):
             backbone = build_backbone(state["backbone"])
         if state["backbone_state"] is not None:
             backbone.load_state_dict(state["backbone_state"])
-        head = ProjectionHead(state["feature_dim"], state["dim"])
+        head = ProjectionHead(state["feature_dim"], state["dim"], int(state.get("hidden", 0)))
         head.load_state_dict(state["head"])
         return cls(backbone, head, state["backbone"], int(state["version"]))

@@ -13,17 +13,29 @@ from torch import nn
 
 
 class ProjectionHead(nn.Module):
-    """A linear map followed by L2 normalisation."""
+    """A linear map followed by L2 normalisation; with `hidden` > 0 a residual branch
+    (linear, ReLU, linear) is added to the map. The branch's last layer starts at zero, so a
+    larger head starts exactly where the linear one does."""
 
-    def __init__(self, in_dim: int, out_dim: int | None = None) -> None:
+    def __init__(self, in_dim: int, out_dim: int | None = None, hidden: int = 0) -> None:
         super().__init__()
         out_dim = in_dim if out_dim is None else out_dim
         if not 0 < out_dim <= in_dim:
             raise ValueError(f"head dimension must be in 1..{in_dim}, got {out_dim}")
-        self.in_dim, self.out_dim = in_dim, out_dim
+        if hidden < 0:
+            raise ValueError(f"hidden units must be 0 (linear head) or more, got {hidden}")
+        self.in_dim, self.out_dim, self.hidden = in_dim, out_dim, hidden
         self.linear = nn.Linear(in_dim, out_dim, bias=False)
         with torch.no_grad():
             self.linear.weight.copy_(torch.eye(out_dim, in_dim))
+        self.branch: nn.Sequential | None = None
+        if hidden > 0:
+            self.branch = nn.Sequential(
+                nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
+            )
+            with torch.no_grad():
+                self.branch[2].weight.zero_()
+                self.branch[2].bias.zero_()
 
     def init_pca(self, features: np.ndarray) -> None:
         """Start as the PCA projection of (normalised) features onto out_dim components."""
@@ -35,4 +47,7 @@ class ProjectionHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         features = nn.functional.normalize(features, dim=1)
-        return nn.functional.normalize(self.linear(features), dim=1)
+        out = self.linear(features)
+        if self.branch is not None:
+            out = out + self.branch(features)
+        return nn.functional.normalize(out, dim=1)

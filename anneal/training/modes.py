@@ -18,7 +18,7 @@ from torch import nn
 
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.training.config import TrainConfig
-from anneal.training.pair_loss import PairContrastiveLoss
+from anneal.training.pair_loss import PairLoss
 from anneal.training.sources import FeatureSource, ImageSource, InputSource
 from anneal.training.trainer import PairTrainer, TrainReport, embed
 
@@ -49,8 +49,9 @@ class TrainingMode(ABC):
         """A new model trained from `initial` (never changed) on the labelled pairs."""
         model = copy.deepcopy(initial)
         trainer = PairTrainer(
-            PairContrastiveLoss(pos_margin=cfg.pos_margin, neg_margin=cfg.neg_margin),
+            PairLoss.from_config(cfg),
             epochs=cfg.epochs,
+            steps=cfg.steps,
             lr=cfg.lr,
             batch_pairs=cfg.batch_pairs,
             anchor=cfg.anchor,

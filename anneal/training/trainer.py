@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from anneal.training.pair_loss import PairContrastiveLoss
+from anneal.training.pair_loss import PairLoss
 from anneal.training.sources import InputSource
 
 
@@ -31,15 +32,17 @@ class PairTrainer:
 
     def __init__(
         self,
-        loss: PairContrastiveLoss | None = None,
+        loss: PairLoss | None = None,
         epochs: int = 20,
+        steps: int = 0,
         lr: float = 1e-3,
         batch_pairs: int = 256,
         anchor: float = 1.0,
         device: str = "cpu",
     ) -> None:
-        self.loss = loss or PairContrastiveLoss()
+        self.loss = loss or PairLoss()
         self.epochs = epochs
+        self.steps = steps
         self.lr = lr
         self.batch_pairs = batch_pairs
         self.anchor = anchor
@@ -62,31 +65,41 @@ class PairTrainer:
         initial = [p.detach().clone() for p in params]
         optimiser = torch.optim.Adam(params, lr=self.lr)
         steps, last = 0, float("nan")
-        for _ in range(self.epochs):
-            order = torch.randperm(len(pairs), generator=generator).numpy()
-            for s in range(0, len(order), self.batch_pairs):
-                chosen = order[s : s + self.batch_pairs]
-                batch_pairs, batch_bits = pairs[chosen], similar[chosen]
-                rows, local = np.unique(batch_pairs, return_inverse=True)
-                x = source.batch(rows, augment=True, generator=generator).to(self.device)
-                embeddings = model(x)
-                loss = self.loss(
-                    embeddings,
-                    torch.from_numpy(local.reshape(-1, 2)).to(self.device),
-                    torch.from_numpy(batch_bits).to(self.device),
-                )
-                if self.anchor > 0:
-                    drift = sum(
-                        ((p - p0) ** 2).sum() for p, p0 in zip(params, initial, strict=True)
-                    )
-                    loss = loss + self.anchor * drift
-                optimiser.zero_grad()
-                loss.backward()  # type: ignore[union-attr]
-                optimiser.step()
-                steps += 1
-                last = float(loss.detach())
+        for chosen in self._batches(len(pairs), generator):
+            batch_pairs, batch_bits = pairs[chosen], similar[chosen]
+            rows, local = np.unique(batch_pairs, return_inverse=True)
+            x = source.batch(rows, augment=True, generator=generator).to(self.device)
+            embeddings = model(x)
+            loss = self.loss(
+                embeddings,
+                torch.from_numpy(local.reshape(-1, 2)).to(self.device),
+                torch.from_numpy(batch_bits).to(self.device),
+            )
+            if self.anchor > 0:
+                drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, initial, strict=True))
+                loss = loss + self.anchor * drift
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[union-attr]
+            optimiser.step()
+            steps += 1
+            last = float(loss.detach())
         model.eval()
-        return TrainReport(self.epochs, steps, last, time.perf_counter() - start)
+        per_epoch = -(-len(pairs) // self.batch_pairs)
+        return TrainReport(-(-steps // per_epoch), steps, last, time.perf_counter() - start)
+
+    def _batches(self, n: int, generator: torch.Generator) -> Iterator[np.ndarray]:
+        """Row indices of each batch: shuffled passes over the n pairs, `epochs` of them, or as
+        many as `steps` batches take (the last pass cut short)."""
+        per_epoch = -(-n // self.batch_pairs)
+        total = self.steps if self.steps > 0 else self.epochs * per_epoch
+        done = 0
+        while done < total:
+            order = torch.randperm(n, generator=generator).numpy()
+            for s in range(0, n, self.batch_pairs):
+                if done == total:
+                    return
+                yield order[s : s + self.batch_pairs]
+                done += 1
 
 
 @torch.inference_mode()

@@ -1,0 +1,66 @@
+"""The trainer's step budget, the pair losses and the larger head, on hand-sized data."""
+
+import numpy as np
+import pytest
+import torch
+
+from anneal.errors import ConfigError
+from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.head import ProjectionHead
+from anneal.training.config import TrainConfig
+from anneal.training.pair_loss import PAIR_LOSSES, PairLoss
+from anneal.training.sources import FeatureSource
+from anneal.training.trainer import PairTrainer
+
+
+def _pairs(n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    pairs = np.stack([np.arange(n_pairs), np.arange(n_pairs) + 1], 1) % 12
+    return np.sort(pairs, axis=1), np.arange(n_pairs) % 2 == 0
+
+
+@pytest.mark.parametrize(("n_pairs", "epochs", "steps", "expected"), [(10, 3, 0, 6), (10, 3, 5, 5)])
+def test_steps_budget_overrides_epochs(n_pairs, epochs, steps, expected):
+    # 10 pairs in batches of 4 = 3 batches per pass: 3 passes = 9 steps, or the 5-step budget.
+    features = np.random.default_rng(0).random((12, 8)).astype(np.float32)
+    pairs, similar = _pairs(n_pairs)
+    trainer = PairTrainer(epochs=epochs, steps=steps, batch_pairs=4)
+    report = trainer.fit(
+        ProjectionHead(8), FeatureSource(features), pairs, similar, torch.Generator()
+    )
+    assert report.steps == (9 if steps == 0 else steps)
+    assert report.epochs == (3 if steps == 0 else 2)  # 5 steps reach into the second pass
+    del expected
+
+
+@pytest.mark.parametrize("name", sorted(PAIR_LOSSES))
+def test_every_pair_loss_pulls_a_similar_pair_together(name):
+    # One similar pair (0, 1) and one dissimilar (0, 2): a step must bring 0 and 1 closer.
+    x = torch.tensor([[1.0, 0.0, 0.2], [0.0, 1.0, 0.2], [0.3, 0.3, 1.0]])
+    head = ProjectionHead(3)
+    loss = PairLoss.from_config(TrainConfig(loss=name))
+    pairs, similar = torch.tensor([[0, 1], [0, 2]]), torch.tensor([True, False])
+    before = torch.dist(*head(x)[:2]).item()
+    value = loss(head(x), pairs, similar)
+    value.backward()
+    with torch.no_grad():
+        grad = head.linear.weight.grad
+        head.linear.weight -= 0.01 * grad / grad.norm()  # a small step, whatever the loss's scale
+    assert value.item() > 0
+    assert torch.dist(*head(x)[:2]).item() < before
+
+
+def test_unknown_pair_loss_names_the_choices():
+    with pytest.raises(ConfigError, match="contrastive"):
+        PairLoss.from_config(TrainConfig(loss="triplet"))
+
+
+def test_larger_head_starts_as_the_linear_one_and_round_trips(tmp_path):
+    x = torch.from_numpy(np.random.default_rng(0).random((5, 1280)).astype(np.float32))
+    model = EmbeddingModel.create(hidden=32)
+    torch.testing.assert_close(model.head(x), ProjectionHead(1280)(x))
+    with torch.no_grad():
+        model.head.branch[2].weight.normal_()
+    model.save(tmp_path / "m.pt")
+    loaded = EmbeddingModel.load(tmp_path / "m.pt", backbone=model.backbone)
+    assert loaded.head.hidden == 32
+    torch.testing.assert_close(loaded.head(x), model.head(x))
