@@ -30,12 +30,10 @@ class ProjectionHead(nn.Module):
             self.linear.weight.copy_(torch.eye(out_dim, in_dim))
         self.branch: nn.Sequential | None = None
         if hidden > 0:
-            self.branch = nn.Sequential(
-                nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
-            )
-            with torch.no_grad():
-                self.branch[2].weight.zero_()
-                self.branch[2].bias.zero_()
+            last = nn.Linear(hidden, out_dim)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.branch = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), last)
 
     def init_pca(self, features: np.ndarray) -> None:
         """Start as the PCA projection of (normalised) features onto out_dim components."""
