@@ -74,9 +74,9 @@ def experiment(
         bool, typer.Option(help="Train each round from the previous round's model.")
     ] = ExperimentConfig.warm_start,
     epochs: Annotated[int, typer.Option(help="Training epochs per round.")] = TrainConfig.epochs,
-    steps: Annotated[
-        int, typer.Option(help="Training steps per round, whatever the pairs (0: --epochs).")
-    ] = TrainConfig.steps,
+    max_steps: Annotated[
+        int, typer.Option(help="Cap on the training steps of a round (0: no cap).")
+    ] = TrainConfig.max_steps,
     loss: Annotated[
         str, typer.Option(help="Pair loss: contrastive, multi-similarity, circle.")
     ] = TrainConfig.loss,
@@ -151,7 +151,11 @@ def experiment(
         device=device,
         cache_dir=str(cache_dir),
         train=TrainConfig(
-            epochs=epochs, steps=steps, loss=loss, pos_margin=pos_margin, neg_margin=neg_margin
+            epochs=epochs,
+            max_steps=max_steps,
+            loss=loss,
+            pos_margin=pos_margin,
+            neg_margin=neg_margin,
         ),
     )
     out = results / (run or datetime.now().strftime("%Y%m%d-%H%M%S"))

@@ -8,6 +8,7 @@ from typing import Any
 from anneal.al.calibration import CALIBRATIONS
 from anneal.al.class_labels import CLASS_LABEL_STRATEGIES
 from anneal.al.strategies import PAIR_BASELINES, STRATEGIES
+from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
 from anneal.training.pair_loss import PAIR_LOSSES
@@ -39,9 +40,10 @@ class ExperimentConfig:
     head_hidden: int = 0
     query_fraction: float = 0.2
     split_seed: int = 0
-    transitivity: bool = False
-    #: Implied pairs trained on per round, sampled half similar, half dissimilar (0 = all).
-    implied_pairs: int = 0
+    #: Train on the pairs the answers imply too (anneal/al/training_pairs.py), a sample of
+    #: `implied_pairs` of them per round, half similar and half dissimilar (0 = all).
+    transitivity: bool = True
+    implied_pairs: int = DEFAULT_IMPLIED_PAIRS
     #: Confident pool pairs added per round as pseudo-labels (anneal/al/pseudo_labels.py; 0 =
     #: off) and the classifier probability that counts as confident.
     pseudo_labels: int = 0
@@ -117,8 +119,8 @@ class ExperimentConfig:
         for name in ("baseline_rounds", "class_budget", "implied_pairs", "pseudo_labels"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (off) or more, got {getattr(self, name)}")
-        if self.head_hidden < 0 or self.train.steps < 0:
-            raise ConfigError("head_hidden and train steps must be 0 (off) or more")
+        if self.head_hidden < 0 or self.train.max_steps < 0:
+            raise ConfigError("head_hidden and train max_steps must be 0 (off) or more")
         if self.train.loss not in PAIR_LOSSES:
             raise ConfigError(
                 f"unknown pair loss {self.train.loss!r}; choose from {', '.join(PAIR_LOSSES)}"

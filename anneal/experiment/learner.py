@@ -19,7 +19,7 @@ from anneal.al.pseudo_labels import PseudoLabeller
 from anneal.al.selector import Selection
 from anneal.al.stopping import StoppingRule
 from anneal.al.strategies import make_selector
-from anneal.al.transitivity import transitive_closure
+from anneal.al.training_pairs import TrainingPairs
 from anneal.al.uncertainty.classifier import ClassifierUncertainty
 from anneal.al.uncertainty.margin import MarginUncertainty
 from anneal.errors import StateError
@@ -70,11 +70,12 @@ class ActiveLearner:
             MarginUncertainty(), chunk=4096, calibration=cfg.calibration
         )
         self.stopping = StoppingRule(cfg.stop_agreement, cfg.stop_patience)
-        self.pseudo = (
+        pseudo = (
             PseudoLabeller(cfg.pseudo_labels, cfg.pseudo_confidence, pool=self._pool())
             if cfg.pseudo_labels > 0
             else None
         )
+        self.composer = TrainingPairs(cfg.transitivity, cfg.implied_pairs, pseudo)
         self.ids = data.archive_ids
         self.index = {image_id: i for i, image_id in enumerate(self.ids)}
         self.state_dir = state_dir
@@ -199,21 +200,10 @@ class ActiveLearner:
 
     def training_pairs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         """Pairs and bits to train on, and how many of them were not asked (implied by
-        transitivity, or pseudo-labels)."""
+        transitivity, or pseudo-labels): anneal/al/training_pairs.py."""
         pairs, similar = labels_to_arrays(self.labels, self.index)
-        implied = 0
-        if self.cfg.transitivity:
-            closure = transitive_closure(pairs, similar, len(self.ids))
-            if self.cfg.implied_pairs > 0:
-                closure = closure.sample(self.cfg.implied_pairs, rng)
-            implied = len(closure.pairs)
-            pairs = np.concatenate([pairs, closure.pairs])
-            similar = np.concatenate([similar, closure.similar])
-        if self.pseudo is not None:
-            extra, bits = self.pseudo.label(self.embeddings, pairs, similar, rng)
-            implied += len(extra)
-            pairs, similar = np.concatenate([pairs, extra]), np.concatenate([similar, bits])
-        return pairs, similar, implied
+        chosen = self.composer.compose(len(self.ids), pairs, similar, rng, self.embeddings)
+        return chosen.pairs, chosen.similar, chosen.not_asked
 
     def fraction_similar(self) -> float:
         """Share of 'similar' among the answers so far."""

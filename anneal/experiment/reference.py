@@ -38,7 +38,7 @@ def full_supervision(cfg: ExperimentConfig, data: ExperimentData, seed: int = 0)
     labels = data.archive_labels
     pairs = class_pairs(labels, cfg.full_supervision_pairs, np.random.default_rng(seed))
     similar = labels[pairs[:, 0]] == labels[pairs[:, 1]]
-    train = dataclasses.replace(cfg.train, epochs=cfg.full_supervision_epochs)
+    train = dataclasses.replace(cfg.train, epochs=cfg.full_supervision_epochs, max_steps=0)
     model, _ = data.archive_mode.fit(
         data.initial, pairs, similar, train, torch.Generator().manual_seed(seed)
     )

@@ -11,12 +11,12 @@ class TrainConfig:
     inside 0.8 and pushing dissimilar ones only beyond 1.2 changes the space just where pairs
     sit on the wrong side of the similar/dissimilar threshold (about 1.0 for the pretrained
     features), which keeps early rounds from distorting it (measured in docs/BENCHMARKS.md).
-    `anchor` pulls weights towards the round-0 model (0 = off). `steps` > 0 trains that many
-    optimiser steps whatever the number of pairs (round time stays flat as labels grow) instead
-    of `epochs` passes over them."""
+    `anchor` pulls weights towards the round-0 model (0 = off). `max_steps` > 0 caps the
+    `epochs` passes at that many optimiser steps, so round time stops growing with the labels
+    (a small set still gets its full passes)."""
 
     epochs: int = 20
-    steps: int = 0
+    max_steps: int = 0
     lr: float = 1e-3
     batch_pairs: int = 256
     anchor: float = 0.0

@@ -51,7 +51,7 @@ class TrainingMode(ABC):
         trainer = PairTrainer(
             PairLoss.from_config(cfg),
             epochs=cfg.epochs,
-            steps=cfg.steps,
+            max_steps=cfg.max_steps,
             lr=cfg.lr,
             batch_pairs=cfg.batch_pairs,
             anchor=cfg.anchor,

@@ -34,7 +34,7 @@ class PairTrainer:
         self,
         loss: PairLoss | None = None,
         epochs: int = 20,
-        steps: int = 0,
+        max_steps: int = 0,
         lr: float = 1e-3,
         batch_pairs: int = 256,
         anchor: float = 1.0,
@@ -42,7 +42,7 @@ class PairTrainer:
     ) -> None:
         self.loss = loss or PairLoss()
         self.epochs = epochs
-        self.steps = steps
+        self.max_steps = max_steps
         self.lr = lr
         self.batch_pairs = batch_pairs
         self.anchor = anchor
@@ -88,10 +88,12 @@ class PairTrainer:
         return TrainReport(-(-steps // per_epoch), steps, last, time.perf_counter() - start)
 
     def _batches(self, n: int, generator: torch.Generator) -> Iterator[np.ndarray]:
-        """Row indices of each batch: shuffled passes over the n pairs, `epochs` of them, or as
-        many as `steps` batches take (the last pass cut short)."""
+        """Row indices of each batch: `epochs` shuffled passes over the n pairs, cut short after
+        `max_steps` batches when that is set and fewer."""
         per_epoch = -(-n // self.batch_pairs)
-        total = self.steps if self.steps > 0 else self.epochs * per_epoch
+        total = self.epochs * per_epoch
+        if self.max_steps > 0:
+            total = min(total, self.max_steps)
         done = 0
         while done < total:
             order = torch.randperm(n, generator=generator).numpy()

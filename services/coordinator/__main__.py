@@ -8,10 +8,12 @@ model the embedding service has).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS, TrainingPairs
 from services.common.catalog import SERVICES
 from services.common.priority import lower_priority
 from services.common.runner import run_service
@@ -31,6 +33,12 @@ def _dim(value: str) -> int | None:
     return int(value) if value and int(value) > 0 else None
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"a whole number of 0 or more, not {value!r}")
+    return int(value)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["coordinator"]
     parser = SettingsParser(spec)
@@ -46,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add("--backbone", "ANNEAL_BACKBONE", "efficientnet-lite0", "backbone name")
     parser.add(
         "--dim", "ANNEAL_EMBEDDING_DIM", "128", "embedding dimension (0: the backbone's)", _dim
+    )
+    parser.add(
+        "--implied-pairs",
+        "ANNEAL_IMPLIED_PAIRS",
+        str(DEFAULT_IMPLIED_PAIRS),
+        "pairs implied by transitivity trained on per round, sampled (0: the answers only)",
+        _count,
     )
     parser.add("--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}")
     values = parser.parse(argv)
@@ -68,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     downstream = Downstream(
         channels["selection"], channels["labels"], channels["search"], channels.get("embedding")
     )
-    config = WorkspaceConfig(values.backbone, values.dim, values.feature_cache)
+    implied = values.implied_pairs
+    config = WorkspaceConfig(
+        values.backbone,
+        values.dim,
+        values.feature_cache,
+        pairs=TrainingPairs(transitivity=implied > 0, implied_pairs=implied),
+    )
     coordinator = Coordinator(
         StateStore(folder),
         lambda: prepare_runner(

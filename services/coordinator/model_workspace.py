@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import extract_features
@@ -27,12 +28,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    """Backbone, embedding dimension (None: the backbone's), feature cache and training."""
+    """Backbone, embedding dimension (None: the backbone's), feature cache, what a round
+    trains on (the answers and the pairs they imply) and how."""
 
     backbone: str = "efficientnet-lite0"
     dim: int | None = 128
     cache_dir: str = ".cache/features"
     train: TrainConfig = field(default_factory=TrainConfig)
+    pairs: TrainingPairs = field(default_factory=TrainingPairs)
 
 
 class ModelWorkspace:
@@ -119,14 +122,20 @@ class ModelWorkspace:
                 "none of the labelled pairs names two indexed archive images; nothing to train on"
             )
         generator = torch.Generator().manual_seed(seed)
-        model, report = self._mode.fit(self.round0(), pairs, similar, self.config.train, generator)
+        chosen = self.config.pairs.compose(
+            len(self.ids), pairs, similar, np.random.default_rng([seed, round_number])
+        )
+        model, report = self._mode.fit(
+            self.round0(), chosen.pairs, chosen.similar, self.config.train, generator
+        )
         model.version = round_number
         path = self.checkpoint(round_number)
         model.save(path)
         log.info(
-            "trained round %d on %d pairs: loss %.4f in %.1fs",
+            "trained round %d on %d answers and %d implied pairs: loss %.4f in %.1fs",
             round_number,
             len(pairs),
+            chosen.implied,
             report.final_loss,
             report.seconds,
         )

@@ -18,18 +18,19 @@ def _pairs(n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(pairs, axis=1), np.arange(n_pairs) % 2 == 0
 
 
-@pytest.mark.parametrize(("n_pairs", "epochs", "steps", "expected"), [(10, 3, 0, 6), (10, 3, 5, 5)])
-def test_steps_budget_overrides_epochs(n_pairs, epochs, steps, expected):
-    # 10 pairs in batches of 4 = 3 batches per pass: 3 passes = 9 steps, or the 5-step budget.
+@pytest.mark.parametrize(
+    ("max_steps", "steps", "passes"), [(0, 9, 3), (5, 5, 2), (9, 9, 3), (50, 9, 3)]
+)
+def test_max_steps_cuts_the_passes_short_and_never_adds_any(max_steps, steps, passes):
+    # 10 pairs in batches of 4 = 3 batches a pass; 3 passes = 9 steps unless capped below that
+    # (5 steps reach into the second pass).
     features = np.random.default_rng(0).random((12, 8)).astype(np.float32)
-    pairs, similar = _pairs(n_pairs)
-    trainer = PairTrainer(epochs=epochs, steps=steps, batch_pairs=4)
+    pairs, similar = _pairs(10)
+    trainer = PairTrainer(epochs=3, max_steps=max_steps, batch_pairs=4)
     report = trainer.fit(
         ProjectionHead(8), FeatureSource(features), pairs, similar, torch.Generator()
     )
-    assert report.steps == (9 if steps == 0 else steps)
-    assert report.epochs == (3 if steps == 0 else 2)  # 5 steps reach into the second pass
-    del expected
+    assert (report.steps, report.epochs) == (steps, passes)
 
 
 @pytest.mark.parametrize("name", sorted(PAIR_LOSSES))
