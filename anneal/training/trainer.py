@@ -36,6 +36,7 @@ class PairTrainer:
         epochs: int = 20,
         max_steps: int = 0,
         lr: float = 1e-3,
+        lr_pairs: int = 0,
         batch_pairs: int = 256,
         anchor: float = 1.0,
         device: str = "cpu",
@@ -44,6 +45,7 @@ class PairTrainer:
         self.epochs = epochs
         self.max_steps = max_steps
         self.lr = lr
+        self.lr_pairs = lr_pairs
         self.batch_pairs = batch_pairs
         self.anchor = anchor
         self.device = device
@@ -63,7 +65,7 @@ class PairTrainer:
         model.to(self.device).train()
         params = [p for p in model.parameters() if p.requires_grad]
         initial = [p.detach().clone() for p in params]
-        optimiser = torch.optim.Adam(params, lr=self.lr)
+        optimiser = torch.optim.Adam(params, lr=self.rate(len(pairs)))
         steps, last = 0, float("nan")
         for chosen in self._batches(len(pairs), generator):
             batch_pairs, batch_bits = pairs[chosen], similar[chosen]
@@ -86,6 +88,13 @@ class PairTrainer:
         model.eval()
         per_epoch = -(-len(pairs) // self.batch_pairs)
         return TrainReport(-(-steps // per_epoch), steps, last, time.perf_counter() - start)
+
+    def rate(self, n: int) -> float:
+        """The learning rate for n training pairs: `lr`, shrunk by sqrt(n / lr_pairs) below
+        lr_pairs."""
+        if self.lr_pairs <= 0 or n >= self.lr_pairs:
+            return self.lr
+        return self.lr * float(np.sqrt(n / self.lr_pairs))
 
     def _batches(self, n: int, generator: torch.Generator) -> Iterator[np.ndarray]:
         """Row indices of each batch: `epochs` shuffled passes over the n pairs, cut short after
