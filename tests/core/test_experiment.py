@@ -127,3 +127,19 @@ def test_class_label_baseline_resumes_identically(tiny_archive: Path, tmp_path: 
         assert a["map@20"] == pytest.approx(b["map@20"], abs=1e-9)
     la = json.loads((tmp_path / "a" / "state" / "class-margin-seed0.json").read_text())
     assert la["classified"] == json.loads(state_file.read_text())["classified"]
+
+
+def test_baselines_run_longer_and_class_labels_have_their_own_budget(
+    tiny_archive: Path, tmp_path: Path
+):
+    strategies = ["mgue", "random", "class-margin"]
+    cfg = tiny_config(
+        tiny_archive, tmp_path, strategies=strategies, baseline_rounds=3, class_budget=2
+    )
+    result = run_experiment(cfg, tmp_path / "run")
+    last = {s: max(r["round"] for r in result.rows if r["strategy"] == s) for s in strategies}
+    assert last == {"mgue": 2, "random": 3, "class-margin": 2}
+    by = {(r["strategy"], r["round"]): r for r in result.rows}
+    assert by[("random", 3)]["labelled_pairs"] == 12
+    assert by[("class-margin", 2)]["class_labels"] == 4
+    assert "| mgue |" in (tmp_path / "run" / "summary.md").read_text()
