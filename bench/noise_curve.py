@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--rates", default="0,0.1,0.2")
     parser.add_argument("--noise", default="flip", help="flip or boundary")
     parser.add_argument("--recheck", type=float, default=0.2)
+    parser.add_argument("--schemes", default="one,panel3,recheck", help="answering schemes")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--cache-dir", default=".cache/features")
     parser.add_argument("--out", type=Path, default=None)
@@ -85,7 +86,9 @@ def main() -> None:
     table: dict[tuple[float, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for rate in (float(r) for r in args.rates.split(",")):
-            for name, changes in variants(args.budget, args.recheck).items():
+            schemes = variants(args.budget, args.recheck)
+            for name in args.schemes.split(","):
+                changes = schemes[name]
                 cfg = dataclasses.replace(base, flip_rate=rate, **changes)
                 t = time.perf_counter()
                 rows = run_variant(cfg, data, args.seeds, Path(tmp) / f"{rate}-{name}")

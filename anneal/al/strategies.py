@@ -19,11 +19,21 @@ from anneal.errors import ConfigError
 
 _Parts = Callable[[int], tuple[Uncertainty, Diversity]]
 
+#: Answers of each kind BCGUE's classifier needs before it ranks pairs (MGUE ranks until then):
+#: a classifier on 1,280-d pair features from a handful of answers ranked worse than the
+#: threshold did at budget 20 (docs/BENCHMARKS.md, issue 10, "A strong start").
+BCGUE_MIN_PER_CLASS = 10
+
+
+def _bcgue() -> ClassifierUncertainty:
+    return ClassifierUncertainty(MarginUncertainty(), min_per_class=BCGUE_MIN_PER_CLASS)
+
+
 STRATEGIES: dict[str, _Parts] = {
     "mgue": lambda m: (MarginUncertainty(), KMeansDiversity(m)),
-    "bcgue": lambda m: (ClassifierUncertainty(fallback=MarginUncertainty()), KMeansDiversity(m)),
+    "bcgue": lambda m: (_bcgue(), KMeansDiversity(m)),
     "mgue-only": lambda m: (MarginUncertainty(), TopUncertain()),
-    "bcgue-only": lambda m: (ClassifierUncertainty(fallback=MarginUncertainty()), TopUncertain()),
+    "bcgue-only": lambda m: (_bcgue(), TopUncertain()),
     "diversity-only": lambda m: (RandomUncertainty(), KMeansDiversity(m)),
     "random": lambda m: (RandomUncertainty(), TopUncertain()),
     "uniform": lambda m: (RandomUncertainty(), TopUncertain()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,8 +43,14 @@ class ExperimentData:
         return self.labels[self.split.queries]
 
 
-def prepare(cfg: ExperimentConfig, progress: Progress | None = None) -> ExperimentData:
-    """Scan, extract (or load cached) features, split, and build the round-0 model."""
+def prepare(
+    cfg: ExperimentConfig,
+    progress: Progress | None = None,
+    splitter: Callable[[Archive], Split] | None = None,
+) -> ExperimentData:
+    """Scan, extract (or load cached) features, split, and build the round-0 model.
+
+    `splitter` replaces the stable split (a benchmark comparing splits passes one)."""
     full = Archive.from_folder(cfg.archive)
     full.labels()  # ArchiveError now if there are no class folders
     initial = EmbeddingModel.create(cfg.backbone, cfg.dim, cfg.weights, cfg.head_hidden)
@@ -52,7 +59,10 @@ def prepare(cfg: ExperimentConfig, progress: Progress | None = None) -> Experime
     )
     archive = full.subset(extraction.rows)
     labels = archive.labels()
-    split = stable_split(archive.ids, cfg.query_fraction, cfg.split_seed)
+    if splitter is None:
+        split = stable_split(archive.ids, cfg.query_fraction, cfg.split_seed)
+    else:
+        split = splitter(archive)
     _log_class_shares(split, labels, cfg.query_fraction)
     features = extraction.features
     if initial.head.out_dim < initial.head.in_dim:

@@ -47,3 +47,18 @@ def test_bcgue_falls_back_without_both_answers():
     ClassifierUncertainty(fallback=MarginUncertainty()).score(ctx)
     assert ctx.info["classifier"] == "fallback"
     assert ctx.info["threshold_source"] == "mixture"
+
+
+def test_bcgue_strategy_ranks_by_threshold_until_ten_answers_of_each_kind():
+    from anneal.al.strategies import BCGUE_MIN_PER_CLASS, make_selector
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(60, 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    infos = []
+    for n_similar in (BCGUE_MIN_PER_CLASS - 1, BCGUE_MIN_PER_CLASS):
+        labelled = np.array([[i, i + 30] for i in range(2 * BCGUE_MIN_PER_CLASS)])
+        similar = np.arange(len(labelled)) < n_similar
+        selection = make_selector("bcgue").select(emb, labelled, similar, 5, rng)
+        infos.append(selection.info["classifier"])
+    assert infos == ["fallback", "trained"]
