@@ -18,10 +18,11 @@ class TrainConfig:
     epochs: int = 20
     max_steps: int = 300
     lr: float = 1e-3
-    #: Below this many training pairs the learning rate shrinks with sqrt(pairs / lr_pairs):
-    #: Adam moves every weight by about lr a step whatever its gradient, and a head of 1.6M
-    #: weights trained on 20 answers drifts below zero-shot at full rate (0 = off).
-    lr_pairs: int = 1000
+    #: Below this many training pairs per archive image the learning rate shrinks with
+    #: sqrt(pairs / (pairs_per_image * images)): Adam moves every weight by about lr a step
+    #: whatever its gradient, and a head of 1.6M weights trained on 20 answers about 1,653 UC
+    #: Merced images drifts below zero-shot at full rate (0 = off; 0.6 is 1,000 pairs there).
+    lr_pairs_per_image: float = 0.6
     batch_pairs: int = 256
     anchor: float = 0.0
     pos_margin: float = 0.8

@@ -53,7 +53,7 @@ class TrainingMode(ABC):
             epochs=cfg.epochs,
             max_steps=cfg.max_steps,
             lr=cfg.lr,
-            lr_pairs=cfg.lr_pairs,
+            lr_pairs_per_image=cfg.lr_pairs_per_image,
             batch_pairs=cfg.batch_pairs,
             anchor=cfg.anchor,
             device=self.device,

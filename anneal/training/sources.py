@@ -20,12 +20,19 @@ class InputSource(ABC):
     def batch(self, rows: np.ndarray, augment: bool, generator: torch.Generator) -> torch.Tensor:
         """Model inputs for these rows (augmented when training asks for it)."""
 
+    @abstractmethod
+    def __len__(self) -> int:
+        """Archive rows the source holds."""
+
 
 class FeatureSource(InputSource):
     """Cached backbone features: the head is all that trains (frozen backbone)."""
 
     def __init__(self, features: np.ndarray) -> None:
         self.features = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.features)
 
     def batch(self, rows: np.ndarray, augment: bool, generator: torch.Generator) -> torch.Tensor:
         return self.features[torch.from_numpy(rows)]
@@ -39,6 +46,9 @@ class ImageSource(InputSource):
         self.paths = list(paths)
         self.backbone = backbone
         self.device = device
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
     def batch(self, rows: np.ndarray, augment: bool, generator: torch.Generator) -> torch.Tensor:
         x = self.backbone.to_batch([read_image(self.paths[int(r)]) for r in rows])

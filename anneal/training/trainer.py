@@ -36,7 +36,7 @@ class PairTrainer:
         epochs: int = 20,
         max_steps: int = 0,
         lr: float = 1e-3,
-        lr_pairs: int = 0,
+        lr_pairs_per_image: float = 0.0,
         batch_pairs: int = 256,
         anchor: float = 1.0,
         device: str = "cpu",
@@ -45,7 +45,7 @@ class PairTrainer:
         self.epochs = epochs
         self.max_steps = max_steps
         self.lr = lr
-        self.lr_pairs = lr_pairs
+        self.lr_pairs_per_image = lr_pairs_per_image
         self.batch_pairs = batch_pairs
         self.anchor = anchor
         self.device = device
@@ -65,7 +65,7 @@ class PairTrainer:
         model.to(self.device).train()
         params = [p for p in model.parameters() if p.requires_grad]
         initial = [p.detach().clone() for p in params]
-        optimiser = torch.optim.Adam(params, lr=self.rate(len(pairs)))
+        optimiser = torch.optim.Adam(params, lr=self.rate(len(pairs), len(source)))
         steps, last = 0, float("nan")
         for chosen in self._batches(len(pairs), generator):
             batch_pairs, batch_bits = pairs[chosen], similar[chosen]
@@ -89,12 +89,13 @@ class PairTrainer:
         per_epoch = -(-len(pairs) // self.batch_pairs)
         return TrainReport(-(-steps // per_epoch), steps, last, time.perf_counter() - start)
 
-    def rate(self, n: int) -> float:
-        """The learning rate for n training pairs: `lr`, shrunk by sqrt(n / lr_pairs) below
-        lr_pairs."""
-        if self.lr_pairs <= 0 or n >= self.lr_pairs:
+    def rate(self, pairs: int, images: int) -> float:
+        """The learning rate for `pairs` training pairs over `images` archive images: `lr`,
+        shrunk by sqrt(pairs / full) below full = lr_pairs_per_image * images."""
+        full = self.lr_pairs_per_image * images
+        if full <= 0 or pairs >= full:
             return self.lr
-        return self.lr * float(np.sqrt(n / self.lr_pairs))
+        return self.lr * float(np.sqrt(pairs / full))
 
     def _batches(self, n: int, generator: torch.Generator) -> Iterator[np.ndarray]:
         """Row indices of each batch: `epochs` shuffled passes over the n pairs, cut short after

@@ -65,3 +65,13 @@ def test_larger_head_starts_as_the_linear_one_and_round_trips(tmp_path):
     loaded = EmbeddingModel.load(tmp_path / "m.pt", backbone=model.backbone)
     assert loaded.head.hidden == 32
     torch.testing.assert_close(loaded.head(x), model.head(x))
+
+
+def test_small_sets_train_at_a_lower_rate_per_archive_image():
+    trainer = PairTrainer(lr=1e-3, lr_pairs_per_image=0.5)
+    # 1,000 images: the full rate from 500 pairs; 20 pairs get sqrt(20 / 500) = 0.2 of it.
+    assert trainer.rate(20, 1000) == pytest.approx(2e-4)
+    assert trainer.rate(500, 1000) == trainer.rate(5000, 1000) == 1e-3
+    # 30 pairs over a 20-image archive already cover it: full rate.
+    assert trainer.rate(30, 20) == 1e-3
+    assert PairTrainer(lr=1e-3).rate(1, 1000) == 1e-3  # 0 = off
