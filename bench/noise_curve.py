@@ -65,6 +65,12 @@ def main() -> None:
     parser.add_argument("--rates", default="0,0.1,0.2")
     parser.add_argument("--noise", default="flip", help="flip or boundary")
     parser.add_argument("--recheck", type=float, default=0.2)
+    parser.add_argument(
+        "--transitivity",
+        action=argparse.BooleanOptionalAction,
+        default=ExperimentConfig.transitivity,
+        help="train on implied pairs too (the experiment default)",
+    )
     parser.add_argument("--schemes", default="one,panel3,recheck", help="answering schemes")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--cache-dir", default=".cache/features")
@@ -77,6 +83,7 @@ def main() -> None:
         rounds=args.rounds,
         seeds=args.seeds,
         noise=args.noise,
+        transitivity=args.transitivity,
         cache_dir=args.cache_dir,
         train=TrainConfig(epochs=args.epochs),
     )

@@ -13,7 +13,7 @@ import typer
 from anneal.cli.console import output_console
 from anneal.cli.progress import RichProgress
 from anneal.experiment.config import ExperimentConfig
-from anneal.experiment.runner import run_experiment
+from anneal.experiment.runner import rewrite_report, run_experiment
 from anneal.training.config import TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -28,7 +28,7 @@ def root() -> None:
 def fail(message: str, code: int = 2) -> None:
     """One line on stderr and a non-zero exit."""
     output_console(stderr=True).print(
-        f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True
+        f"[bold red]anneal:[/] {message}", highlight=False, soft_wrap=True
     )
     raise typer.Exit(code)
 
@@ -118,10 +118,22 @@ def experiment(
         ".cache/features"
     ),
     resume: Annotated[bool, typer.Option(help="Continue the named run.")] = False,
+    report: Annotated[
+        bool, typer.Option(help="Rewrite the named finished run's summary and plots.")
+    ] = False,
 ) -> None:
     """Simulated ANNEAL experiment: learning curves of strategies against labelled pairs."""
-    if resume and run is None:
-        fail("--resume needs --run NAME of the run to continue")
+    if (resume or report) and run is None:
+        fail("--resume and --report need --run NAME of the run")
+    if report:
+        assert run is not None
+        try:
+            folder = rewrite_report(results / run).folder
+        except (ValueError, KeyError, RuntimeError, OSError) as exc:
+            fail(str(exc).strip("'\""))
+            return
+        output_console().print(f"report rewritten in {folder}")
+        return
     cfg = ExperimentConfig(
         archive=str(archive),
         strategies=[s.strip() for s in strategies.split(",") if s.strip()],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from anneal.al.calibration import CALIBRATIONS
@@ -160,7 +160,20 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        data = dict(data)
-        data["train"] = TrainConfig(**data.get("train", {}))
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], strict: bool = True) -> ExperimentConfig:
+        """The configuration saved by `to_dict`. Fields this version does not know (a run made
+        by another version) are a ConfigError, or dropped when not `strict` (reports only
+        read a few fields)."""
+        top = {k: v for k, v in data.items() if k != "train"}
+        train = dict(data.get("train", {}))
+        unknown = sorted(set(top) - {f.name for f in fields(cls)}) + sorted(
+            f"train.{k}" for k in set(train) - {f.name for f in fields(TrainConfig)}
+        )
+        if unknown and strict:
+            raise ConfigError(
+                f"the saved configuration has fields this version does not know "
+                f"({', '.join(unknown)}); it was made by another version, start a new run"
+            )
+        known_train = {f.name for f in fields(TrainConfig)}
+        top = {k: v for k, v in top.items() if k in {f.name for f in fields(cls)}}
+        return cls(**top, train=TrainConfig(**{k: v for k, v in train.items() if k in known_train}))

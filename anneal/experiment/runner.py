@@ -13,6 +13,8 @@ import numpy as np
 
 from anneal.al.annotators.simulated import SimulatedOracle
 from anneal.al.stopping import StoppingRule
+from anneal.data.archive import Archive
+from anneal.errors import StateError
 from anneal.eval.annotation_cost import CostModel, with_costs
 from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.class_learner import make_learner
@@ -22,7 +24,7 @@ from anneal.experiment.cost_report import cost_markdown
 from anneal.experiment.data import ExperimentData, prepare
 from anneal.experiment.plot import plot_learning_curve
 from anneal.experiment.reference import full_supervision, zero_shot
-from anneal.experiment.report import summary_markdown, write_rows
+from anneal.experiment.report import METRICS, summary_markdown, write_rows
 from anneal.experiment.stopping_report import stopping_markdown
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,21 @@ def run_experiment(
             progress.round_done(learner.step())
         rows.extend(learner.rows)
 
-    cost = CostModel(len(np.unique(data.labels)), cfg.seconds_per_pair, cfg.seconds_per_class_label)
+    classes = len(np.unique(data.labels))
+    rows = write_report(cfg, rows, references, classes, out_dir)
+    return ExperimentResult(out_dir, rows, references, data.failed)
+
+
+def write_report(
+    cfg: ExperimentConfig,
+    rows: list[dict[str, Any]],
+    references: dict[str, dict[str, Any]],
+    classes: int,
+    out_dir: Path,
+) -> list[dict[str, Any]]:
+    """Rows with their annotation costs, written as CSV and JSON, the summary and both plots.
+    Rewrites a finished run's report from its rows (`anneal experiment --run NAME --report`)."""
+    cost = CostModel(classes, cfg.seconds_per_pair, cfg.seconds_per_class_label)
     rows = with_costs(rows, cost)
     write_rows(rows, out_dir)
     # Labelled pairs per round: the budget, less the answers held back for re-asking.
@@ -117,4 +133,23 @@ def run_experiment(
         out_dir / "learning_curve.png",
         title=f"{Path(cfg.archive).name}: mAP@20, budget {cfg.budget}/round, {cfg.mode} mode",
     )
-    return ExperimentResult(out_dir, rows, references, data.failed)
+    return rows
+
+
+def rewrite_report(out_dir: Path) -> ExperimentResult:
+    """Write a finished run's summary and plots again from its saved rows and references (a
+    newer report from the same measurements; nothing is trained or evaluated)."""
+    rows_path = out_dir / "rounds.json"
+    if not rows_path.is_file():
+        raise StateError(f"{out_dir} has no rounds.json; finish the run first (--resume)")
+    saved = json.loads((out_dir / "config.json").read_text())
+    cfg = ExperimentConfig.from_dict(saved, strict=False)
+    rows = json.loads(rows_path.read_text())
+    zero = next(r for r in rows if int(r["round"]) == 0)
+    references = {
+        "zero-shot": {m: zero[m] for m in METRICS},
+        "full supervision": json.loads((out_dir / "state" / "full_supervision.json").read_text()),
+    }
+    classes = len(set(Archive.from_folder(cfg.archive).labels().tolist()))
+    rows = write_report(cfg, rows, references, classes, out_dir)
+    return ExperimentResult(out_dir, rows, references, {})

@@ -14,6 +14,13 @@ def _cell(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:.3f}"
 
 
+def _answers(row: dict[str, Any]) -> str:
+    """What the run had bought by this row: pairs, or class labels for the class-label runs."""
+    if row.get("unit") == "class label":
+        return f"{row.get('class_labels', 0)} class labels"
+    return str(row["labelled_pairs"])
+
+
 def stopping_markdown(
     rows: list[dict[str, Any]], rule: StoppingRule, min_gain: float, metric: str = "map@20"
 ) -> str:
@@ -28,7 +35,7 @@ def stopping_markdown(
         f"rounds. Flat: the first round after which no later round gains more than "
         f"{min_gain} {metric}.",
         "",
-        "| strategy | seed | rule stops at (pairs) | mAP there | flat from (pairs) | mAP there "
+        "| strategy | seed | rule stops at (answers) | mAP there | flat from (answers) | mAP there "
         "| best mAP |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -42,12 +49,12 @@ def stopping_markdown(
         )
         stop_cell, stop_map = "never", "-"
         if stop is not None:
-            stop_cell = f"{stop} ({by_round[stop]['labelled_pairs']})"
+            stop_cell = f"{stop} ({_answers(by_round[stop])})"
             stop_map = f"{by_round[stop][metric]:.4f}"
         best = max(float(r[metric]) for r in run)
         lines.append(
             f"| {strategy} | {seed} | {stop_cell} | {stop_map} | "
-            f"{flat} ({by_round[flat]['labelled_pairs']}) | {by_round[flat][metric]:.4f} "
+            f"{flat} ({_answers(by_round[flat])}) | {by_round[flat][metric]:.4f} "
             f"| {best:.4f} |"
         )
     lines += [
@@ -55,7 +62,7 @@ def stopping_markdown(
         "Signals per round (mean over seeds): top-k agreement, threshold change, "
         "classifier confidence, ECE on the round's new answers:",
         "",
-        "| strategy | round | pairs | agreement | threshold change | confidence | ECE |",
+        "| strategy | round | answers | agreement | threshold change | confidence | ECE |",
         "|---|---|---|---|---|---|---|",
     ]
     cells: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -74,8 +81,9 @@ def stopping_markdown(
                 "ece_new_pairs",
             )
         ]
-        pairs = group[0]["labelled_pairs"]
         lines.append(
-            f"| {strategy} | {round_} | {pairs} | " + " | ".join(_cell(m) for m in means) + " |"
+            f"| {strategy} | {round_} | {_answers(group[0])} | "
+            + " | ".join(_cell(m) for m in means)
+            + " |"
         )
     return "\n".join(lines) + "\n"

@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(build_app())
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        command.main(args=args, prog_name="anneal", standalone_mode=False)
+        # Outside standalone mode click returns the code of a typer.Exit instead of raising.
+        code = command.main(args=args, prog_name="anneal", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc) or type(exc).__name__, 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

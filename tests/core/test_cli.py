@@ -35,7 +35,7 @@ def test_unknown_strategy_exit_code(tiny_archive: Path, tmp_path: Path):
 
 def test_resume_needs_run_name(tmp_path: Path):
     result = runner.invoke(app, ["experiment", "--resume"])
-    assert result.exit_code == 2 and "--resume needs --run" in result.output
+    assert result.exit_code == 2 and "--resume and --report need --run" in result.output
 
 
 def test_unknown_calibration_is_a_one_line_error(tiny_archive: Path, tmp_path: Path):
@@ -54,3 +54,11 @@ def test_unknown_calibration_is_a_one_line_error(tiny_archive: Path, tmp_path: P
     assert result.exit_code == 2
     assert "unknown calibration 'platt'; choose from none, temperature" in result.output
     assert "Traceback" not in result.output
+
+
+def test_report_of_a_run_that_never_finished_is_a_one_line_error(tmp_path: Path):
+    result = runner.invoke(
+        app, ["experiment", "--run", "never", "--report", "--results", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "has no rounds.json" in result.output and "Traceback" not in result.output

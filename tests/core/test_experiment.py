@@ -143,3 +143,15 @@ def test_baselines_run_longer_and_class_labels_have_their_own_budget(
     assert by[("random", 3)]["labelled_pairs"] == 12
     assert by[("class-margin", 2)]["class_labels"] == 4
     assert "| mgue |" in (tmp_path / "run" / "summary.md").read_text()
+
+
+def test_report_is_rewritten_from_the_saved_rows(tiny_archive: Path, tmp_path: Path):
+    from anneal.experiment.runner import rewrite_report
+
+    run_experiment(tiny_config(tiny_archive, tmp_path), tmp_path / "run")
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    (tmp_path / "run" / "summary.md").unlink()
+    (tmp_path / "run" / "learning_curve.png").unlink()
+    rewrite_report(tmp_path / "run")
+    assert (tmp_path / "run" / "summary.md").read_text() == summary
+    assert (tmp_path / "run" / "learning_curve.png").is_file()

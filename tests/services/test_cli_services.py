@@ -39,6 +39,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple
         (["round", "start", "--budget", "0"], "--budget"),
         (["serve", "--archive", "/no/such/folder"], "not a folder"),
         (["no-such-command"], "No such command"),
+        (["experiment", "--resume"], "need --run NAME"),  # a core command's exit code survives
     ],
 )
 def test_usage_errors_are_one_line_with_exit_2(capsys, argv: list[str], expected: str) -> None:
