@@ -21,7 +21,7 @@ import numpy as np
 from anneal.al.annotators.simulated import SimulatedOracle
 from anneal.al.calibration import CALIBRATIONS
 from anneal.al.context import SelectionContext
-from anneal.al.pairs import labels_to_arrays
+from anneal.al.pairs import PairLabel, labels_to_arrays
 from anneal.al.pool import PoolBuilder
 from anneal.al.strategies import make_selector
 from anneal.al.uncertainty.classifier import ClassifierUncertainty
@@ -29,6 +29,7 @@ from anneal.al.uncertainty.margin import MarginUncertainty
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import prepare
 from anneal.experiment.learner import ActiveLearner
+from anneal.models.embedding_model import EmbeddingModel
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,7 +42,11 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--strategy", default="bcgue")
     args = parser.parse_args()
-    cfg = ExperimentConfig.from_dict(json.loads((args.run / "config.json").read_text()))
+    # Only the run's archive and selection settings matter here: read leniently, so a run made
+    # by an older version (another training configuration) can still be inspected.
+    cfg = ExperimentConfig.from_dict(
+        json.loads((args.run / "config.json").read_text()), strict=False
+    )
     data = prepare(cfg)
     oracle = SimulatedOracle({image.id: str(image.label) for image in data.archive.images})
     labels = data.archive_labels
@@ -52,10 +57,18 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for seed in range(cfg.seeds):
         learner = ActiveLearner(args.strategy, seed, cfg, data, oracle, args.run / "state")
-        if not learner.resume():
+        state_path = args.run / "state" / f"{learner.name}.json"
+        if not state_path.is_file():
             continue
+        state = json.loads(state_path.read_text())
+        learner.round = int(state["round"])
+        learner.labels = [PairLabel.from_dict(x) for x in state["labels"]]
+        model = EmbeddingModel.load(
+            args.run / "state" / f"{learner.name}.round{learner.round}.model.pt",
+            backbone=data.initial.backbone,
+        )
         pairs, similar = labels_to_arrays(learner.labels, learner.index)
-        emb = learner.embeddings
+        emb = data.archive_mode.embed(model, len(learner.ids))
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image).build(
             emb, pairs, np.random.default_rng([seed, learner.round])
         )
