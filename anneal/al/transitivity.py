@@ -1,12 +1,9 @@
 """Labels implied by transitivity: a~b, b~c => a~c; a~b, b!~c => a!~c.
 
 Similar answers join images into groups (connected components); a dissimilar answer between two
-groups implies every cross pair is dissimilar. Direct answers always win over implied ones. A
-dissimilar answer inside one similar group is a contradiction: it is counted, and that group
-implies nothing, neither similar pairs inside it nor dissimilar pairs to other groups. Clean
-answers never contradict, so this changes nothing for them; with noisy annotators one wrong
-"similar" merges two classes into one group and would imply hundreds of wrong pairs, and a
-contradiction is the sign of it the answers themselves give (docs/BENCHMARKS.md, issue 10).
+groups implies every cross pair is dissimilar. Direct answers always win over implied ones; a
+dissimilar answer inside one similar group is a contradiction: it is counted, and no dissimilar
+label is implied from it.
 """
 
 from __future__ import annotations
@@ -55,19 +52,17 @@ def transitive_closure(
     for c in np.unique(component[np.unique(pos)] if len(pos) else []):
         members[int(c)] = np.flatnonzero(component == c)
 
-    negative = pairs[~similar]
-    inside = component[negative[:, 0]] == component[negative[:, 1]]
-    contradictions = int(inside.sum())
-    contradicted = {int(c) for c in component[negative[inside, 0]]}
-    trusted = [m for c, m in members.items() if c not in contradicted]
-    implied_pos = [m[np.array(np.triu_indices(len(m), 1)).T] for m in trusted]
+    implied_pos = [np.array(np.triu_indices(len(m), 1)).T for m in members.values()]
+    implied_pos = [m[idx] for m, idx in zip(members.values(), implied_pos, strict=True)]
     pos_pairs = unique_pairs(np.concatenate(implied_pos), n) if implied_pos else np.empty((0, 2))
 
     neg_pairs_list = []
+    contradictions = 0
     seen: set[tuple[int, int]] = set()
-    for a, b in negative[~inside]:
+    for a, b in pairs[~similar]:
         ca, cb = int(component[a]), int(component[b])
-        if ca in contradicted or cb in contradicted:
+        if ca == cb:
+            contradictions += 1
             continue
         key = (min(ca, cb), max(ca, cb))
         if key in seen:

@@ -38,13 +38,3 @@ def test_sample_keeps_half_of_each_kind_and_only_implied_pairs():
     # Fewer similar than half the sample: the rest comes from the dissimilar side.
     assert closure.sample(30, np.random.default_rng(0)).similar.sum() == 12
     assert closure.sample(100, np.random.default_rng(0)) is closure
-
-
-def test_a_contradicted_group_implies_nothing_and_the_others_still_do():
-    # {0,1,2} holds a contradiction (0~1, 1~2, but 0 !~ 2): nothing implied from it, not even
-    # dissimilar pairs towards {3,4}. {3,4,5} is clean: 3~5 implied; 5 !~ 6 gives 3,4 !~ 6.
-    pairs = np.array([[0, 1], [1, 2], [0, 2], [3, 4], [4, 5], [2, 3], [5, 6]])
-    bits = np.array([True, True, False, True, True, False, False])
-    c = transitive_closure(pairs, bits, 7)
-    assert c.contradictions == 1
-    assert as_set(c.pairs, c.similar) == {(3, 5, True), (3, 6, False), (4, 6, False)}
