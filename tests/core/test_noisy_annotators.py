@@ -143,3 +143,12 @@ def test_recheck_with_agreement_moves_on_and_a_tie_keeps_the_first_answer():
     assert second.asked == [QUESTIONS[4], QUESTIONS[2]] and third.asked == []
     assert [x.similar for x in out.labels] == [True, True, False, False, True]
     assert out.answers == 7 and out.info["recheck_changed"] == 0
+
+
+def test_boundary_annotator_never_errs_more_than_a_guess():
+    # 30% of all pairs on average needs a scale that would put the confusable pairs at 0.69;
+    # the cap holds them at 0.5, so the target is unreachable under it and says so.
+    flip = flip_probabilities(CONFUSION, np.array([10, 10, 10]), 0.13)
+    assert flip.max() <= 0.5
+    with pytest.raises(ValueError, match="cannot be reached"):
+        flip_probabilities(CONFUSION, np.array([10, 10, 10]), 0.3)
