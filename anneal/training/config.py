@@ -11,7 +11,7 @@ class TrainConfig:
     inside 0.8 and pushing dissimilar ones only beyond 1.2 changes the space just where pairs
     sit on the wrong side of the similar/dissimilar threshold (about 1.0 for the pretrained
     features), which keeps early rounds from distorting it (measured in docs/BENCHMARKS.md).
-    `anchor` pulls weights towards the round-0 model (0 = off). `max_steps` > 0 caps the
+    Every round trains a fresh copy of the round-0 model. `max_steps` > 0 caps the
     `epochs` passes at that many optimiser steps, so round time stops growing with the labels
     (a small set still gets its full passes)."""
 
@@ -24,7 +24,6 @@ class TrainConfig:
     #: Merced images drifts below zero-shot at full rate (0 = off; 0.6 is 1,000 pairs there).
     lr_pairs_per_image: float = 0.6
     batch_pairs: int = 256
-    anchor: float = 0.0
     pos_margin: float = 0.8
     neg_margin: float = 1.2
     #: Pair loss (anneal/training/pair_loss.py PAIR_LOSSES); the margins are the contrastive one's.

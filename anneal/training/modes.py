@@ -55,7 +55,6 @@ class TrainingMode(ABC):
             lr=cfg.lr,
             lr_pairs_per_image=cfg.lr_pairs_per_image,
             batch_pairs=cfg.batch_pairs,
-            anchor=cfg.anchor,
             device=self.device,
         )
         report = trainer.fit(self.trainee(model), self.source(model), pairs, similar, generator)

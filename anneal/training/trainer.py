@@ -23,11 +23,12 @@ class TrainReport:
 
 
 class PairTrainer:
-    """Minimises the pair loss plus a pull towards the starting weights.
+    """Minimises the pair loss with Adam over shuffled batches of pairs.
 
-    The pull (`anchor`, an L2 penalty on the change of every trainable weight) keeps a model
-    trained on a few hundred pairs close to the pretrained space it started from, so retrieval
-    does not fall below zero-shot while labels are scarce.
+    What keeps a model trained on a few answers from falling below zero-shot is the learning
+    rate for small sets (`lr_pairs_per_image`, see `rate`), not a pull towards the starting
+    weights: an L2 pull of strength 1 froze learning on UC Merced (docs/BENCHMARKS.md, issue
+    10, "A strong start"), so there is none.
     """
 
     def __init__(
@@ -38,7 +39,6 @@ class PairTrainer:
         lr: float = 1e-3,
         lr_pairs_per_image: float = 0.0,
         batch_pairs: int = 256,
-        anchor: float = 1.0,
         device: str = "cpu",
     ) -> None:
         self.loss = loss or PairLoss()
@@ -47,7 +47,6 @@ class PairTrainer:
         self.lr = lr
         self.lr_pairs_per_image = lr_pairs_per_image
         self.batch_pairs = batch_pairs
-        self.anchor = anchor
         self.device = device
 
     def fit(
@@ -64,7 +63,6 @@ class PairTrainer:
             return TrainReport(0, 0, float("nan"), 0.0)
         model.to(self.device).train()
         params = [p for p in model.parameters() if p.requires_grad]
-        initial = [p.detach().clone() for p in params]
         optimiser = torch.optim.Adam(params, lr=self.rate(len(pairs), len(source)))
         steps, last = 0, float("nan")
         for chosen in self._batches(len(pairs), generator):
@@ -77,9 +75,6 @@ class PairTrainer:
                 torch.from_numpy(local.reshape(-1, 2)).to(self.device),
                 torch.from_numpy(batch_bits).to(self.device),
             )
-            if self.anchor > 0:
-                drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, initial, strict=True))
-                loss = loss + self.anchor * drift
             optimiser.zero_grad()
             loss.backward()  # type: ignore[union-attr]
             optimiser.step()

@@ -2,8 +2,8 @@
 
 Head mode: the backbone is frozen, so the archive's backbone features are extracted once (and
 cached on disk by content) and every round only trains the projection head on them. Each round
-trains from the round-0 model on all labels so far (the round-0 model is the anchor the
-training config pulls towards), so a round's model does not depend on the path of earlier ones.
+trains from the round-0 model on all labels so far, so a round's model does not depend on the
+path of earlier ones.
 """
 
 from __future__ import annotations
