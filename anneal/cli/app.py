@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -180,13 +178,3 @@ def experiment(
         return
     console.print((result.folder / "summary.md").read_text())
     console.print(f"results in {result.folder}")
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app(prog_name="anneal")
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)

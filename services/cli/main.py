@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import grpc
 import typer
 
+from anneal.cli.app import app as core_app
 from services.cli.label_command import label
 from services.cli.labels_command import app as labels_app
 from services.cli.query_command import query
@@ -20,15 +21,6 @@ from services.cli.serve_command import serve
 from services.cli.status_command import status
 from services.cli.token_command import app as token_app
 from services.demo.command import demo
-
-
-def _core_app() -> typer.Typer | None:
-    """The core library's Typer app (``anneal.cli.app:app``), if it exists."""
-    try:
-        from anneal.cli.app import app as core
-    except ImportError:
-        return None
-    return core if isinstance(core, typer.Typer) else None
 
 
 def build_app() -> typer.Typer:
@@ -41,10 +33,8 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    core = _core_app()
-    if core is not None:
-        app.registered_commands.extend(core.registered_commands)
-        app.registered_groups.extend(core.registered_groups)
+    app.registered_commands.extend(core_app.registered_commands)
+    app.registered_groups.extend(core_app.registered_groups)
     app.command()(serve)
     app.command()(query)
     app.command()(label)
