@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from anneal.experiment.annotators import SimulatedAnnotators
-from anneal.experiment.class_learner import make_learner
+from anneal.errors import ConfigError
 from anneal.experiment.config import ExperimentConfig
-from anneal.experiment.data import ExperimentData, prepare
+from anneal.experiment.data import prepare
 from anneal.experiment.reference import full_supervision, zero_shot
+from anneal.experiment.runner import run_rounds
 
 
 def parse_value(text: str) -> Any:
@@ -53,18 +53,6 @@ def apply(base: ExperimentConfig, overrides: str) -> ExperimentConfig:
     cfg = dataclasses.replace(base, **top, train=dataclasses.replace(base.train, **train))
     cfg.validate()
     return cfg
-
-
-def run_variant(cfg: ExperimentConfig, data: ExperimentData, state: Path) -> list[dict[str, Any]]:
-    annotators = SimulatedAnnotators(cfg, data)
-    rows: list[dict[str, Any]] = []
-    for strategy in cfg.strategies:
-        for seed in range(cfg.seeds):
-            learner = make_learner(
-                strategy, seed, cfg, data, annotators.oracle, state, annotators.asking(seed)
-            )
-            rows.extend(learner.step() for _ in range(cfg.rounds))
-    return rows
 
 
 def cell(rows: list[dict[str, Any]], strategy: str, pairs: int) -> tuple[float, float]:
@@ -102,13 +90,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for spec in args.variant or ["base:"]:
             name, _, overrides = spec.partition(":")
-            cfg = apply(base, overrides)
+            try:
+                cfg = apply(base, overrides)
+            except (ConfigError, TypeError) as exc:  # TypeError: a field that does not exist
+                parser.error(f"variant {spec!r}: {exc}")
             data = base_data
             if (cfg.head_hidden, cfg.dim) != (base.head_hidden, base.dim):
                 data = prepare(cfg)  # another round-0 model; the features come from the cache
             full = full_supervision(cfg, data)["map@20"]
             t = time.perf_counter()
-            rows = run_variant(cfg, data, Path(tmp) / name)
+            rows = run_rounds(cfg, data, Path(tmp) / name)
             seconds = (time.perf_counter() - t) / (len(cfg.strategies) * cfg.seeds * cfg.rounds)
             results.append({"variant": name, "overrides": overrides, "full": full, "rows": rows})
             results[-1]["seconds_per_round"] = seconds

@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.config import ExperimentConfig
-from anneal.experiment.data import ExperimentData, prepare
-from anneal.experiment.learner import ActiveLearner
+from anneal.experiment.data import prepare
 from anneal.experiment.reference import zero_shot
+from anneal.experiment.runner import run_rounds
 from anneal.training.config import TrainConfig
 
 
@@ -39,20 +38,6 @@ def variants(budget: int, recheck: float) -> dict[str, dict[str, Any]]:
         "panel3": {"budget": max(1, budget // 3), "annotators_per_pair": 3},
         "recheck": {"budget": budget, "recheck_fraction": recheck},
     }
-
-
-def run_variant(
-    cfg: ExperimentConfig, data: ExperimentData, seeds: int, state: Path
-) -> list[dict[str, Any]]:
-    cfg.validate()
-    annotators = SimulatedAnnotators(cfg, data)
-    rows: list[dict[str, Any]] = []
-    for seed in range(seeds):
-        learner = ActiveLearner(
-            cfg.strategies[0], seed, cfg, data, annotators.oracle, state, annotators.asking(seed)
-        )
-        rows.extend(learner.step() for _ in range(cfg.rounds))
-    return rows
 
 
 def main() -> None:
@@ -97,8 +82,9 @@ def main() -> None:
             for name in args.schemes.split(","):
                 changes = schemes[name]
                 cfg = dataclasses.replace(base, flip_rate=rate, **changes)
+                cfg.validate()
                 t = time.perf_counter()
-                rows = run_variant(cfg, data, args.seeds, Path(tmp) / f"{rate}-{name}")
+                rows = run_rounds(cfg, data, Path(tmp) / f"{rate}-{name}")
                 table[(rate, name)] = rows
                 seconds = time.perf_counter() - t
                 print(f"{args.noise} {rate:.2f} {name}: {seconds:.0f} s", flush=True)

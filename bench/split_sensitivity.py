@@ -23,11 +23,10 @@ from sklearn.model_selection import train_test_split
 
 from anneal.data.archive import Archive
 from anneal.data.split import Split
-from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData, prepare
-from anneal.experiment.learner import ActiveLearner
 from anneal.experiment.reference import full_supervision, zero_shot
+from anneal.experiment.runner import run_rounds
 
 
 def issue2_split(archive: Archive, fraction: float = 0.2, seed: int = 0) -> Split:
@@ -40,15 +39,10 @@ def issue2_split(archive: Archive, fraction: float = 0.2, seed: int = 0) -> Spli
 
 
 def curve(cfg: ExperimentConfig, data: ExperimentData, state: Path) -> dict[int, list[float]]:
-    annotators = SimulatedAnnotators(cfg, data)
+    """mAP@20 of every seed by labelled pairs."""
     out: dict[int, list[float]] = {}
-    for seed in range(cfg.seeds):
-        learner = ActiveLearner(
-            cfg.strategies[0], seed, cfg, data, annotators.oracle, state, annotators.asking(seed)
-        )
-        for _ in range(cfg.rounds):
-            row = learner.step()
-            out.setdefault(int(row["labelled_pairs"]), []).append(float(row["map@20"]))
+    for row in run_rounds(cfg, data, state):
+        out.setdefault(int(row["labelled_pairs"]), []).append(float(row["map@20"]))
     return out
 
 

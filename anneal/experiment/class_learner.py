@@ -20,6 +20,7 @@ from anneal.al.annotators.class_oracle import SimulatedClassOracle
 from anneal.al.asking.base import Asking
 from anneal.al.class_labels import CLASS_LABEL_STRATEGIES, ClassLabelSelector
 from anneal.al.selector import Selection
+from anneal.experiment.annotators import SimulatedAnnotators
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData
 from anneal.experiment.learner import ActiveLearner, Asked
@@ -117,3 +118,18 @@ def make_learner(
     if strategy in CLASS_LABEL_STRATEGIES:
         return ClassLabelLearner(strategy, seed, cfg, data, annotator, state_dir)
     return ActiveLearner(strategy, seed, cfg, data, annotator, state_dir, asking)
+
+
+def make_learners(
+    cfg: ExperimentConfig, data: ExperimentData, state_dir: Path
+) -> list[ActiveLearner]:
+    """One run per strategy and seed, in that order, answered by the configured simulated
+    annotators (anneal/experiment/annotators.py)."""
+    annotators = SimulatedAnnotators(cfg, data)
+    return [
+        make_learner(
+            strategy, seed, cfg, data, annotators.oracle, state_dir, annotators.asking(seed)
+        )
+        for strategy in cfg.strategies
+        for seed in range(cfg.seeds)
+    ]

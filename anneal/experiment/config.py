@@ -11,7 +11,7 @@ from anneal.al.strategies import PAIR_BASELINES, STRATEGIES
 from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
-from anneal.training.pair_loss import PAIR_LOSSES
+from anneal.training.pair_loss import PairLoss
 
 MODES = ("head", "full")
 NOISE_MODELS = ("flip", "boundary")
@@ -121,10 +121,7 @@ class ExperimentConfig:
                 raise ConfigError(f"{name} must be 0 (off) or more, got {getattr(self, name)}")
         if self.head_hidden < 0 or self.train.max_steps < 0:
             raise ConfigError("head_hidden and train max_steps must be 0 (off) or more")
-        if self.train.loss not in PAIR_LOSSES:
-            raise ConfigError(
-                f"unknown pair loss {self.train.loss!r}; choose from {', '.join(PAIR_LOSSES)}"
-            )
+        PairLoss.from_config(self.train)  # ConfigError naming the losses for an unknown one
         for name in ("seconds_per_pair", "seconds_per_class_label"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be 0 or more seconds, got {getattr(self, name)}")
@@ -164,16 +161,14 @@ class ExperimentConfig:
         """The configuration saved by `to_dict`. Fields this version does not know (a run made
         by another version) are a ConfigError, or dropped when not `strict` (reports only
         read a few fields)."""
+        known, known_train = {f.name for f in fields(cls)}, {f.name for f in fields(TrainConfig)}
         top = {k: v for k, v in data.items() if k != "train"}
         train = dict(data.get("train", {}))
-        unknown = sorted(set(top) - {f.name for f in fields(cls)}) + sorted(
-            f"train.{k}" for k in set(train) - {f.name for f in fields(TrainConfig)}
-        )
+        unknown = sorted(set(top) - known) + sorted(f"train.{k}" for k in set(train) - known_train)
         if unknown and strict:
             raise ConfigError(
                 f"the saved configuration has fields this version does not know "
                 f"({', '.join(unknown)}); it was made by another version, start a new run"
             )
-        known_train = {f.name for f in fields(TrainConfig)}
-        top = {k: v for k, v in top.items() if k in {f.name for f in fields(cls)}}
+        top = {k: v for k, v in top.items() if k in known}
         return cls(**top, train=TrainConfig(**{k: v for k, v in train.items() if k in known_train}))

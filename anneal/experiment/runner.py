@@ -11,13 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from anneal.al.annotators.simulated import SimulatedOracle
 from anneal.al.stopping import StoppingRule
 from anneal.data.archive import Archive
 from anneal.errors import StateError
 from anneal.eval.annotation_cost import CostModel, with_costs
-from anneal.experiment.annotators import SimulatedAnnotators
-from anneal.experiment.class_learner import make_learner
+from anneal.experiment.class_learner import make_learners
 from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.cost_plot import plot_cost
 from anneal.experiment.cost_report import cost_markdown
@@ -69,14 +67,7 @@ def run_experiment(
     data = prepare_data(cfg, progress.extraction)
     if data.failed:
         progress.message(f"skipped {len(data.failed)} unreadable image(s): {sorted(data.failed)}")
-    oracle = SimulatedOracle({image.id: str(image.label) for image in data.archive.images})
-    annotators = SimulatedAnnotators(cfg, data)
-
-    learners = [
-        make_learner(strategy, seed, cfg, data, oracle, out_dir / "state", annotators.asking(seed))
-        for strategy in cfg.strategies
-        for seed in range(cfg.seeds)
-    ]
+    learners = make_learners(cfg, data, out_dir / "state")
     resumed = [learner.resume() if resume else False for learner in learners]
     if any(resumed):
         progress.message(f"resumed {sum(resumed)} run(s) from {out_dir / 'state'}")
@@ -101,6 +92,18 @@ def run_experiment(
     classes = len(np.unique(data.labels))
     rows = write_report(cfg, rows, references, classes, out_dir)
     return ExperimentResult(out_dir, rows, references, data.failed)
+
+
+def run_rounds(
+    cfg: ExperimentConfig, data: ExperimentData, state_dir: Path
+) -> list[dict[str, Any]]:
+    """Every strategy and seed from round 0 for its rounds, without references or report: the
+    round rows, for benchmarks that compare variants on data prepared once."""
+    rows: list[dict[str, Any]] = []
+    for learner in make_learners(cfg, data, state_dir):
+        while learner.round < cfg.rounds_of(learner.strategy):
+            rows.append(learner.step())
+    return rows
 
 
 def write_report(
