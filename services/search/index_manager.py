@@ -15,19 +15,12 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from pathlib import Path
 
 import numpy as np
-from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from services.common.shown import shown
-from services.search.collection_layout import (
-    ID_FIELD,
-    METADATA_FIELD,
-    CollectionLayout,
-    check_image_id,
-)
+from services.search.collection_layout import CollectionLayout, check_image_id
 from services.search.errors import (
     BackendUnavailableError,
     StaleVersionError,
@@ -38,6 +31,7 @@ from services.search.errors import (
 from services.search.index_builder import IndexBuilder, check_build_input
 from services.search.index_config import IndexConfig
 from services.search.index_version import IndexVersion, describe_version
+from services.search.milvus_connection import MilvusConnection
 from services.search.query_checks import as_queries, check_k
 from services.search.retry import RetryPolicy
 from services.search.search_result import Hit, SearchResult, StoredVector
@@ -54,17 +48,6 @@ from services.search.vector_lookup import query_rows
 log = logging.getLogger(__name__)
 
 
-def milvus_client(uri: str, token: str = "") -> MilvusClient:
-    """A client for ``uri``: a path ending in ``.db`` opens Milvus Lite, else a server URI.
-
-    ``token`` (``user:password`` or an API key) authenticates to a server with authorisation on.
-    """
-    if uri.endswith(".db"):
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        return MilvusClient(uri)
-    return MilvusClient(uri, token=token)
-
-
 class IndexManager:
     """Builds, swaps and searches index versions; safe to call from many threads.
 
@@ -74,9 +57,11 @@ class IndexManager:
     """
 
     def __init__(
-        self, client: MilvusClient, config: IndexConfig, retry: RetryPolicy | None = None
+        self, connection: MilvusConnection, config: IndexConfig, retry: RetryPolicy | None = None
     ) -> None:
-        self._client = client
+        self._connection = connection
+        self._client = client = connection.client
+        self._searcher = connection.searcher
         self._config = config
         self._retry = retry or RetryPolicy()
         self._layout = CollectionLayout(config.prefix)
@@ -93,8 +78,8 @@ class IndexManager:
     def open(
         cls, uri: str, config: IndexConfig, retry: RetryPolicy | None = None, token: str = ""
     ) -> IndexManager:
-        """A manager on a new client for ``uri`` (see :func:`milvus_client`)."""
-        return cls(milvus_client(uri, token), config, retry)
+        """A manager on a new connection to ``uri`` (see :meth:`MilvusConnection.open`)."""
+        return cls(MilvusConnection.open(uri, token), config, retry)
 
     @property
     def config(self) -> IndexConfig:
@@ -312,27 +297,21 @@ class IndexManager:
         self.check_dim(queries.shape[1], version)
         with self._swap_lock:
             rows = self._memory.get(version.version)
-        try:
-            found = self._client.search(
-                version.collection,
-                data=list(queries),
-                limit=k,
-                # [] would return every field, the vectors too (slow); the id is returned anyway.
-                output_fields=[ID_FIELD] if rows else [METADATA_FIELD],
-                search_params={
-                    "metric_type": version.metric,
-                    "params": dict(self._config.search_params),
-                },
-            )
-        except MilvusException as exc:
-            raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
+        found = self._searcher.search(
+            version.collection,
+            queries,
+            k,
+            version.metric,
+            self._config.search_params,
+            with_metadata=rows is None,
+        )
         sign = 1.0 if version.metric != "L2" else -1.0
         hits = [
             [
                 Hit(
-                    str(h.id),
-                    sign * float(h.distance),
-                    rows.metadata_of(str(h.id)) if rows else h["entity"][METADATA_FIELD],
+                    h.image_id,
+                    sign * h.distance,
+                    rows.metadata_of(h.image_id) if rows else (h.metadata or {}),
                 )
                 for h in row
             ]
@@ -408,6 +387,6 @@ class IndexManager:
         log.info("recovered serving index version %d", version)
 
     def close(self, timeout_s: float | None = None) -> None:
-        """Finish pending drops (up to ``timeout_s``) and close the Milvus client."""
+        """Finish pending drops (up to ``timeout_s``) and close the Milvus connection."""
         self.wait_retired(timeout_s)
-        self._client.close()
+        self._connection.close()
