@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 from collections.abc import Mapping, Sequence
 
+import grpc
+
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
+from services.retrieval.direct_index import DEFAULT_REFRESH_S, DirectIndex
 from services.retrieval.downstream import CHANNEL_OPTIONS
+from services.retrieval.index_access import IndexAccess
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import DEFAULT_CALL_TIMEOUT_S, create_server
+from services.search.index_config import IndexConfig
+from services.search.milvus_connection import MilvusConnection
+from services.search.milvus_settings import MilvusSettings
 
 
 def _address(name: str) -> str:
@@ -34,7 +43,27 @@ def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
         "longest downstream call, in seconds (when the caller's deadline allows more)",
         float,
     )
+    MilvusSettings.declare(settings, default_uri="")
+    settings.add(
+        "--index-refresh",
+        "ANNEAL_INDEX_REFRESH_S",
+        DEFAULT_REFRESH_S,
+        "with a Milvus server URI: how often to look for a newly swapped index, in seconds",
+        float,
+    )
     return settings
+
+
+def index_access(values: argparse.Namespace, search: grpc.Channel) -> IndexAccess:
+    """A Milvus server is read directly; Milvus Lite (or none given) through the search service,
+    which alone opens the Lite file."""
+    milvus = MilvusSettings.of(values)
+    if not milvus.uri or milvus.is_lite:
+        return SearchClient(search)
+    config = IndexConfig(search_params=milvus.search_params)
+    return DirectIndex(
+        MilvusConnection.open(milvus.uri, milvus.token), config, values.index_refresh
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -47,15 +76,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.freeze()  # start-up objects live on: full collections need not scan them mid-query
     embedding = calls.channel(values.embedding_addr, options=CHANNEL_OPTIONS)
     search = calls.channel(values.search_addr, options=CHANNEL_OPTIONS)
+    index = index_access(values, search)
     try:
         run_service(
             SERVICES["retrieval"],
             settings,
             lambda address, security: create_server(
-                address, embedding, search, values.call_timeout, security=security
+                address, embedding, index, values.call_timeout, security=security
             ),
         )
     finally:
+        index.close()
         embedding.close()
         search.close()
 

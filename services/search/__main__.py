@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gc
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -17,50 +15,29 @@ from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.metrics import COLLECTORS
+from services.search.milvus_settings import MilvusSettings, json_object
 from services.search.server import create_server
 
-DEFAULT_MILVUS_URI = "state/milvus.db"
-
-
-def _json_object(value: str) -> dict[str, int | float | str]:
-    parsed = json.loads(value or "{}")
-    if not isinstance(parsed, dict):
-        raise ValueError(f'expected a JSON object such as {{"nprobe": 16}}, got {value!r}')
-    return parsed
-
-
-def _milvus_token(path: str) -> str:
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise SystemExit(
-            f"error: cannot read the Milvus token file {path}: {exc.strerror}"
-        ) from None
+DEFAULT_RETIRE_GRACE_S = 5.0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["search"]
     parser = SettingsParser(spec)
-    parser.add(
-        "--milvus-uri",
-        "ANNEAL_MILVUS_URI",
-        DEFAULT_MILVUS_URI,
-        "Milvus Lite file (*.db) or server URI (http://host:19530)",
-    )
-    parser.add(
-        "--milvus-token-file",
-        "ANNEAL_MILVUS_TOKEN_FILE",
-        "",
-        "file holding user:password for a Milvus server with authentication (empty: none)",
-    )
+    MilvusSettings.declare(parser)
     parser.add("--index-type", "ANNEAL_INDEX_TYPE", "FLAT", "Milvus index type (FLAT, IVF_FLAT...)")
     parser.add("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2")
     parser.add(
-        "--index-params", "ANNEAL_INDEX_PARAMS", "{}", "JSON index build params", _json_object
+        "--index-params", "ANNEAL_INDEX_PARAMS", "{}", "JSON index build params", json_object
     )
-    parser.add("--search-params", "ANNEAL_SEARCH_PARAMS", "{}", "JSON search params", _json_object)
+    parser.add(
+        "--retire-grace",
+        "ANNEAL_INDEX_RETIRE_GRACE_S",
+        DEFAULT_RETIRE_GRACE_S,
+        "seconds a retired version stays after its queries here drained, for retrieval reading"
+        " a Milvus server directly (above its ANNEAL_INDEX_REFRESH_S); 0 with Milvus Lite",
+        float,
+    )
     parser.add(
         "--batch-wait-ms",
         "ANNEAL_SEARCH_BATCH_WAIT_MS",
@@ -70,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     values = parser.parse(argv)
     settings = common_settings(values)
-    token = _milvus_token(values.milvus_token_file)
-    if values.milvus_uri.endswith(".db"):
+    milvus = MilvusSettings.of(values)
+    if milvus.is_lite:
         # Milvus Lite 3 runs inside this process and searches FLAT with numpy. Its BLAS threads
         # spin on the other cores and make no search faster (2 cores, 2,100 x 128, 16 queries:
         # 11-13 ms either way, 22 ms of CPU with 2 threads, 13 ms with 1): with one, that CPU
@@ -81,9 +58,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         index_type=values.index_type.upper(),
         metric=values.metric.upper(),
         build_params=values.index_params,
-        search_params=values.search_params,
+        search_params=milvus.search_params,
+        retire_grace_s=0.0 if milvus.is_lite else values.retire_grace,
     )
-    manager = IndexManager.open(values.milvus_uri, config, token=token)
+    manager = IndexManager.open(milvus.uri, config, token=milvus.token)
     # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
     # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.
     gc.freeze()

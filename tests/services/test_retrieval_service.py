@@ -23,6 +23,7 @@ from anneal.models.embedding_model import EmbeddingModel
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from services.embedding.server import create_server as create_embedding_server
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import create_server as create_retrieval_server
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
@@ -64,7 +65,7 @@ def system(serve, tmp_path: Path) -> Iterator[System]:
     retrieval = Stub(
         serve(
             create_retrieval_server(
-                "127.0.0.1:0", embedding_channel, search_channel, security=INSECURE
+                "127.0.0.1:0", embedding_channel, SearchClient(search_channel), security=INSECURE
             )
         )
     )
@@ -208,7 +209,13 @@ def test_unavailable_downstream_is_unavailable(serve) -> None:
         probe.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{probe.getsockname()[1]}"
     channel = grpc.insecure_channel(dead)
-    stub = Stub(serve(create_retrieval_server("127.0.0.1:0", channel, channel, security=INSECURE)))
+    stub = Stub(
+        serve(
+            create_retrieval_server(
+                "127.0.0.1:0", channel, SearchClient(channel), security=INSECURE
+            )
+        )
+    )
     for request in (by_image(IMAGES[0], 3), by_id("a.png", 3), by_vector([1.0, 0.0], 3)):
         code, details = code_of(lambda request=request: stub.Retrieve(request, timeout=10))
         assert code == grpc.StatusCode.UNAVAILABLE, details
