@@ -15,7 +15,8 @@ process (the clients) and every process of the system (``/proc/<pid>/stat`` befo
 and in brackets the system's processes alone. Prints a Markdown table.
 
     .venv/bin/python bench/retrieve_latency.py [--queries 400] [--rebuild] [--insecure]
-        [--archive ../shared/data/ucmerced] [--milvus-uri http://127.0.0.1:19530]
+        [--archive ../shared/data/ucmerced] [--milvus-uri http://127.0.0.1:19530
+        --milvus-pid $(pgrep -f "milvus run standalone")]
 
 The system runs secured as ``anneal serve`` runs it (TLS, tokens: the clients hold the local
 reader token); ``--insecure`` turns both off, to measure what security costs. The benchmark reads
@@ -182,7 +183,9 @@ def as_service(config: SystemConfig, name: str) -> ChannelSecurity:
     return ChannelSecurity.for_service(config.security.service_tls(name))
 
 
-def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
+def bench(
+    config: SystemConfig, k: int, queries: int, rebuild: bool, milvus_pids: Sequence[int]
+) -> None:
     started = time.monotonic()
     supervisor = start_system(config, say=lambda text: print(text, file=sys.stderr))
     try:
@@ -212,7 +215,7 @@ def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
                 ("by id", retrieve_by_id(retrieval, snapshot.ids, k)),
                 ("by vector", retrieve_by_vector(retrieval, snapshot.vectors, k)),
             ]
-            servers = descendants(os.getpid())
+            servers = [*descendants(os.getpid()), *milvus_pids]
             idle = measure_service(rows, k, queries, count, "idle", servers)
             if not rebuild:
                 return
@@ -245,6 +248,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400, help="queries per row")
     parser.add_argument("--rebuild", action="store_true", help="also measure during rebuilds")
     parser.add_argument("--insecure", action="store_true", help="no TLS and no tokens")
+    parser.add_argument(
+        "--milvus-pid",
+        type=int,
+        nargs="*",
+        default=[],
+        help="the Milvus server's processes, to count their CPU time with the system's",
+    )
     args = parser.parse_args()
     if not args.archive.is_dir():
         parser.error(f"--archive {args.archive} is not a folder")
@@ -260,7 +270,7 @@ def main() -> None:
             log_level="WARNING",
             insecure=args.insecure,
         )
-        bench(config, args.k, args.queries, args.rebuild)
+        bench(config, args.k, args.queries, args.rebuild, args.milvus_pid)
 
 
 if __name__ == "__main__":
