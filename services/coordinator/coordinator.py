@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from anneal.al.strategies import STRATEGIES
+from anneal.al.round_parameters import RoundParameters
 from services.common.errors import FailedPreconditionError, NotFoundError
-from services.common.shown import shown
 from services.coordinator.downstream import is_transient
 from services.coordinator.metrics import EVAL_MAP, ROUND, ROUND_STATE
 from services.coordinator.round_runner import RoundRunner
@@ -37,7 +36,6 @@ from services.coordinator.state_store import StateStore
 
 log = logging.getLogger(__name__)
 
-MAX_BUDGET = 10_000
 TRANSIENT_ATTEMPTS = 10
 STAGE_NAMES = {
     RoundState.SELECTING: "selection",
@@ -142,12 +140,7 @@ class Coordinator:
         self, strategy: str, budget: int, seed: int, close_when_answered: bool, timeout_s: float
     ) -> RoundStatus:
         """Open the next round and wait until its pairs are selected (or selection failed)."""
-        if strategy not in STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {shown(strategy)}; choose from {', '.join(STRATEGIES)}"
-            )
-        if not 1 <= budget <= MAX_BUDGET:
-            raise ValueError(f"budget must be between 1 and {MAX_BUDGET} pairs, got {budget}")
+        RoundParameters(strategy, budget, seed)  # a ValueError names a bad strategy or budget
         with self._changed:
             if self._not_ready:
                 raise FailedPreconditionError(

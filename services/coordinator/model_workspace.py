@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anneal.al.labelled_pairs import Answer, LabelledPairs
+from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
 from anneal.models.embedding_model import EmbeddingModel
@@ -102,28 +104,20 @@ class ModelWorkspace:
     def load(self, round_number: int) -> EmbeddingModel:
         return EmbeddingModel.load(self.checkpoint(round_number), backbone=self._backbone)
 
-    def pair_rows(self, answers: list[tuple[str, str, bool]]) -> tuple[np.ndarray, np.ndarray]:
-        """Canonical feature rows and bits of the answers whose two images are in the archive."""
-        known = [
-            (self._rows[a], self._rows[b], s)
-            for a, b, s in answers
-            if a in self._rows and b in self._rows
-        ]
-        if not known:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool)
-        pairs = np.sort(np.array([(a, b) for a, b, _ in known], dtype=np.int64), axis=1)
-        return pairs, np.array([s for _, _, s in known], dtype=bool)
-
-    def train(self, round_number: int, answers: list[tuple[str, str, bool]], seed: int) -> Path:
+    def train(self, round_number: int, answers: list[Answer], seed: int) -> Path:
         """Train the round's model from round 0 on ``answers`` and save its checkpoint."""
-        pairs, similar = self.pair_rows(answers)
-        if len(pairs) == 0:
+        labelled = LabelledPairs.from_answers(answers, self._rows)
+        if len(labelled) == 0:
             raise ValueError(
-                "none of the labelled pairs names two indexed archive images; nothing to train on"
+                "none of the labelled pairs names two different indexed archive images;"
+                " nothing to train on"
             )
         generator = torch.Generator().manual_seed(seed)
         chosen = self.config.pairs.compose(
-            len(self.ids), pairs, similar, np.random.default_rng([seed, round_number])
+            len(self.ids),
+            labelled.pairs,
+            labelled.similar,
+            round_generator(seed, round_number),
         )
         model, report = self._mode.fit(
             self.round0(), chosen.pairs, chosen.similar, self.config.train, generator
@@ -134,7 +128,7 @@ class ModelWorkspace:
         log.info(
             "trained round %d on %d answers and %d implied pairs: loss %.4f in %.1fs",
             round_number,
-            len(pairs),
+            len(labelled),
             chosen.implied,
             report.final_loss,
             report.seconds,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from anneal.al.round_parameters import RoundParameters
 from anneal.models.embedding_model import EmbeddingModel
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
@@ -91,9 +92,8 @@ class RoundRunner:
 
     def select(self, status: RoundStatus, serving_version: int) -> int:
         """Open the round's pairs on the selection service; how many there are."""
-        return self.downstream.select(
-            status.round, status.strategy, status.budget, status.seed, serving_version
-        )
+        parameters = RoundParameters(status.strategy, status.budget, status.seed)
+        return self.downstream.select(status.round, parameters, serving_version)
 
     def labelled_pairs(self, status: RoundStatus) -> int:
         return self.downstream.labelled_pairs(status.round)
