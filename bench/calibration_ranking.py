@@ -68,7 +68,7 @@ def main() -> None:
             backbone=data.initial.backbone,
         )
         pairs, similar = labels_to_arrays(learner.labels, learner.index)
-        emb = data.archive_mode.embed(model, len(learner.ids))
+        emb = data.archive_mode.embeddings(model)
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image).build(
             emb, pairs, np.random.default_rng([seed, learner.round])
         )
