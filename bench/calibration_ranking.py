@@ -71,7 +71,7 @@ def main() -> None:
         )
         known = LabelledPairs.from_labels(learner.labels, learner.index)
         pairs, similar = known.pairs, known.similar
-        emb = data.archive_mode.embed(model, len(learner.ids))
+        emb = data.archive_mode.embeddings(model)
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image).build(
             emb, pairs, round_generator(seed, learner.round)
         )

@@ -30,6 +30,7 @@ from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData
 from anneal.experiment.signals import RoundAnswers, round_signals
 from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.model_version import ModelVersion
 from anneal.state_files import read_json, write_json_atomic
 
 
@@ -85,7 +86,7 @@ class ActiveLearner:
         self.rows: list[dict[str, Any]] = []
         self.round = 0  # rounds completed
         self.model = data.initial
-        self.embeddings = data.archive_mode.embed(self.model, len(self.ids))
+        self.embeddings = data.archive_mode.embeddings(self.model)
 
     def _setup_selection(self) -> None:
         """Build what chooses the questions (a subclass asks other kinds of question)."""
@@ -105,7 +106,7 @@ class ActiveLearner:
         return f"{self.strategy}-seed{self.seed}"
 
     def evaluate(self) -> dict[str, float]:
-        queries = self.data.query_mode.embed(self.model, len(self.data.split.queries))
+        queries = self.data.query_mode.embeddings(self.model)
         return retrieval_metrics(
             queries, self.embeddings, self.data.query_labels, self.data.archive_labels
         )
@@ -157,9 +158,9 @@ class ActiveLearner:
         self.model, report = self.data.archive_mode.fit(
             start, pairs, similar, self.cfg.train, generator
         )
-        self.model.version = self.round + 1
+        self.model.version = ModelVersion.trained(self.round + 1)
         t = time.perf_counter()
-        self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+        self.embeddings = self.data.archive_mode.embeddings(self.model)
         metrics = self.evaluate()
         t_signals = time.perf_counter()
         signals = round_signals(
@@ -246,7 +247,7 @@ class ActiveLearner:
             self.model = EmbeddingModel.load(
                 self._model_path(self.round), backbone=self.data.initial.backbone
             )
-            self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+            self.embeddings = self.data.archive_mode.embeddings(self.model)
 
     @property
     def _state_path(self) -> Path:

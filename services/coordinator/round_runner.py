@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from anneal.al.round_parameters import RoundParameters
-from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.model_version import ModelVersion
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace
@@ -62,24 +62,21 @@ class RoundRunner:
             log.warning(
                 "the search service lost index version %d; rebuilding it", serving.index_version
             )
-            version, model_version = serving.index_version, serving.model_version
+            version = serving.index_version
+            model_version = ModelVersion.parse(serving.model_version)
         else:
             version = info.version + 1 if info is not None else 1
             model_version = self.workspace.model_version(0)
-        model = self._model(model_version)
-        checkpoint = str(self.workspace.checkpoint(model.version))
-        self.downstream.load_model(model_version, checkpoint, make_default=True)
-        embeddings = self._reembedder.embed(model, model_version)
+        model = self.workspace.model(model_version)
+        checkpoint = str(self.workspace.checkpoint(model_version))
+        self.downstream.load_model(str(model_version), checkpoint, make_default=True)
+        embeddings = self._reembedder.embed(model)
         self.downstream.build_index(
-            version, model_version, self.workspace.ids, embeddings, self._metadata
+            version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
         self.downstream.swap_index(version)
         log.info("index version %d serves model %s", version, model_version)
-        return Serving(version, model_version, checkpoint, self.evaluate(embeddings))
-
-    def _model(self, model_version: str) -> EmbeddingModel:
-        number = int(model_version.split("-")[1])  # "round-<N>[-...]"
-        return self.workspace.round0() if number == 0 else self.workspace.load(number)
+        return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings))
 
     def reconcile(self, serving: Serving) -> None:
         """Reload the serving model into the embedding service if it lost it (a restart)."""
@@ -105,14 +102,14 @@ class RoundRunner:
         """Train on the labels of ``label_rounds``; the model version and checkpoint path."""
         answers = self.downstream.answers(label_rounds)
         path = self.workspace.train(status.round, answers, seed=status.seed)
-        return self.workspace.model_version(status.round), str(path)
+        return str(self.workspace.model_version(status.round)), str(path)
 
     def embed(self, status: RoundStatus) -> tuple[np.ndarray, dict[str, float]]:
         """Load the round's model into the embedding service; the archive's new embeddings
         and their evaluation."""
-        model = self.workspace.load(status.round)
+        model = self.workspace.model(ModelVersion.parse(status.model_version))
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
-        embeddings = self._reembedder.embed(model, status.model_version)
+        embeddings = self._reembedder.embed(model)
         return embeddings, self.evaluate(embeddings)
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:

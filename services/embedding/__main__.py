@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import ray
 
+from anneal.models.model_version import ModelVersion
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.common.settings import SettingsParser, common_settings
@@ -18,7 +19,7 @@ from services.embedding.ray_session import connect_ray
 from services.embedding.server import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGE_BYTES, create_server
 from services.embedding.worker_pool import WorkerPool
 
-INITIAL_MODEL_VERSION = "round-0"
+INITIAL_MODEL_VERSION = str(ModelVersion.pretrained())
 
 
 def _positive(value: str) -> int:

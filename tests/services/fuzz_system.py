@@ -74,7 +74,7 @@ class FuzzSystem:
         wait_for(stub, lambda reply: reply.serving_index_version == 1)  # archive indexed
         self._channels: dict[tuple[str, str], grpc.Channel] = {}
         self.hints = Hints(
-            strings=[*stack.ids[:4], "round-0", "round-0-d8"],
+            strings=[*stack.ids[:4], "pretrained", "round-0", "round-0-d8"],
             numbers=(0, 1, 2, 5),
             calls=self._valid_calls(),
         )

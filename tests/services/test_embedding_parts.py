@@ -105,7 +105,7 @@ def test_settings_from_environment_and_flags() -> None:
         "",
         0,
     )
-    assert values.initial_model_version == "round-0"
+    assert values.initial_model_version == "pretrained"
     environ = {"ANNEAL_RAY_ADDRESS": "ray://head:10001", "ANNEAL_EMBEDDING_WORKERS": "2"}
     values = parser(environ).parse([])
     assert (values.ray_address, values.workers) == ("ray://head:10001", 2)

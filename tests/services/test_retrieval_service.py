@@ -20,6 +20,7 @@ from embedding_fixtures import INITIAL_VERSION, embed_stream, fresh_catalog, png
 from search_helpers import build_stream
 
 from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.model_version import ModelVersion
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from services.embedding.server import create_server as create_embedding_server
@@ -229,7 +230,9 @@ def test_image_queries_follow_the_model_of_the_serving_index(
     stub = serving.retrieval
     assert stub.Retrieve(by_image(IMAGES[1], 1)).model_version == INITIAL_VERSION  # warm hint
     reference = EmbeddingModel.create("efficientnet-lite0")
-    small = EmbeddingModel(reference.backbone, _head(16), "efficientnet-lite0", 1)
+    small = EmbeddingModel(
+        reference.backbone, _head(16), "efficientnet-lite0", ModelVersion.trained(1)
+    )
     small.save(tmp_path / "small.pt")
     for version in ("small", "small-b", "small-c"):
         serving.embedding.LoadModel(
