@@ -160,9 +160,17 @@ class Downstream:
             )
         return float(reply.build_seconds)
 
-    def swap_index(self, version: int) -> None:
+    def swap_index(self, version: int) -> bool:
+        """Serve ``version``; False when the search service has no build of it (NOT_FOUND: it
+        restarted since the build, which lives in its memory until swapped)."""
         request = search_pb2.SwapIndexRequest(version=version)
-        retried("SwapIndex", lambda: self.search.SwapIndex(request, timeout=60))
+        try:
+            retried("SwapIndex", lambda: self.search.SwapIndex(request, timeout=60))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
 
     # -- embedding ----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The work of each round stage, and of indexing the archive at first start (bootstrap).
 
-Each method does one stage and returns what it produced; the :class:`Coordinator` decides the
-order, records the results and persists them. Nothing here changes what serves queries except
+Each method does one stage and returns what it produced (the :class:`~services.coordinator.
+round_work.RoundWork` interface); the state handlers (``round_states.py``) decide the order and
+record the results, the state machine persists them. Nothing here changes what serves queries except
 :meth:`RoundRunner.swap` (and the bootstrap's first swap), the last step of a round.
 """
 
@@ -74,7 +75,8 @@ class RoundRunner:
         self.downstream.build_index(
             version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
-        self.downstream.swap_index(version)
+        if not self.downstream.swap_index(version):
+            raise RuntimeError(f"the search service lost index version {version} just built")
         log.info("index version %d serves model %s", version, model_version)
         return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings))
 
@@ -122,7 +124,14 @@ class RoundRunner:
             self._metadata,
         )
 
-    def swap(self, status: RoundStatus) -> None:
-        """Serve the round's index, then make its model the embedding service's default."""
-        self.downstream.swap_index(status.index_version)
+    def serving_version(self) -> int:
+        info = self.downstream.serving_index()
+        return info.version if info is not None else 0
+
+    def swap(self, status: RoundStatus) -> bool:
+        """Serve the round's index, then make its model the embedding service's default; False
+        (nothing changed) when the search service has no build of the round's version."""
+        if not self.downstream.swap_index(status.index_version):
+            return False
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=True)
+        return True
