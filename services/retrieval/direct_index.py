@@ -110,20 +110,30 @@ class DirectIndex:
         k: int,
         timeout_s: float | None,
     ) -> SearchResult:
-        """See IndexAccess.search; one retry on a newer version if the collection vanished."""
-        for attempt in (1, 2):
-            version = self.serving()
-            if version is None:
-                raise NoServingIndexError(
-                    "no index is serving yet; the coordinator builds one at start-up, retry then"
-                )
-            try:
-                queries = self._queries(version, vectors, image_ids)
-                return self._batcher.search(queries, k, timeout_s, version)
-            except BackendUnavailableError:
-                if attempt == 2 or self.refresh() == version:
-                    raise
-        raise AssertionError("unreachable")
+        """See IndexAccess.search; once more on a newer version if the collection vanished."""
+        version = self.serving()
+        if version is None:
+            raise NoServingIndexError(
+                "no index is serving yet; the coordinator builds one at start-up, retry then"
+            )
+        try:
+            return self._search(version, vectors, image_ids, k, timeout_s)
+        except BackendUnavailableError:
+            newer = self.refresh()  # the version may have been swapped out and dropped
+            if newer is None or newer == version:
+                raise
+            return self._search(newer, vectors, image_ids, k, timeout_s)
+
+    def _search(
+        self,
+        version: IndexVersion,
+        vectors: np.ndarray | None,
+        image_ids: Sequence[tuple[str, str]],
+        k: int,
+        timeout_s: float | None,
+    ) -> SearchResult:
+        queries = self._queries(version, vectors, image_ids)
+        return self._batcher.search(queries, k, timeout_s, version)
 
     def _queries(
         self,
