@@ -4,55 +4,30 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
-from services.common.settings import SettingsParser, common_settings
 from services.retrieval.downstream import CHANNEL_OPTIONS
-from services.retrieval.server import DEFAULT_CALL_TIMEOUT_S, create_server
-
-
-def _address(name: str) -> str:
-    return f"127.0.0.1:{SERVICES[name].grpc_port}"
-
-
-def parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
-    """The retrieval service's settings: the common ones and the services it calls.
-
-    Flags win over ``environ`` (default: os.environ), which wins over the defaults.
-    """
-    settings = SettingsParser(SERVICES["retrieval"], environ)
-    settings.add(
-        "--embedding-addr", "ANNEAL_EMBEDDING_ADDR", _address("embedding"), "embedding host:port"
-    )
-    settings.add("--search-addr", "ANNEAL_SEARCH_ADDR", _address("search"), "search host:port")
-    settings.add(
-        "--call-timeout",
-        "ANNEAL_CALL_TIMEOUT_S",
-        DEFAULT_CALL_TIMEOUT_S,
-        "longest downstream call, in seconds (when the caller's deadline allows more)",
-        float,
-    )
-    return settings
+from services.retrieval.server import create_server
+from services.retrieval.settings import RetrievalSettings
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    values = parser().parse(argv)
-    settings = common_settings(values)
+    settings = RetrievalSettings.read(argv)
     try:
         calls = settings.security.client()
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     gc.freeze()  # start-up objects live on: full collections need not scan them mid-query
-    embedding = calls.channel(values.embedding_addr, options=CHANNEL_OPTIONS)
-    search = calls.channel(values.search_addr, options=CHANNEL_OPTIONS)
+    embedding = calls.channel(settings.embedding_addr, options=CHANNEL_OPTIONS)
+    search = calls.channel(settings.search_addr, options=CHANNEL_OPTIONS)
     try:
         run_service(
             SERVICES["retrieval"],
             settings,
             lambda address, security: create_server(
-                address, embedding, search, values.call_timeout, security=security
+                address, embedding, search, settings.call_timeout, security=security
             ),
         )
     finally:

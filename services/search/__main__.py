@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,21 +11,12 @@ from threadpoolctl import threadpool_limits
 
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
-from services.common.settings import SettingsParser, common_settings
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.metrics import COLLECTORS
 from services.search.server import create_server
-
-DEFAULT_MILVUS_URI = "state/milvus.db"
-
-
-def _json_object(value: str) -> dict[str, int | float | str]:
-    parsed = json.loads(value or "{}")
-    if not isinstance(parsed, dict):
-        raise ValueError(f'expected a JSON object such as {{"nprobe": 16}}, got {value!r}')
-    return parsed
+from services.search.settings import SearchSettings
 
 
 def _milvus_token(path: str) -> str:
@@ -42,52 +32,25 @@ def _milvus_token(path: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["search"]
-    parser = SettingsParser(spec)
-    parser.add(
-        "--milvus-uri",
-        "ANNEAL_MILVUS_URI",
-        DEFAULT_MILVUS_URI,
-        "Milvus Lite file (*.db) or server URI (http://host:19530)",
-    )
-    parser.add(
-        "--milvus-token-file",
-        "ANNEAL_MILVUS_TOKEN_FILE",
-        "",
-        "file holding user:password for a Milvus server with authentication (empty: none)",
-    )
-    parser.add("--index-type", "ANNEAL_INDEX_TYPE", "FLAT", "Milvus index type (FLAT, IVF_FLAT...)")
-    parser.add("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2")
-    parser.add(
-        "--index-params", "ANNEAL_INDEX_PARAMS", "{}", "JSON index build params", _json_object
-    )
-    parser.add("--search-params", "ANNEAL_SEARCH_PARAMS", "{}", "JSON search params", _json_object)
-    parser.add(
-        "--batch-wait-ms",
-        "ANNEAL_SEARCH_BATCH_WAIT_MS",
-        0.0,
-        "how long a search waits for others to share its Milvus call",
-        float,
-    )
-    values = parser.parse(argv)
-    settings = common_settings(values)
-    token = _milvus_token(values.milvus_token_file)
-    if values.milvus_uri.endswith(".db"):
+    settings = SearchSettings.read(argv)
+    token = _milvus_token(settings.milvus_token_file)
+    if settings.milvus_uri.endswith(".db"):
         # Milvus Lite 3 runs inside this process and searches FLAT with numpy. Its BLAS threads
         # spin on the other cores and make no search faster (2 cores, 2,100 x 128, 16 queries:
         # 11-13 ms either way, 22 ms of CPU with 2 threads, 13 ms with 1): with one, that CPU
         # is left to the query path (gRPC handling here and in retrieval).
         threadpool_limits(limits=1, user_api="blas")
     config = IndexConfig(
-        index_type=values.index_type.upper(),
-        metric=values.metric.upper(),
-        build_params=values.index_params,
-        search_params=values.search_params,
+        index_type=settings.index_type.upper(),
+        metric=settings.metric.upper(),
+        build_params=settings.index_params,
+        search_params=settings.search_params,
     )
-    manager = IndexManager.open(values.milvus_uri, config, token=token)
+    manager = IndexManager.open(settings.milvus_uri, config, token=token)
     # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
     # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.
     gc.freeze()
-    batcher = SearchBatcher(manager.search, max_wait_s=values.batch_wait_ms / 1000)
+    batcher = SearchBatcher(manager.search, max_wait_s=settings.batch_wait_ms / 1000)
     try:
         run_service(
             spec,
