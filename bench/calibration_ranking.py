@@ -21,8 +21,10 @@ import numpy as np
 from anneal.al.annotators.simulated import SimulatedOracle
 from anneal.al.calibration import CALIBRATIONS
 from anneal.al.context import SelectionContext
-from anneal.al.pairs import PairLabel, labels_to_arrays
+from anneal.al.labelled_pairs import LabelledPairs
+from anneal.al.pairs import PairLabel
 from anneal.al.pool import PoolBuilder
+from anneal.al.round_parameters import round_generator
 from anneal.al.strategies import make_selector
 from anneal.al.uncertainty.classifier import ClassifierUncertainty
 from anneal.al.uncertainty.margin import MarginUncertainty
@@ -67,10 +69,11 @@ def main() -> None:
             args.run / "state" / f"{learner.name}.round{learner.round}.model.pt",
             backbone=data.initial.backbone,
         )
-        pairs, similar = labels_to_arrays(learner.labels, learner.index)
-        emb = data.archive_mode.embed(model, len(learner.ids))
+        known = LabelledPairs.from_labels(learner.labels, learner.index)
+        pairs, similar = known.pairs, known.similar
+        emb = data.archive_mode.embeddings(model)
         pool = PoolBuilder(cfg.neighbours, cfg.random_per_image).build(
-            emb, pairs, np.random.default_rng([seed, learner.round])
+            emb, pairs, round_generator(seed, learner.round)
         )
         top, chosen = {}, {}
         for method in CALIBRATIONS:

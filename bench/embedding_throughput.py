@@ -65,7 +65,7 @@ def through_service(shape: str, images: list[tuple[str, bytes]], batch_size: int
     workers, threads = (int(part) for part in shape.split("x"))
     pool = WorkerPool.start(workers, BACKBONE, cpu_threads=threads)
     try:
-        catalog = ModelCatalog.start(pool, "round-0")
+        catalog = ModelCatalog.start(pool, "pretrained")
         server, port = create_server(
             "127.0.0.1:0", pool, catalog, batch_size=batch_size, security=INSECURE
         )

@@ -111,7 +111,7 @@ def main() -> None:
 
     connect_ray("", local_cpus=2)
     pool = WorkerPool.start(2, "efficientnet-lite0", cpu_threads=1)
-    catalog = ModelCatalog.start(pool, "round-0")
+    catalog = ModelCatalog.start(pool, "pretrained")
     server, port = create_server(
         "127.0.0.1:0",
         pool,

@@ -9,10 +9,14 @@ service). Beside them: numpy brute force over the same vectors in this process, 
 ``--rebuild`` measures the same rows again while a thread rebuilds the index without pause
 (``BuildIndex`` of the same vectors as version N+1 with swap, over and over) and reports errors,
 incomplete answers, index versions going backwards in a client's view, and p99 against idle.
-Prints a Markdown table.
+Beside them, measured in the same run by the same client: the echo floor of 1 and 2 Python gRPC
+hops (bench/echo_floor.py). Every row reports CPU milliseconds per query, summed over this
+process (the clients) and every process of the system (``/proc/<pid>/stat`` before and after),
+and in brackets the system's processes alone. Prints a Markdown table.
 
     .venv/bin/python bench/retrieve_latency.py [--queries 400] [--rebuild] [--insecure]
-        [--archive ../shared/data/ucmerced] [--milvus-uri http://127.0.0.1:19530]
+        [--archive ../shared/data/ucmerced] [--milvus-uri http://127.0.0.1:19530
+        --milvus-pid $(pgrep -f "milvus run standalone")]
 
 The system runs secured as ``anneal serve`` runs it (TLS, tokens: the clients hold the local
 reader token); ``--insecure`` turns both off, to measure what security costs. The benchmark reads
@@ -31,13 +35,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
+from echo_floor import measure_floors
+from latency_rows import CLIENT_COUNTS, Query, RowStats, print_header, print_row, run_row
+from process_cpu import descendants
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
@@ -46,75 +52,8 @@ from services.cli.system_start import start_system
 from services.security.channels import ChannelSecurity
 from services.security.principal import Role
 
-Query = Callable[[int], tuple[int, int]]
-"""Query number ``i`` of the row -> (index version that answered, hits returned)."""
-
-CLIENT_COUNTS = (1, 16)
 BUILD_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class RowStats:
-    """One row: latency of the calls that succeeded, and what went wrong."""
-
-    p50_ms: float
-    p99_ms: float
-    per_second: float
-    calls: int
-    errors: Counter[str]
-    incomplete: int
-    backwards: int
-
-
-def run_row(query: Query, k: int, clients: int, per_client: int, population: int) -> RowStats:
-    """``clients`` threads, each sending ``per_client`` queries (random picks, fixed seed)."""
-    picks = np.random.default_rng(clients).integers(0, population, size=(clients, per_client))
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
-    counts = {"incomplete": 0, "backwards": 0}
-    lock = threading.Lock()
-
-    def client(row: np.ndarray) -> None:
-        mine: list[float] = []
-        failed: Counter[str] = Counter()
-        incomplete = backwards = 0
-        last_version = 0
-        for pick in row:
-            started = time.perf_counter()
-            try:
-                version, hits = query(int(pick))
-            except grpc.RpcError as exc:
-                failed[exc.code().name] += 1
-                continue
-            mine.append(time.perf_counter() - started)
-            incomplete += hits != k
-            backwards += version < last_version
-            last_version = max(last_version, version)
-        with lock:
-            latencies.extend(mine)
-            errors.update(failed)
-            counts["incomplete"] += incomplete
-            counts["backwards"] += backwards
-
-    for i in range(5):
-        query(i)  # warm-up: channels, caches
-    threads = [threading.Thread(target=client, args=(picks[c],)) for c in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
-    return RowStats(
-        p50_ms=float(np.percentile(ms, 50)),
-        p99_ms=float(np.percentile(ms, 99)),
-        per_second=len(latencies) / wall,
-        calls=clients * per_client,
-        errors=errors,
-        incomplete=counts["incomplete"],
-        backwards=counts["backwards"],
-    )
+FLOOR_KINDS = ("sync", "aio")
 
 
 @dataclass(frozen=True)
@@ -220,23 +159,18 @@ class Rebuilder:
         self._thread.join(timeout=600)
 
 
-def print_row(path: str, query: str, clients: int, load: str, stats: RowStats) -> None:
-    errors = ", ".join(f"{n} {code}" for code, n in stats.errors.most_common()) or "0"
-    print(
-        f"| {path} | {query} | {clients} | {load} | {stats.p50_ms:.1f} | {stats.p99_ms:.1f}"
-        f" | {stats.per_second:.0f} | {stats.calls} | {errors} | {stats.incomplete}"
-        f" | {stats.backwards} |",
-        flush=True,
-    )
-
-
 def measure_service(
-    rows: list[tuple[str, Query]], k: int, queries: int, population: int, load: str
+    rows: list[tuple[str, Query]],
+    k: int,
+    queries: int,
+    population: int,
+    load: str,
+    servers: Sequence[int],
 ) -> dict[tuple[str, int], RowStats]:
     results = {}
     for name, query in rows:
         for clients in CLIENT_COUNTS:
-            stats = run_row(query, k, clients, max(1, queries // clients), population)
+            stats = run_row(query, k, clients, max(1, queries // clients), population, servers)
             print_row("retrieval service", name, clients, load, stats)
             results[(name, clients)] = stats
     return results
@@ -249,7 +183,9 @@ def as_service(config: SystemConfig, name: str) -> ChannelSecurity:
     return ChannelSecurity.for_service(config.security.service_tls(name))
 
 
-def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
+def bench(
+    config: SystemConfig, k: int, queries: int, rebuild: bool, milvus_pids: Sequence[int]
+) -> None:
     started = time.monotonic()
     supervisor = start_system(config, say=lambda text: print(text, file=sys.stderr))
     try:
@@ -269,11 +205,8 @@ def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
                 f" {os.cpu_count()} CPUs, Milvus {config.milvus_uri or 'Lite'},"
                 f" {'INSECURE (no TLS, no tokens)' if config.insecure else 'TLS + tokens'}\n"
             )
-            print(
-                "| path | query | clients | load | p50 ms | p99 ms | queries/s | calls"
-                " | errors | incomplete | versions backwards |"
-            )
-            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            print_header()
+            measure_floors(queries)
             for clients in CLIENT_COUNTS:
                 floor = brute_force(snapshot.vectors, k)
                 stats = run_row(floor, k, clients, max(1, queries // clients), count)
@@ -282,11 +215,12 @@ def bench(config: SystemConfig, k: int, queries: int, rebuild: bool) -> None:
                 ("by id", retrieve_by_id(retrieval, snapshot.ids, k)),
                 ("by vector", retrieve_by_vector(retrieval, snapshot.vectors, k)),
             ]
-            idle = measure_service(rows, k, queries, count, "idle")
+            servers = [*descendants(os.getpid()), *milvus_pids]
+            idle = measure_service(rows, k, queries, count, "idle", servers)
             if not rebuild:
                 return
             with Rebuilder(search, snapshot) as rebuilder:
-                busy = measure_service(rows, k, queries, count, "rebuilding")
+                busy = measure_service(rows, k, queries, count, "rebuilding", servers)
             print()
             builds = rebuilder.build_seconds
             print(
@@ -314,6 +248,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400, help="queries per row")
     parser.add_argument("--rebuild", action="store_true", help="also measure during rebuilds")
     parser.add_argument("--insecure", action="store_true", help="no TLS and no tokens")
+    parser.add_argument(
+        "--milvus-pid",
+        type=int,
+        nargs="*",
+        default=[],
+        help="the Milvus server's processes, to count their CPU time with the system's",
+    )
     args = parser.parse_args()
     if not args.archive.is_dir():
         parser.error(f"--archive {args.archive} is not a folder")
@@ -329,7 +270,7 @@ def main() -> None:
             log_level="WARNING",
             insecure=args.insecure,
         )
-        bench(config, args.k, args.queries, args.rebuild)
+        bench(config, args.k, args.queries, args.rebuild, args.milvus_pid)
 
 
 if __name__ == "__main__":

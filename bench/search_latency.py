@@ -1,8 +1,10 @@
 """Search latency by vector: p50/p99 and throughput at 1 and 16 concurrent clients.
 
-Compares numpy brute force (the floor), Milvus Lite through pymilvus, Milvus Lite behind the
-query batcher, the gRPC search service (its own process, Milvus Lite, batcher) and, given
-``--server-uri``, a Milvus server directly and behind the batcher. Random L2-normalised vectors
+Compares numpy brute force (the floor), Milvus Lite through pymilvus and its loopback gRPC
+adapter (how the search service called it before issue 11), Milvus Lite's engine called in
+process (how it does now), that behind the query batcher, the gRPC search service (its own
+process, Milvus Lite, batcher) and, given ``--server-uri``, a Milvus server directly and behind
+the batcher. Random L2-normalised vectors
 (2,100 by default, like UC Merced), FLAT index, inner product, top-20. Prints a Markdown table.
 
     .venv/bin/python bench/search_latency.py --dims 128 1280 [--server-uri http://127.0.0.1:19530]
@@ -28,6 +30,7 @@ from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
+from services.search.vector_searcher import ClientSearcher
 
 Query = Callable[[np.ndarray], object]
 
@@ -118,10 +121,19 @@ def bench_dim(dim: int, count: int, k: int, queries: int, server_uri: str) -> No
         lite.build(1, ids, vectors)
         lite.swap(1)
         lite_batcher = SearchBatcher(lite.search)
+        # What IndexManager searched through before issue 11: pymilvus, over Milvus Lite's own
+        # loopback gRPC adapter in this process, instead of calling the engine.
+        adapter = ClientSearcher(lite._connection.client)
+        serving = lite.current()
+        assert serving is not None
         service = SearchProcess(workdir, ids, vectors)
         backends: list[tuple[str, Query]] = [
             ("numpy brute force", lambda q: top_k(vectors, q, k)),
-            ("Milvus Lite", lambda q: lite.search(q, k)),
+            (
+                "Milvus Lite through its gRPC adapter (pymilvus)",
+                lambda q: adapter.search(serving.collection, q[None], k, "IP", {}, False),
+            ),
+            ("Milvus Lite, engine called in process", lambda q: lite.search(q, k)),
             ("Milvus Lite + batcher", lambda q: lite_batcher.search(q, k)),
             ("gRPC search service", lambda q: service.query(q, k)),
         ]

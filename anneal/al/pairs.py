@@ -1,6 +1,7 @@
 """Pairs of archive rows and the labels people (or an oracle) gave them.
 
 A pair is stored canonically as (i, j) with i < j, so (a, b) and (b, a) are the same question.
+Answers become rows in one place: anneal/al/labelled_pairs.py.
 """
 
 from __future__ import annotations
@@ -61,12 +62,3 @@ class PairLabel:
             round=int(data["round"]),  # type: ignore[call-overload]
             time=float(data["time"]),  # type: ignore[arg-type]
         )
-
-
-def labels_to_arrays(
-    labels: list[PairLabel], index: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (P, 2) and bits (P,) of labels whose images are both in `index` (id -> row)."""
-    rows = [(index[x.a], index[x.b]) for x in labels if x.a in index and x.b in index]
-    bits = [x.similar for x in labels if x.a in index and x.b in index]
-    return canonical(np.array(rows, dtype=np.int64).reshape(-1, 2)), np.array(bits, dtype=bool)

@@ -3,7 +3,7 @@ random baselines (`random` from the candidate pool, `uniform` over the whole arc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from anneal.al.diversity.base import Diversity
 from anneal.al.diversity.kmeans import KMeansDiversity
@@ -16,6 +16,7 @@ from anneal.al.uncertainty.margin import MarginUncertainty
 from anneal.al.uncertainty.random import RandomUncertainty
 from anneal.al.uniform_pool import UniformPool
 from anneal.errors import ConfigError
+from anneal.shown import shown
 
 _Parts = Callable[[int], tuple[Uncertainty, Diversity]]
 
@@ -46,6 +47,13 @@ PAIR_BASELINES = ("random", "uniform")
 POOLS: dict[str, Callable[[PoolBuilder], PoolBuilder]] = {"uniform": UniformPool.like}
 
 
+def check_strategy(name: str, known: Collection[str] = STRATEGIES) -> None:
+    """ConfigError naming ``name`` and the ``known`` strategies unless it is one of them (the
+    experiments also know the class-label baselines)."""
+    if name not in known:
+        raise ConfigError(f"unknown strategy {shown(name)}; choose from {', '.join(known)}")
+
+
 def make_selector(
     name: str,
     pool: PoolBuilder | None = None,
@@ -56,13 +64,8 @@ def make_selector(
 
     `calibration` applies to the BCGUE classifier of the strategies that use one.
     """
-    try:
-        parts = STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
-        ) from None
-    uncertainty, diversity = parts(diversity_multiple)
+    check_strategy(name)
+    uncertainty, diversity = STRATEGIES[name](diversity_multiple)
     if isinstance(uncertainty, ClassifierUncertainty):
         uncertainty.calibration = calibration
     pool = pool or PoolBuilder()

@@ -41,7 +41,7 @@ class SimulatedAnnotators:
     @cached_property
     def flip(self) -> np.ndarray:
         """(C, C) flip probabilities of the boundary model."""
-        zero_shot = self.data.archive_mode.embed(self.data.initial, len(self.ids))
+        zero_shot = self.data.archive_mode.embeddings(self.data.initial)
         labels = self.data.archive_labels
         confusion = neighbour_confusion(zero_shot, labels, self.cfg.neighbours)
         counts = np.bincount(labels, minlength=confusion.shape[0])

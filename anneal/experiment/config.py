@@ -7,7 +7,8 @@ from typing import Any
 
 from anneal.al.calibration import CALIBRATIONS
 from anneal.al.class_labels import CLASS_LABEL_STRATEGIES
-from anneal.al.strategies import PAIR_BASELINES, STRATEGIES
+from anneal.al.round_parameters import check_budget
+from anneal.al.strategies import PAIR_BASELINES, STRATEGIES, check_strategy
 from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
 from anneal.errors import ConfigError
 from anneal.training.config import TrainConfig
@@ -96,19 +97,18 @@ class ExperimentConfig:
     def validate(self) -> None:
         """ConfigError with the reason for the first value that cannot work."""
         known = [*STRATEGIES, *CLASS_LABEL_STRATEGIES]
-        unknown = [s for s in self.strategies if s not in known]
-        if unknown or not self.strategies:
-            raise ConfigError(
-                f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from {', '.join(known)}"
-            )
+        if not self.strategies:
+            raise ConfigError(f"no strategy given; choose from {', '.join(known)}")
+        for strategy in self.strategies:
+            check_strategy(strategy, known)
+        check_budget(self.budget)
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(
                 f"unknown calibration {self.calibration!r}; choose from {', '.join(CALIBRATIONS)}"
             )
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose head or full")
-        for name in ("budget", "rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
+        for name in ("rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.5 < self.pseudo_confidence < 1.0:

@@ -13,9 +13,11 @@ import torch
 from anneal.al.annotators.base import Annotator
 from anneal.al.asking.base import Asking
 from anneal.al.asking.once import AskOnce
-from anneal.al.pairs import PairLabel, labels_to_arrays
+from anneal.al.labelled_pairs import LabelledPairs
+from anneal.al.pairs import PairLabel
 from anneal.al.pool import PoolBuilder
 from anneal.al.pseudo_labels import PseudoLabeller
+from anneal.al.round_parameters import RoundParameters, round_generator
 from anneal.al.selector import Selection
 from anneal.al.stopping import StoppingRule
 from anneal.al.strategies import make_selector
@@ -28,6 +30,7 @@ from anneal.experiment.config import ExperimentConfig
 from anneal.experiment.data import ExperimentData
 from anneal.experiment.signals import RoundAnswers, round_signals
 from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.model_version import ModelVersion
 from anneal.state_files import read_json, write_json_atomic
 
 
@@ -83,12 +86,16 @@ class ActiveLearner:
         self.rows: list[dict[str, Any]] = []
         self.round = 0  # rounds completed
         self.model = data.initial
-        self.embeddings = data.archive_mode.embed(self.model, len(self.ids))
+        self.embeddings = data.archive_mode.embeddings(self.model)
 
     def _setup_selection(self) -> None:
         """Build what chooses the questions (a subclass asks other kinds of question)."""
+        self.parameters = RoundParameters(self.strategy, self.cfg.budget, self.seed)
         self.selector = make_selector(
-            self.strategy, self._pool(), self.cfg.diversity_multiple, self.cfg.calibration
+            self.parameters.strategy,
+            self._pool(),
+            self.cfg.diversity_multiple,
+            self.cfg.calibration,
         )
 
     def _pool(self) -> PoolBuilder:
@@ -99,7 +106,7 @@ class ActiveLearner:
         return f"{self.strategy}-seed{self.seed}"
 
     def evaluate(self) -> dict[str, float]:
-        queries = self.data.query_mode.embed(self.model, len(self.data.split.queries))
+        queries = self.data.query_mode.embeddings(self.model)
         return retrieval_metrics(
             queries, self.embeddings, self.data.query_labels, self.data.archive_labels
         )
@@ -135,13 +142,14 @@ class ActiveLearner:
         """Share of the labels so far that disagree with the class labels (annotator noise)."""
         if not self.labels:
             return 0.0
-        pairs, similar = labels_to_arrays(self.labels, self.index)
+        known = LabelledPairs.from_labels(self.labels, self.index)
         truth = self.data.archive_labels
-        return float(np.mean(similar != (truth[pairs[:, 0]] == truth[pairs[:, 1]])))
+        same = truth[known.pairs[:, 0]] == truth[known.pairs[:, 1]]
+        return float(np.mean(known.similar != same))
 
     def step(self) -> dict[str, Any]:
         """Run one round: select budget pairs, get answers, retrain from round 0, evaluate."""
-        rng = np.random.default_rng([self.seed, self.round])
+        rng = round_generator(self.seed, self.round)  # keyed by rounds completed (from 0)
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.round)
         asked = self.ask(rng)
         previous = self.embeddings
@@ -150,9 +158,9 @@ class ActiveLearner:
         self.model, report = self.data.archive_mode.fit(
             start, pairs, similar, self.cfg.train, generator
         )
-        self.model.version = self.round + 1
+        self.model.version = ModelVersion.trained(self.round + 1)
         t = time.perf_counter()
-        self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+        self.embeddings = self.data.archive_mode.embeddings(self.model)
         metrics = self.evaluate()
         t_signals = time.perf_counter()
         signals = round_signals(
@@ -181,8 +189,9 @@ class ActiveLearner:
 
     def ask(self, rng: np.random.Generator) -> Asked:
         """Select this round's questions and record the answers (through ``self.asking``)."""
-        pairs, similar = labels_to_arrays(self.labels, self.index)
-        budget = self.cfg.budget
+        known = LabelledPairs.from_labels(self.labels, self.index)
+        pairs, similar = known.pairs, known.similar
+        budget = self.parameters.budget
         new = self.asking.new_pairs(budget)
         selection = self.selector.select(self.embeddings, pairs, similar, new, rng)
         questions = [(self.ids[a], self.ids[b]) for a, b in selection.pairs]
@@ -191,18 +200,20 @@ class ActiveLearner:
         )
         self.labels.extend(answered.labels)
         self.answers += answered.answers
-        new_pairs, new_similar = labels_to_arrays(answered.labels, self.index)
+        now = LabelledPairs.from_labels(answered.labels, self.index)
         return Asked(
             selection,
-            RoundAnswers(pairs, similar, new_pairs, new_similar),
+            RoundAnswers(pairs, similar, now.pairs, now.similar),
             {**selection.info, **answered.info},
         )
 
     def training_pairs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         """Pairs and bits to train on, and how many of them were not asked (implied by
         transitivity, or pseudo-labels): anneal/al/training_pairs.py."""
-        pairs, similar = labels_to_arrays(self.labels, self.index)
-        chosen = self.composer.compose(len(self.ids), pairs, similar, rng, self.embeddings)
+        known = LabelledPairs.from_labels(self.labels, self.index)
+        chosen = self.composer.compose(
+            len(self.ids), known.pairs, known.similar, rng, self.embeddings
+        )
         return chosen.pairs, chosen.similar, chosen.not_asked
 
     def fraction_similar(self) -> float:
@@ -236,7 +247,7 @@ class ActiveLearner:
             self.model = EmbeddingModel.load(
                 self._model_path(self.round), backbone=self.data.initial.backbone
             )
-            self.embeddings = self.data.archive_mode.embed(self.model, len(self.ids))
+            self.embeddings = self.data.archive_mode.embeddings(self.model)
 
     @property
     def _state_path(self) -> Path:

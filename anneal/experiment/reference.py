@@ -42,14 +42,14 @@ def full_supervision(cfg: ExperimentConfig, data: ExperimentData, seed: int = 0)
     model, _ = data.archive_mode.fit(
         data.initial, pairs, similar, train, torch.Generator().manual_seed(seed)
     )
-    archive = data.archive_mode.embed(model, len(labels))
-    queries = data.query_mode.embed(model, len(data.split.queries))
+    archive = data.archive_mode.embeddings(model)
+    queries = data.query_mode.embeddings(model)
     metrics = retrieval_metrics(queries, archive, data.query_labels, labels)
     return {"pairs": len(pairs), **metrics, "seconds": time.perf_counter() - t}
 
 
 def zero_shot(data: ExperimentData) -> dict[str, float]:
     """Retrieval quality of the round-0 model (pretrained features, untrained head)."""
-    archive = data.archive_mode.embed(data.initial, len(data.split.archive))
-    queries = data.query_mode.embed(data.initial, len(data.split.queries))
+    archive = data.archive_mode.embeddings(data.initial)
+    queries = data.query_mode.embeddings(data.initial)
     return retrieval_metrics(queries, archive, data.query_labels, data.archive_labels)

@@ -1,5 +1,9 @@
 """The embedding model: backbone -> projection head -> L2-normalised vector, with checkpoints.
 
+Two ways in, one each: `embed_images` (RGB images) and `embed_features` (backbone features, as
+extraction caches them). The images path is the backbone's `features` followed by the features
+path, so both give the same vectors for the same image.
+
 A checkpoint names its backbone and holds the head's weights; it holds the backbone's weights
 only when they were fine-tuned (`full` mode), so head-mode checkpoints stay a few MB.
 """
@@ -7,6 +11,7 @@ only when they were fine-tuned (`full` mode), so head-mode checkpoints stay a fe
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from torch import nn
 from anneal.errors import StateError
 from anneal.models.backbone import Backbone
 from anneal.models.head import ProjectionHead
+from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 
 
@@ -25,20 +31,25 @@ class ModelInfo:
     backbone: str
     feature_dim: int
     dim: int
-    version: int
+    version: ModelVersion
 
 
 class EmbeddingModel(nn.Module):
     """Backbone and head together; `version` names the model a set of embeddings came from."""
 
     def __init__(
-        self, backbone: Backbone, head: ProjectionHead, backbone_name: str, version: int = 0
+        self,
+        backbone: Backbone,
+        head: ProjectionHead,
+        backbone_name: str,
+        version: ModelVersion | None = None,
     ) -> None:
+        """`version` None: round 0 with the head's dimension (an untrained head)."""
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.backbone_name = backbone_name
-        self.version = version
+        self.version = version or ModelVersion.start(head.out_dim)
 
     @classmethod
     def create(
@@ -61,16 +72,18 @@ class EmbeddingModel(nn.Module):
 
     @torch.inference_mode()
     def embed_features(self, features: np.ndarray) -> np.ndarray:
-        """Embeddings from cached backbone features."""
+        """The features path: embeddings of backbone features, with the head where it is."""
         self.head.eval()
-        return self.head(torch.from_numpy(np.asarray(features, np.float32))).numpy()
+        device = self.head.linear.weight.device
+        x = torch.from_numpy(np.asarray(features, np.float32)).to(device)
+        return self.head(x).float().cpu().numpy()
 
-    @torch.inference_mode()
-    def embed_images(self, images: list[np.ndarray], device: str = "cpu") -> np.ndarray:
-        """Embeddings of RGB uint8 images (one batch)."""
-        self.eval().to(device)
-        batch = self.backbone.to_batch(images).to(device)
-        return self(batch).float().cpu().numpy()
+    def embed_images(
+        self, images: Sequence[np.ndarray], device: torch.device | str = "cpu"
+    ) -> np.ndarray:
+        """The images path: embeddings of RGB uint8 images (one batch; the backbone runs on
+        `device`)."""
+        return self.embed_features(self.backbone.features(images, device))
 
     def save(self, path: str | Path, include_backbone: bool = False) -> None:
         """Write a checkpoint atomically (never a half-written file under the final name)."""
@@ -81,7 +94,7 @@ class EmbeddingModel(nn.Module):
             "feature_dim": self.head.in_dim,
             "dim": self.head.out_dim,
             "hidden": self.head.hidden,
-            "version": self.version,
+            "version": str(self.version),
             "head": self.head.state_dict(),
             "backbone_state": self.backbone.state_dict() if include_backbone else None,
         }
@@ -102,4 +115,12 @@ class EmbeddingModel(nn.Module):
             backbone.load_state_dict(state["backbone_state"])
         head = ProjectionHead(state["feature_dim"], state["dim"], int(state.get("hidden", 0)))
         head.load_state_dict(state["head"])
-        return cls(backbone, head, state["backbone"], int(state["version"]))
+        return cls(backbone, head, state["backbone"], _saved_version(state["version"], head))
+
+
+def _saved_version(saved: str | int, head: ProjectionHead) -> ModelVersion:
+    """The version a checkpoint holds; checkpoints written before the version had a type hold
+    the round number (0: the untrained head, named with its dimension)."""
+    if isinstance(saved, str):
+        return ModelVersion.parse(saved)
+    return ModelVersion.start(head.out_dim) if saved == 0 else ModelVersion.trained(int(saved))

@@ -30,16 +30,6 @@ class Extraction:
     failed: dict[str, str] = field(default_factory=dict)  # image id -> reason
 
 
-@torch.inference_mode()
-def backbone_features(
-    backbone: Backbone, images: list[np.ndarray], device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Features of RGB uint8 images (one forward pass; batch them yourself)."""
-    backbone.eval().to(device)
-    batch = backbone.to_batch(images).to(device)
-    return backbone(batch).float().cpu().numpy()
-
-
 def extract_features(
     archive: Archive,
     backbone: Backbone,
@@ -57,7 +47,7 @@ def extract_features(
     def flush() -> None:
         if not pending:
             return
-        out = backbone_features(backbone, [image for _, _, image in pending], device)
+        out = backbone.features([image for _, _, image in pending], device)
         for (row, _, _), vector in zip(pending, out, strict=True):
             features[row] = vector
         if cache is not None:

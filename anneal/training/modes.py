@@ -2,7 +2,8 @@
 
 `head`: the backbone is frozen; only the projection head trains, on cached backbone features
 (cheap; the CPU default). `full`: backbone and head train together on augmented images (meant
-for a GPU).
+for a GPU). A mode's `embeddings` go through the model's features path (head) or images path
+(full): the mode only says which inputs it holds.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from anneal.data.image_io import read_image
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.training.config import TrainConfig
 from anneal.training.pair_loss import PairLoss
 from anneal.training.sources import FeatureSource, ImageSource, InputSource
-from anneal.training.trainer import PairTrainer, TrainReport, embed
+from anneal.training.trainer import PairTrainer, TrainReport
 
 
 class TrainingMode(ABC):
-    """Subclasses fill `trainee` and `source`."""
+    """Subclasses fill `trainee`, `source` and `embeddings`."""
 
     name: str = "mode"
     device: str = "cpu"
@@ -61,9 +63,9 @@ class TrainingMode(ABC):
         self.trainee(model).to("cpu")
         return model, report
 
-    def embed(self, model: EmbeddingModel, n: int) -> np.ndarray:
-        """Embeddings of rows 0..n-1 of this mode's inputs."""
-        return embed(self.trainee(model), self.source(model), n, device=self.device)
+    @abstractmethod
+    def embeddings(self, model: EmbeddingModel) -> np.ndarray:
+        """The model's embeddings of every input row this mode holds, in row order."""
 
 
 class HeadMode(TrainingMode):
@@ -72,6 +74,7 @@ class HeadMode(TrainingMode):
     name = "head"
 
     def __init__(self, features: np.ndarray, device: str = "cpu") -> None:
+        self.features = features
         self._source = FeatureSource(features)
         self.device = device
 
@@ -81,6 +84,9 @@ class HeadMode(TrainingMode):
     def source(self, model: EmbeddingModel) -> InputSource:
         return self._source
 
+    def embeddings(self, model: EmbeddingModel) -> np.ndarray:
+        return model.embed_features(self.features)
+
 
 class FullMode(TrainingMode):
     """Backbone and head fine-tuned on augmented images."""
@@ -88,12 +94,20 @@ class FullMode(TrainingMode):
     name = "full"
     include_backbone_in_checkpoint = True
 
-    def __init__(self, paths: Sequence[Path], device: str = "cpu") -> None:
+    def __init__(self, paths: Sequence[Path], device: str = "cpu", batch_size: int = 64) -> None:
         self.paths = list(paths)
         self.device = device
+        self.batch_size = batch_size
 
     def trainee(self, model: EmbeddingModel) -> nn.Module:
         return model
 
     def source(self, model: EmbeddingModel) -> InputSource:
         return ImageSource(self.paths, model.backbone, self.device)
+
+    def embeddings(self, model: EmbeddingModel) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(self.paths), self.batch_size):
+            images = [read_image(p) for p in self.paths[start : start + self.batch_size]]
+            chunks.append(model.embed_images(images, self.device))
+        return np.concatenate(chunks)

@@ -107,15 +107,3 @@ class PairTrainer:
                     return
                 yield order[s : s + self.batch_pairs]
                 done += 1
-
-
-@torch.inference_mode()
-def embed(
-    model: nn.Module, source: InputSource, n: int, batch: int = 256, device: str = "cpu"
-) -> np.ndarray:
-    """Embeddings of rows 0..n-1 of a source, in evaluation mode."""
-    model.eval().to(device)
-    generator = torch.Generator().manual_seed(0)
-    rows = [np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]
-    out = [model(source.batch(r, augment=False, generator=generator).to(device)) for r in rows]
-    return torch.cat(out).float().cpu().numpy()

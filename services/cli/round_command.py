@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from anneal.al.round_parameters import MAX_BUDGET
+from anneal.al.strategies import STRATEGIES
 from anneal.cli.console import output_console
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
@@ -26,8 +28,8 @@ def _operator(token: str | None, ca: Path | None, state_dir: Path) -> ChannelSec
 
 @app.command()
 def start(
-    strategy: str = typer.Option("mgue", help="mgue, bcgue, random, ..."),
-    budget: int = typer.Option(100, min=1, max=10_000, help="pairs to select"),
+    strategy: str = typer.Option("mgue", help=f"one of {', '.join(STRATEGIES)}"),
+    budget: int = typer.Option(100, min=1, max=MAX_BUDGET, help="pairs to select"),
     seed: int = typer.Option(0, min=0, help="seed of the selection"),
     close_when_answered: bool = typer.Option(
         True, help="train as soon as every pair is answered (else wait for `round close`)"

@@ -99,10 +99,29 @@ def service_config(wait_for_ready: bool) -> dict[str, Any]:
     }
 
 
+KEEPALIVE_TIME_MS = 30_000
+"""An idle channel pings its server this often, so a long-lived channel between services finds
+a dead peer or a dropped connection (a NAT, a restarted pod) before the next query does."""
+KEEPALIVE_TIMEOUT_MS = 10_000
+MIN_PING_INTERVAL_MS = KEEPALIVE_TIME_MS // 2
+"""Servers accept pings this far apart (half the clients' interval, so a server never answers
+a well-behaved client with GOAWAY too_many_pings)."""
+
+SERVER_KEEPALIVE_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
+    ("grpc.http2.max_ping_strikes", 0),
+)
+
+
 def channel_options(wait_for_ready: bool) -> tuple[tuple[str, Any], ...]:
-    """Channel arguments carrying :func:`service_config` and quick reconnection."""
+    """Channel arguments carrying :func:`service_config`, quick reconnection and keep-alive."""
     initial_ms, max_ms = RECONNECT_BACKOFF_MS
     return (
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(service_config(wait_for_ready))),
         ("grpc.service_config_disable_resolution", 1),

@@ -30,6 +30,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.call_retries import SERVER_KEEPALIVE_OPTIONS
 from services.common.errors import ErrorMappingInterceptor
 from services.common.metrics import MetricsInterceptor
 from services.common.request_decoding import RequestDecodingInterceptor
@@ -152,6 +153,7 @@ def create_server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *SERVER_KEEPALIVE_OPTIONS,
         ],
     )
     for binding in bindings:

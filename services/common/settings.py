@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from services.common.catalog import SERVICES, ServiceSpec
 from services.common.setting import (
@@ -94,6 +94,8 @@ class CommonSettings:
     """Settings every service has; a subclass names its service (``service``) and adds its own."""
 
     service: ClassVar[str]
+    own_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    """Defaults this service gives some shared settings, by variable (e.g. no Milvus URI)."""
 
     host: str = HOST.field()
     port: int = PORT.field()
@@ -128,5 +130,6 @@ class CommonSettings:
                 METRICS_PORT.env: spec.metrics_port,
                 INTERNAL_PORT.env: spec.internal_port,
                 HEALTH_PORT.env: spec.health_port,
+                **cls.own_defaults,
             },
         )

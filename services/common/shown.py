@@ -2,7 +2,8 @@
 
 A message names what was wrong (``no image 'a/b.png' in the index``) but never echoes input
 without bound: :func:`shown` quotes at most :data:`QUOTE_CHARS` characters and says how long
-the rest was. :func:`cleaned` is applied to every message at the servicer boundary
+the rest was (its home is anneal/shown.py, so the core library quotes the same way).
+:func:`cleaned` is applied to every message at the servicer boundary
 (services/common/errors.py): one line, no object repr (``<_io.BytesIO object at 0x...>``), no
 traceback, at most :data:`MAX_MESSAGE_CHARS` characters. :func:`is_clean` is what the tests hold
 every reply to.
@@ -12,24 +13,15 @@ from __future__ import annotations
 
 import re
 
-QUOTE_CHARS = 64
+from anneal.shown import QUOTE_CHARS as QUOTE_CHARS
+from anneal.shown import shown as shown
+
 PATH_CHARS = 240
 """The quote limit for a file path the caller sent (paths are longer than ids)."""
 MAX_MESSAGE_CHARS = 1000
 
 _OBJECT_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
 _SOURCE_PATH = re.compile(r"""(File "|[\w.-]+/)[\w./-]*\.py\b|site-packages|Traceback \(most""")
-
-
-def shown(value: object, limit: int = QUOTE_CHARS) -> str:
-    """``value`` quoted for a message: ``'abc'``, or ``'abcd'…(10000 chars)`` past ``limit``
-    characters (a value that is not a string: its repr, cut the same way)."""
-    if not isinstance(value, str):
-        text = repr(value)
-        return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}…({len(value)} chars)"
 
 
 def cleaned(message: str) -> str:

@@ -12,6 +12,8 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
+from anneal.al.labelled_pairs import Answer
+from anneal.al.round_parameters import RoundParameters
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
@@ -69,15 +71,13 @@ class Downstream:
 
     # -- selection and labels -----------------------------------------------------------------
 
-    def select(
-        self, round_number: int, strategy: str, budget: int, seed: int, index_version: int
-    ) -> int:
+    def select(self, round_number: int, parameters: RoundParameters, index_version: int) -> int:
         """Open the round on the selection service (idempotent); the number of pairs."""
         request = selection_pb2.StartRoundRequest(
             round=round_number,
-            strategy=strategy,
-            budget=budget,
-            seed=seed,
+            strategy=parameters.strategy,
+            budget=parameters.budget,
+            seed=parameters.seed,
             index_version=index_version,
         )
         reply = retried(
@@ -93,9 +93,9 @@ class Downstream:
         request = labels_pb2.CloseRoundRequest(round=round_number)
         retried("CloseRound", lambda: self.labels.CloseRound(request, timeout=10))
 
-    def answers(self, rounds: Sequence[int]) -> list[tuple[str, str, bool]]:
+    def answers(self, rounds: Sequence[int]) -> list[Answer]:
         """(image_a, image_b, similar) of the resolved labels of ``rounds``."""
-        out: list[tuple[str, str, bool]] = []
+        out: list[Answer] = []
         for number in rounds:
             reply = retried("GetResolvedLabels", functools.partial(self._resolved, number))
             out.extend((x.pair.image_a, x.pair.image_b, x.similar) for x in reply.labels)
@@ -160,9 +160,17 @@ class Downstream:
             )
         return float(reply.build_seconds)
 
-    def swap_index(self, version: int) -> None:
+    def swap_index(self, version: int) -> bool:
+        """Serve ``version``; False when the search service has no build of it (NOT_FOUND: it
+        restarted since the build, which lives in its memory until swapped)."""
         request = search_pb2.SwapIndexRequest(version=version)
-        retried("SwapIndex", lambda: self.search.SwapIndex(request, timeout=60))
+        try:
+            retried("SwapIndex", lambda: self.search.SwapIndex(request, timeout=60))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
 
     # -- embedding ----------------------------------------------------------------------------
 

@@ -15,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anneal.al.labelled_pairs import Answer, LabelledPairs
+from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import extract_features
+from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 from anneal.training.config import TrainConfig
 from anneal.training.modes import HeadMode
@@ -74,20 +77,20 @@ class ModelWorkspace:
             log.warning("%d unreadable archive images are left out", len(extraction.failed))
         return cls(archive, extraction.features, extraction.rows, folder, config)
 
-    def model_version(self, round_number: int) -> str:
-        """Name of a round's model; round 0 names its dimension, as it differs from the
-        embedding service's built-in pretrained model."""
+    def model_version(self, round_number: int) -> ModelVersion:
+        """The version of a round's model; round 0 names its dimension."""
         if round_number == 0:
-            return f"round-0-d{self.config.dim or self.features.shape[1]}"
-        return f"round-{round_number}"
+            return ModelVersion.start(self.config.dim or self.features.shape[1])
+        return ModelVersion.trained(round_number)
 
-    def checkpoint(self, round_number: int) -> Path:
-        return self.folder / f"{self.model_version(round_number)}.pt"
+    def checkpoint(self, version: ModelVersion) -> Path:
+        return self.folder / f"{version}.pt"
 
     def round0(self) -> EmbeddingModel:
         """The round-0 model (PCA head over the archive features), saved once."""
         if self._round0 is None:
-            path = self.checkpoint(0)
+            version = self.model_version(0)
+            path = self.checkpoint(version)
             if path.is_file():
                 self._round0 = EmbeddingModel.load(path, backbone=self._backbone)
             else:
@@ -95,46 +98,43 @@ class ModelWorkspace:
                 model = EmbeddingModel.create(self.config.backbone, head_dim)
                 if head_dim is not None and head_dim < self.features.shape[1]:
                     model.head.init_pca(self.features)
+                model.version = version
                 model.save(path)
                 self._round0 = model
         return self._round0
 
-    def load(self, round_number: int) -> EmbeddingModel:
-        return EmbeddingModel.load(self.checkpoint(round_number), backbone=self._backbone)
+    def model(self, version: ModelVersion) -> EmbeddingModel:
+        """The model ``version`` names: this workspace's round 0, or a saved checkpoint
+        (StateError if there is none, e.g. a round 0 of another dimension never saved here)."""
+        if version == self.model_version(0):
+            return self.round0()
+        return EmbeddingModel.load(self.checkpoint(version), backbone=self._backbone)
 
-    def pair_rows(self, answers: list[tuple[str, str, bool]]) -> tuple[np.ndarray, np.ndarray]:
-        """Canonical feature rows and bits of the answers whose two images are in the archive."""
-        known = [
-            (self._rows[a], self._rows[b], s)
-            for a, b, s in answers
-            if a in self._rows and b in self._rows
-        ]
-        if not known:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool)
-        pairs = np.sort(np.array([(a, b) for a, b, _ in known], dtype=np.int64), axis=1)
-        return pairs, np.array([s for _, _, s in known], dtype=bool)
-
-    def train(self, round_number: int, answers: list[tuple[str, str, bool]], seed: int) -> Path:
+    def train(self, round_number: int, answers: list[Answer], seed: int) -> Path:
         """Train the round's model from round 0 on ``answers`` and save its checkpoint."""
-        pairs, similar = self.pair_rows(answers)
-        if len(pairs) == 0:
+        labelled = LabelledPairs.from_answers(answers, self._rows)
+        if len(labelled) == 0:
             raise ValueError(
-                "none of the labelled pairs names two indexed archive images; nothing to train on"
+                "none of the labelled pairs names two different indexed archive images;"
+                " nothing to train on"
             )
         generator = torch.Generator().manual_seed(seed)
         chosen = self.config.pairs.compose(
-            len(self.ids), pairs, similar, np.random.default_rng([seed, round_number])
+            len(self.ids),
+            labelled.pairs,
+            labelled.similar,
+            round_generator(seed, round_number),
         )
         model, report = self._mode.fit(
             self.round0(), chosen.pairs, chosen.similar, self.config.train, generator
         )
-        model.version = round_number
-        path = self.checkpoint(round_number)
+        model.version = self.model_version(round_number)
+        path = self.checkpoint(model.version)
         model.save(path)
         log.info(
             "trained round %d on %d answers and %d implied pairs: loss %.4f in %.1fs",
             round_number,
-            len(pairs),
+            len(labelled),
             chosen.implied,
             report.final_loss,
             report.seconds,

@@ -21,11 +21,11 @@ from services.common.shown import shown
 
 
 class ReEmbedder(ABC):
-    """Embeds every archive image (rows in the workspace's order) with a model version."""
+    """Embeds every archive image (rows in the workspace's order) with a model."""
 
     @abstractmethod
-    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
-        """(N, dim) L2-normalised embeddings."""
+    def embed(self, model: EmbeddingModel) -> np.ndarray:
+        """(N, dim) L2-normalised embeddings by ``model`` (named by its ``version``)."""
 
 
 class CachedFeatureReEmbedder(ReEmbedder):
@@ -34,12 +34,13 @@ class CachedFeatureReEmbedder(ReEmbedder):
     def __init__(self, features: np.ndarray) -> None:
         self._features = features
 
-    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
+    def embed(self, model: EmbeddingModel) -> np.ndarray:
         return np.asarray(model.embed_features(self._features), dtype=np.float32)
 
 
 class EmbeddingServiceReEmbedder(ReEmbedder):
-    """Streams the archive ids through the embedding service (the version must be loaded)."""
+    """Streams the archive ids through the embedding service (the model's version must be
+    loaded there)."""
 
     def __init__(
         self, channel: grpc.Channel, ids: Sequence[str], timeout_s: float = 3600.0
@@ -55,9 +56,10 @@ class EmbeddingServiceReEmbedder(ReEmbedder):
         for image_id in self._ids:
             yield embedding_pb2.EmbedImagesRequest(archive_image_id=image_id)
 
-    def embed(self, model: EmbeddingModel, model_version: str) -> np.ndarray:
+    def embed(self, model: EmbeddingModel) -> np.ndarray:
         vectors: dict[str, list[float]] = {}
-        for reply in self._stub.EmbedImages(self._requests(model_version), timeout=self._timeout_s):
+        requests = self._requests(str(model.version))
+        for reply in self._stub.EmbedImages(requests, timeout=self._timeout_s):
             for item in reply.embeddings:
                 vectors[item.image_id] = list(item.vector)
         missing = [i for i in self._ids if i not in vectors]

@@ -1,7 +1,8 @@
 """The work of each round stage, and of indexing the archive at first start (bootstrap).
 
-Each method does one stage and returns what it produced; the :class:`Coordinator` decides the
-order, records the results and persists them. Nothing here changes what serves queries except
+Each method does one stage and returns what it produced (the :class:`~services.coordinator.
+round_work.RoundWork` interface); the state handlers (``round_states.py``) decide the order and
+record the results, the state machine persists them. Nothing here changes what serves queries except
 :meth:`RoundRunner.swap` (and the bootstrap's first swap), the last step of a round.
 """
 
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from anneal.models.embedding_model import EmbeddingModel
+from anneal.al.round_parameters import RoundParameters
+from anneal.models.model_version import ModelVersion
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace
@@ -61,24 +63,22 @@ class RoundRunner:
             log.warning(
                 "the search service lost index version %d; rebuilding it", serving.index_version
             )
-            version, model_version = serving.index_version, serving.model_version
+            version = serving.index_version
+            model_version = ModelVersion.parse(serving.model_version)
         else:
             version = info.version + 1 if info is not None else 1
             model_version = self.workspace.model_version(0)
-        model = self._model(model_version)
-        checkpoint = str(self.workspace.checkpoint(model.version))
-        self.downstream.load_model(model_version, checkpoint, make_default=True)
-        embeddings = self._reembedder.embed(model, model_version)
+        model = self.workspace.model(model_version)
+        checkpoint = str(self.workspace.checkpoint(model_version))
+        self.downstream.load_model(str(model_version), checkpoint, make_default=True)
+        embeddings = self._reembedder.embed(model)
         self.downstream.build_index(
-            version, model_version, self.workspace.ids, embeddings, self._metadata
+            version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
-        self.downstream.swap_index(version)
+        if not self.downstream.swap_index(version):
+            raise RuntimeError(f"the search service lost index version {version} just built")
         log.info("index version %d serves model %s", version, model_version)
-        return Serving(version, model_version, checkpoint, self.evaluate(embeddings))
-
-    def _model(self, model_version: str) -> EmbeddingModel:
-        number = int(model_version.split("-")[1])  # "round-<N>[-...]"
-        return self.workspace.round0() if number == 0 else self.workspace.load(number)
+        return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings))
 
     def reconcile(self, serving: Serving) -> None:
         """Reload the serving model into the embedding service if it lost it (a restart)."""
@@ -91,9 +91,8 @@ class RoundRunner:
 
     def select(self, status: RoundStatus, serving_version: int) -> int:
         """Open the round's pairs on the selection service; how many there are."""
-        return self.downstream.select(
-            status.round, status.strategy, status.budget, status.seed, serving_version
-        )
+        parameters = RoundParameters(status.strategy, status.budget, status.seed)
+        return self.downstream.select(status.round, parameters, serving_version)
 
     def labelled_pairs(self, status: RoundStatus) -> int:
         return self.downstream.labelled_pairs(status.round)
@@ -105,14 +104,14 @@ class RoundRunner:
         """Train on the labels of ``label_rounds``; the model version and checkpoint path."""
         answers = self.downstream.answers(label_rounds)
         path = self.workspace.train(status.round, answers, seed=status.seed)
-        return self.workspace.model_version(status.round), str(path)
+        return str(self.workspace.model_version(status.round)), str(path)
 
     def embed(self, status: RoundStatus) -> tuple[np.ndarray, dict[str, float]]:
         """Load the round's model into the embedding service; the archive's new embeddings
         and their evaluation."""
-        model = self.workspace.load(status.round)
+        model = self.workspace.model(ModelVersion.parse(status.model_version))
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
-        embeddings = self._reembedder.embed(model, status.model_version)
+        embeddings = self._reembedder.embed(model)
         return embeddings, self.evaluate(embeddings)
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
@@ -125,7 +124,14 @@ class RoundRunner:
             self._metadata,
         )
 
-    def swap(self, status: RoundStatus) -> None:
-        """Serve the round's index, then make its model the embedding service's default."""
-        self.downstream.swap_index(status.index_version)
+    def serving_version(self) -> int:
+        info = self.downstream.serving_index()
+        return info.version if info is not None else 0
+
+    def swap(self, status: RoundStatus) -> bool:
+        """Serve the round's index, then make its model the embedding service's default; False
+        (nothing changed) when the search service has no build of the round's version."""
+        if not self.downstream.swap_index(status.index_version):
+            return False
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=True)
+        return True

@@ -40,7 +40,7 @@ class ModelCatalog:
     def start(cls, pool: WorkerPool, version: str, checkpoint_path: str = "") -> ModelCatalog:
         """Loads the initial ``version``: the checkpoint, or the pretrained model if none."""
         if not version:
-            raise ValueError("the initial model version needs a name, e.g. round-0")
+            raise ValueError("the initial model version needs a name, e.g. pretrained")
         if checkpoint_path:
             data, digest = _read_checkpoint(version, checkpoint_path)
             initial = ModelRecord(version, checkpoint_path, pool.load(version, data), digest)

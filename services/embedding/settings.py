@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from anneal.models.model_version import ModelVersion
 from services.common.setting import Setting, integer, positive, text
 from services.common.settings import ARCHIVE, BACKBONE, RAY_ADDRESS, CommonSettings
 from services.embedding.server import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGE_BYTES
 
-INITIAL_MODEL_VERSION = "round-0"
+INITIAL_MODEL_VERSION = str(ModelVersion.pretrained())
 
 WORKERS = Setting(
     "--workers", "ANNEAL_EMBEDDING_WORKERS", 0, "Ray actors (0: one per GPU, else 1)", integer

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from anneal.data.image_io import decode_image
 from anneal.errors import ImageDecodeError
 from services.embedding.batch_result import BatchResult
@@ -56,7 +58,8 @@ class EmbeddingWorker:
         return pages * os.sysconf("SC_PAGE_SIZE")
 
     def load(self, version: str, checkpoint: bytes | None) -> int:
-        """Loads ``checkpoint`` (None: the pretrained round-0 model) as ``version``; its dim."""
+        """Loads ``checkpoint`` (None: the pretrained backbone with the identity head) as
+        ``version``; its dim."""
         from anneal.models.embedding_model import EmbeddingModel
 
         if checkpoint is None:
@@ -79,19 +82,17 @@ class EmbeddingWorker:
     ) -> BatchResult:
         """Decodes and embeds ``images`` with ``version``, giving up once ``deadline`` (a
         ``time.time()``) has passed; see :class:`BatchResult`."""
-        import torch
-
         model = self._models.get(version)
         if model is None:
             return BatchResult.missing()
         started = time.perf_counter()
-        inputs: list[torch.Tensor] = []
+        inputs: list[np.ndarray] = []
         failed: dict[int, ImageDecodeError] = {}
         for position, data in enumerate(images):
             if deadline is not None and time.time() > deadline:
                 return BatchResult.past_deadline()
             try:
-                inputs.append(model.backbone.to_batch([decode_image(data)]))
+                inputs.append(model.backbone.resize(decode_image(data)))
             except ImageDecodeError as exc:
                 failed[position] = exc
         decoded = time.perf_counter()
@@ -99,8 +100,7 @@ class EmbeddingWorker:
             return BatchResult(vectors=None, decode_seconds=decoded - started, failed=failed)
         if deadline is not None and time.time() > deadline:
             return BatchResult.past_deadline()
-        with torch.inference_mode():
-            vectors = model(torch.cat(inputs).to(self._device)).float().cpu().numpy()
+        vectors = model.embed_images(inputs, self._device)
         return BatchResult(
             vectors=vectors,
             decode_seconds=decoded - started,

@@ -4,7 +4,7 @@ An import is not a new answer: each label keeps its annotator, its times and its
 goes into closed rounds too. It is idempotent by idempotency key, like SubmitLabels: a key stored
 with the same answer changes nothing (or is withdrawn now, when its imported copy was withdrawn:
 a withdrawal only moves forward); the same key with another answer refuses the whole batch.
-A round that does not exist is opened with the exported pairs, in its exported state.
+A round that does not exist is opened with the exported pairs, taking answers or closed as exported.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def ensure_round(db: sqlite3.Connection, info: RoundInfo, pairs: Sequence[ImageP
         raise NotFoundError(
             f"round {info.round} does not exist here and the import sent no pairs for it"
         )
-    insert_round(db, info.round, wanted, info.state, info.opened_at_ms, info.closed_at_ms)
+    insert_round(db, info.round, wanted, info.intake, info.opened_at_ms, info.closed_at_ms)
     return True
 
 

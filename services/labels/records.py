@@ -123,7 +123,15 @@ class SubmitReceipt:
     first_for_pair: bool
 
 
-class RoundState(enum.Enum):
+class Intake(enum.Enum):
+    """Whether a round still takes answers: OPEN until it is closed, then CLOSED for good.
+
+    Not the coordinator's round state machine (services/coordinator/round_status.py): a round
+    the coordinator is training is CLOSED here. The values are what the store's ``rounds.state``
+    column and the label export's ``round_state`` column hold (and what files of earlier
+    versions hold: they were never renamed).
+    """
+
     OPEN = "open"
     CLOSED = "closed"
 
@@ -133,7 +141,7 @@ class RoundProgress:
     """Counts of the round's non-withdrawn labels; ``annotator_labels``: one annotator's."""
 
     round: int
-    state: RoundState
+    intake: Intake
     pairs: int
     labelled_pairs: int
     labels: int
@@ -154,10 +162,11 @@ class ResolvedLabel:
 
 @dataclass(frozen=True)
 class RoundInfo:
-    """A round as stored: its state, when it was opened and closed, and how many pairs it has."""
+    """A round as stored: whether it takes answers, when it was opened and closed, and how many
+    pairs it has."""
 
     round: int
-    state: RoundState
+    intake: Intake
     opened_at_ms: int
     closed_at_ms: int | None
     pairs: int

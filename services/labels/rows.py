@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from services.common.errors import NotFoundError
-from services.labels.records import ImagePair, RoundPair, RoundState, StoredLabel
+from services.labels.records import ImagePair, Intake, RoundPair, StoredLabel
 
 LABEL_COLUMNS = (
     "l.sequence, l.round, l.pair_id, p.image_a, p.image_b, l.similar, l.annotator_id, "
@@ -53,12 +53,12 @@ def counting_answer_key(
     return None if row is None else str(row[0])
 
 
-def round_state(db: sqlite3.Connection, round_number: int) -> RoundState:
-    """The round's state; NotFoundError when it does not exist."""
+def round_intake(db: sqlite3.Connection, round_number: int) -> Intake:
+    """Whether the round takes answers; NotFoundError when it does not exist."""
     row = db.execute("SELECT state FROM rounds WHERE round = ?", (round_number,)).fetchone()
     if row is None:
         raise NotFoundError(f"round {round_number} does not exist; open it first (OpenRound)")
-    return RoundState(row[0])
+    return Intake(row[0])
 
 
 def round_pairs(db: sqlite3.Connection, round_number: int) -> list[RoundPair]:
@@ -83,13 +83,13 @@ def insert_round(
     db: sqlite3.Connection,
     round_number: int,
     pairs: list[RoundPair],
-    state: RoundState,
+    intake: Intake,
     opened_at_ms: int,
     closed_at_ms: int | None,
 ) -> None:
     db.execute(
         "INSERT INTO rounds (round, state, opened_at_ms, closed_at_ms) VALUES (?, ?, ?, ?)",
-        (round_number, state.value, opened_at_ms, closed_at_ms),
+        (round_number, intake.value, opened_at_ms, closed_at_ms),
     )
     db.executemany(
         "INSERT INTO pairs (round, pair_id, image_a, image_b) VALUES (?, ?, ?, ?)",

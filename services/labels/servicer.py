@@ -14,10 +14,10 @@ from services.labels.backup import LabelBackup
 from services.labels.metrics import LABEL_STORE_WRITE_ERRORS, LABELLED_PAIRS
 from services.labels.records import (
     ImagePair,
+    Intake,
     LabelSubmission,
     RoundInfo,
     RoundPair,
-    RoundState,
     StoredLabel,
     SubmitOutcome,
     Withdrawal,
@@ -33,11 +33,12 @@ _OUTCOMES = {
     SubmitOutcome.ACCEPTED: labels_pb2.SUBMIT_OUTCOME_ACCEPTED,
     SubmitOutcome.DUPLICATE: labels_pb2.SUBMIT_OUTCOME_DUPLICATE,
 }
-_STATES = {
-    RoundState.OPEN: labels_pb2.ROUND_STATE_OPEN,
-    RoundState.CLOSED: labels_pb2.ROUND_STATE_CLOSED,
+#: labels.proto names a round's intake ``RoundState`` (kept: the wire format does not change).
+_INTAKE_CODES = {
+    Intake.OPEN: labels_pb2.ROUND_STATE_OPEN,
+    Intake.CLOSED: labels_pb2.ROUND_STATE_CLOSED,
 }
-_STATE_OF = {code: state for state, code in _STATES.items()}
+_INTAKE_OF = {code: intake for intake, code in _INTAKE_CODES.items()}
 
 
 def _pair_message(pair: RoundPair) -> labels_pb2.Pair:
@@ -62,7 +63,7 @@ def _label_message(label: StoredLabel) -> labels_pb2.StoredLabel:
 def _round_message(info: RoundInfo) -> labels_pb2.RoundInfo:
     return labels_pb2.RoundInfo(
         round=info.round,
-        state=_STATES[info.state],
+        state=_INTAKE_CODES[info.intake],
         opened_at_unix_ms=info.opened_at_ms,
         closed_at_unix_ms=info.closed_at_ms or 0,
         pairs=info.pairs,
@@ -70,11 +71,11 @@ def _round_message(info: RoundInfo) -> labels_pb2.RoundInfo:
 
 
 def _imported_round(message: labels_pb2.RoundInfo) -> RoundInfo:
-    state = _STATE_OF.get(message.state)
-    if state is None:
+    intake = _INTAKE_OF.get(message.state)
+    if intake is None:
         raise ValueError("round.state must be ROUND_STATE_OPEN or ROUND_STATE_CLOSED")
     closed = message.closed_at_unix_ms or None
-    return RoundInfo(message.round, state, message.opened_at_unix_ms, closed, 0)
+    return RoundInfo(message.round, intake, message.opened_at_unix_ms, closed, 0)
 
 
 def _imported_label(position: int, message: labels_pb2.StoredLabel) -> StoredLabel:
@@ -253,7 +254,7 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
         progress = self._store.progress(request.round, annotator_id=mine)
         return labels_pb2.GetRoundProgressResponse(
             round=progress.round,
-            state=_STATES[progress.state],
+            state=_INTAKE_CODES[progress.intake],
             pairs=progress.pairs,
             labelled_pairs=progress.labelled_pairs,
             labels=progress.labels,

@@ -47,12 +47,12 @@ from services.labels.label_import import check_batch, import_batch
 from services.labels.records import (
     ImagePair,
     ImportReceipt,
+    Intake,
     LabelSubmission,
     ResolvedLabel,
     RoundInfo,
     RoundPair,
     RoundProgress,
-    RoundState,
     StoredLabel,
     SubmitReceipt,
     Withdrawal,
@@ -63,8 +63,8 @@ from services.labels.rows import (
     LABEL_COLUMNS,
     LABEL_JOIN,
     insert_round,
+    round_intake,
     round_pairs,
-    round_state,
     stored_label,
 )
 from services.labels.schema import (
@@ -186,13 +186,13 @@ class LabelStore:
                         "use the next round number"
                     )
                 return wanted, False
-            insert_round(db, round_number, wanted, RoundState.OPEN, self._clock_ms(), None)
+            insert_round(db, round_number, wanted, Intake.OPEN, self._clock_ms(), None)
         return wanted, True
 
     def close_round(self, round_number: int) -> bool:
         """Stops the round taking labels; False when it was already closed."""
         with self._transaction() as db:
-            if round_state(db, round_number) is RoundState.CLOSED:
+            if round_intake(db, round_number) is Intake.CLOSED:
                 return False
             db.execute(
                 "UPDATE rounds SET state = 'closed', closed_at_ms = ? WHERE round = ?",
@@ -235,7 +235,7 @@ class LabelStore:
             withdrawal.annotator_id,
         )
         with self._transaction() as db:
-            state = round_state(db, round_number)
+            intake = round_intake(db, round_number)
             row = db.execute(
                 f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} "
                 "WHERE l.idempotency_key = ? AND l.round = ? AND l.annotator_id = ?",
@@ -249,7 +249,7 @@ class LabelStore:
             stored = stored_label(row)
             if stored.withdrawn:
                 return stored, False
-            if state is RoundState.CLOSED:
+            if intake is Intake.CLOSED:
                 raise FailedPreconditionError(
                     f"round {round_number} is closed; its answers can no longer be withdrawn"
                 )
@@ -272,7 +272,7 @@ class LabelStore:
         """
         counts = "" if include_withdrawn else f" AND {COUNTS}"
         with self._lock:
-            round_state(self._db, round_number)
+            round_intake(self._db, round_number)
             rows = self._db.execute(
                 f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} WHERE l.round = ? AND l.sequence > ?"
                 f"{counts} ORDER BY l.sequence LIMIT ?",
@@ -283,7 +283,7 @@ class LabelStore:
     def pairs(self, round_number: int, only_unlabelled: bool = False) -> list[RoundPair]:
         """The round's pairs by id; with ``only_unlabelled``, those without a (counting) label."""
         with self._lock:
-            round_state(self._db, round_number)
+            round_intake(self._db, round_number)
             pairs = round_pairs(self._db, round_number)
             if not only_unlabelled:
                 return pairs
@@ -296,10 +296,11 @@ class LabelStore:
             }
         return [pair for pair in pairs if pair.pair_id not in labelled]
 
-    def _counting(self, round_number: int) -> tuple[RoundState, int, list[StoredLabel]]:
-        """The round's state, number of pairs and labels that count (store order), together."""
+    def _counting(self, round_number: int) -> tuple[Intake, int, list[StoredLabel]]:
+        """Whether the round takes answers, its number of pairs and the labels that count
+        (store order), together."""
         with self._lock:
-            state = round_state(self._db, round_number)
+            intake = round_intake(self._db, round_number)
             (pairs,) = self._db.execute(
                 "SELECT COUNT(*) FROM pairs WHERE round = ?", (round_number,)
             ).fetchone()
@@ -308,7 +309,7 @@ class LabelStore:
                 "ORDER BY l.sequence",
                 (round_number,),
             ).fetchall()
-        return state, pairs, [stored_label(row) for row in rows]
+        return intake, pairs, [stored_label(row) for row in rows]
 
     @staticmethod
     def _votes(labels: Sequence[StoredLabel]) -> dict[RoundPair, list[Vote]]:
@@ -322,7 +323,7 @@ class LabelStore:
 
         Withdrawn answers are no votes; a pair whose answers were all withdrawn is not listed.
         """
-        _state, _pairs, labels = self._counting(round_number)
+        _intake, _pairs, labels = self._counting(round_number)
         votes = self._votes(labels)
         resolved = []
         for pair in sorted(votes, key=lambda p: p.pair_id):
@@ -340,11 +341,11 @@ class LabelStore:
     def progress(self, round_number: int, annotator_id: str | None = None) -> RoundProgress:
         """Counts of pairs, labels, annotators and disagreements for the round, withdrawn labels
         left out; ``annotator_labels``: the labels of ``annotator_id`` (0 when None)."""
-        state, pairs, labels = self._counting(round_number)
+        intake, pairs, labels = self._counting(round_number)
         votes = self._votes(labels)
         return RoundProgress(
             round=round_number,
-            state=state,
+            intake=intake,
             pairs=pairs,
             labelled_pairs=len(votes),
             labels=len(labels),
@@ -354,7 +355,7 @@ class LabelStore:
         )
 
     def rounds(self) -> list[RoundInfo]:
-        """Every round by number, with its state, times and number of pairs."""
+        """Every round by number: whether it takes answers, its times and number of pairs."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT r.round, r.state, r.opened_at_ms, r.closed_at_ms, "
@@ -362,7 +363,7 @@ class LabelStore:
                 "FROM rounds r ORDER BY r.round"
             ).fetchall()
         return [
-            RoundInfo(number, RoundState(state), opened, closed, pairs)
+            RoundInfo(number, Intake(state), opened, closed, pairs)
             for number, state, opened, closed, pairs in rows
         ]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from services.common.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
 from services.labels.records import (
     ImagePair,
+    Intake,
     LabelSubmission,
     RoundPair,
-    RoundState,
     StoredLabel,
     SubmitOutcome,
     SubmitReceipt,
@@ -24,7 +24,7 @@ from services.labels.rows import (
     insert_label,
     label_by_key,
     pair_by_images,
-    round_state,
+    round_intake,
 )
 
 
@@ -56,7 +56,7 @@ def submit_one(
     ``where`` names the label in messages (``label 3``).
     """
     try:
-        state = round_state(db, label.round)
+        intake = round_intake(db, label.round)
     except NotFoundError as exc:
         raise NotFoundError(f"{where}: {exc}") from exc
     pair = _resolve_pair(db, label, where)
@@ -79,7 +79,7 @@ def submit_one(
                 "a different label; use a new key for a new answer"
             )
         return SubmitReceipt(SubmitOutcome.DUPLICATE, stored, first_for_pair=False)
-    if state is RoundState.CLOSED:
+    if intake is Intake.CLOSED:
         raise FailedPreconditionError(
             f"{where}: round {label.round} is closed and takes no more labels"
         )

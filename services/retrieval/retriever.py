@@ -4,8 +4,10 @@ The model version of an index is stored with the index (search's BuildOptions.mo
 comes back with every GetIndexInfo and Search answer. An image query is embedded with the model
 of the index last seen serving; when the Search answer says the index (and so its model) changed
 in between, the query is embedded again with the new model and searched again, so no answer
-mixes the vectors of two models. A query by archive id goes to Search as the id: the search
-service reads the stored vector from the same index version it searches, in the same call.
+mixes the vectors of two models. A query by archive id goes to the index as the id: its stored
+vector is read from the same index version that is searched, in the same call. The index is
+reached through an IndexAccess (services/retrieval/index_access.py): the search service, or a
+Milvus server read directly.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annealpb.search.v1 import search_pb2
 from services.common.errors import FailedPreconditionError, UnavailableError
 from services.retrieval.embedding_client import EmbeddingClient, ModelNotLoadedError
+from services.retrieval.index_access import IndexAccess
 from services.retrieval.query import Query
-from services.retrieval.search_client import SearchClient
+from services.search.search_result import Hit, SearchResult
 
 MAX_ATTEMPTS = 3
 
@@ -30,7 +32,7 @@ TimeLeft = Callable[[], float | None]
 class Answer:
     """The ranked hits of one query and the index that produced them."""
 
-    hits: list[search_pb2.Hit]
+    hits: list[Hit]
     index_version: int
     model_version: str
 
@@ -48,9 +50,9 @@ class _Vectors:
 class Retriever:
     """Stateless apart from a hint: the model version of the index seen serving last."""
 
-    def __init__(self, embedding: EmbeddingClient, search: SearchClient) -> None:
+    def __init__(self, embedding: EmbeddingClient, index: IndexAccess) -> None:
         self._embedding = embedding
-        self._search = search
+        self._index = index
         self._model_hint: str | None = None
 
     def retrieve(self, queries: Sequence[Query], time_left: TimeLeft) -> list[Answer]:
@@ -70,36 +72,36 @@ class Retriever:
                 raise
             k = max(query.search_k for query in queries)
             try:
-                reply = self._search.search(vectors.matrix, vectors.image_ids, k, time_left())
+                result = self._index.search(vectors.matrix, vectors.image_ids, k, time_left())
             except ValueError:
                 # A dimension mismatch is the query's fault only if the model did not change.
                 if vectors.models and self._model_changed(vectors.models, time_left):
                     continue
                 raise
-            self._model_hint = reply.model_version
-            if not reply.model_version or vectors.models <= {reply.model_version}:
-                # Search answers the vector rows first, then the image ids.
+            self._model_hint = result.model_version
+            if not result.model_version or vectors.models <= {result.model_version}:
+                # The index answers the vector rows first, then the image ids.
                 order = sorted(range(len(queries)), key=lambda i: queries[i].image_id is not None)
-                answers = dict(zip(order, reply.results, strict=True))
-                return [self._answer(q, answers[i], reply) for i, q in enumerate(queries)]
+                answers = dict(zip(order, result.hits, strict=True))
+                return [self._answer(q, answers[i], result) for i, q in enumerate(queries)]
         raise UnavailableError(
             f"the serving index kept changing its model during the query ({MAX_ATTEMPTS} tries);"
             " retry"
         )
 
     def _model_changed(self, used: frozenset[str], time_left: TimeLeft) -> bool:
-        info = self._search.index_info(time_left())
-        self._model_hint = info.model_version if info.has_index else None
-        return bool(info.has_index) and used != {info.model_version}
+        model = self._index.serving_model(time_left())
+        self._model_hint = model
+        return model is not None and used != {model}
 
     def _serving_model(self, time_left: TimeLeft) -> str:
         if self._model_hint is None:
-            info = self._search.index_info(time_left())
-            if not info.has_index:
+            model = self._index.serving_model(time_left())
+            if model is None:
                 raise FailedPreconditionError(
                     "no index is serving yet; the coordinator builds one at start-up, retry then"
                 )
-            self._model_hint = info.model_version
+            self._model_hint = model
         return self._model_hint
 
     def _vectors(self, queries: Sequence[Query], time_left: TimeLeft) -> _Vectors:
@@ -136,12 +138,8 @@ class Retriever:
         return np.stack(rows)
 
     @staticmethod
-    def _answer(
-        query: Query, found: search_pb2.QueryHits, reply: search_pb2.SearchResponse
-    ) -> Answer:
+    def _answer(query: Query, found: list[Hit], result: SearchResult) -> Answer:
         hits = [
-            hit
-            for hit in found.hits
-            if not (query.excludes_self and hit.image_id == query.image_id)
+            hit for hit in found if not (query.excludes_self and hit.image_id == query.image_id)
         ]
-        return Answer(hits[: query.k], reply.index_version, reply.model_version)
+        return Answer(hits[: query.k], result.version, result.model_version)

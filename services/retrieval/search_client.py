@@ -1,4 +1,5 @@
-"""Calls to the search service, with downstream errors turned into the project's exceptions."""
+"""The serving index through the search service (an IndexAccess), with downstream errors turned
+into the project's exceptions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.common.shown import shown
 from services.retrieval.downstream import downstream_error, status_of
+from services.search.search_result import Hit, SearchResult
 
 
 class SearchClient:
@@ -18,11 +20,15 @@ class SearchClient:
     def __init__(self, channel: grpc.Channel) -> None:
         self._stub = search_pb2_grpc.SearchServiceStub(channel)
 
-    def index_info(self, timeout_s: float | None) -> search_pb2.GetIndexInfoResponse:
+    def close(self) -> None:
+        """Nothing to release: the channel is the caller's to close."""
+
+    def serving_model(self, timeout_s: float | None) -> str | None:
         try:
-            return self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
+            info = self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
         except grpc.RpcError as exc:
             raise downstream_error(exc, "search service GetIndexInfo") from exc
+        return info.model_version if info.has_index else None
 
     def search(
         self,
@@ -30,7 +36,7 @@ class SearchClient:
         image_ids: Sequence[tuple[str, str]],
         k: int,
         timeout_s: float | None,
-    ) -> search_pb2.SearchResponse:
+    ) -> SearchResult:
         """One Search call: the rows of ``vectors``, then the archive images of ``image_ids``.
 
         ``image_ids`` are ``(label, image id)`` pairs; the search service reads their stored
@@ -44,9 +50,11 @@ class SearchClient:
             image_ids=[image_id for _, image_id in image_ids],
         )
         try:
-            return self._stub.Search(request, timeout=timeout_s)
+            reply = self._stub.Search(request, timeout=timeout_s)
         except grpc.RpcError as exc:
             raise downstream_error(exc, _which_failed(exc, image_ids)) from exc
+        hits = [[Hit(h.image_id, h.score, h.metadata) for h in row.hits] for row in reply.results]
+        return SearchResult(reply.index_version, reply.model_version, hits)
 
 
 def _which_failed(exc: grpc.RpcError, image_ids: Sequence[tuple[str, str]]) -> str:

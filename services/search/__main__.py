@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -19,22 +18,11 @@ from services.search.server import create_server
 from services.search.settings import SearchSettings
 
 
-def _milvus_token(path: str) -> str:
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise SystemExit(
-            f"error: cannot read the Milvus token file {path}: {exc.strerror}"
-        ) from None
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["search"]
     settings = SearchSettings.read(argv)
-    token = _milvus_token(settings.milvus_token_file)
-    if settings.milvus_uri.endswith(".db"):
+    milvus = settings.milvus
+    if milvus.is_lite:
         # Milvus Lite 3 runs inside this process and searches FLAT with numpy. Its BLAS threads
         # spin on the other cores and make no search faster (2 cores, 2,100 x 128, 16 queries:
         # 11-13 ms either way, 22 ms of CPU with 2 threads, 13 ms with 1): with one, that CPU
@@ -44,9 +32,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         index_type=settings.index_type.upper(),
         metric=settings.metric.upper(),
         build_params=settings.index_params,
-        search_params=settings.search_params,
+        search_params=milvus.search_params,
+        retire_grace_s=0.0 if milvus.is_lite else settings.retire_grace,
     )
-    manager = IndexManager.open(settings.milvus_uri, config, token=token)
+    manager = IndexManager.open(milvus.uri, config, token=milvus.token())
     # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
     # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.
     gc.freeze()

@@ -48,6 +48,12 @@ class CollectionLayout:
     def collection(self, version: int) -> str:
         return f"{self._prefix}_v{version}"
 
+    def serving_collection(self, client: MilvusClient) -> str | None:
+        """The collection the alias points at now, or None if there is no alias yet."""
+        if self.alias not in client.list_aliases().get("aliases", []):
+            return None
+        return str(client.describe_alias(self.alias)["collection_name"])
+
     def version_of(self, collection: str) -> int | None:
         """The version a collection holds, or None if it is not one of ours."""
         match = self._pattern.fullmatch(collection)

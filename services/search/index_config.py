@@ -27,6 +27,10 @@ class IndexConfig:
     milvus_timeout_s: float = 120.0
     """Longest wait for one Milvus call of a build (a load waits for the collection to load):
     a server that hangs fails the build (counted, old index serving) instead of holding it."""
+    retire_grace_s: float = 0.0
+    """How long a retired version stays after its last query here finished: readers of the
+    same Milvus server outside this process (retrieval reading it directly) see a swap within
+    their refresh period, so the system sets this above that period (services/search)."""
     rows_in_memory_max_bytes: int = 256 * 1024 * 1024
     """A version whose vectors take at most this much (float32) is also held in memory, which
     answers look-ups by image id and hit metadata without Milvus; 0 keeps none. During a
@@ -41,6 +45,8 @@ class IndexConfig:
             raise ValueError(f"prefix {self.prefix!r} must be letters, digits and _")
         if self.insert_batch < 1:
             raise ValueError(f"insert_batch must be at least 1, got {self.insert_batch}")
+        if self.retire_grace_s < 0:
+            raise ValueError(f"retire_grace_s must be 0 or more, got {self.retire_grace_s}")
         if self.rows_in_memory_max_bytes < 0:
             raise ValueError(
                 f"rows_in_memory_max_bytes must be 0 or more, got {self.rows_in_memory_max_bytes}"

@@ -4,65 +4,47 @@ Each version N is its own collection ``<prefix>_v<N>``; the alias ``<prefix>_cur
 the serving one, so the serving version survives a restart. A new version is built, loaded and
 verified before the alias moves to it; the old collection is dropped once the queries that
 started on it have finished. Queries resolve the serving version once, at their start, and read
-that collection by name, so every answer comes from exactly one version. Versions small enough
-(IndexConfig.rows_in_memory_max_bytes) are also held in memory: look-ups by image id and hit
-metadata come from there, searches still go to Milvus.
+that collection by name, so every answer comes from exactly one version. Queries themselves go
+through an IndexReader (services/search/index_reader.py), which the retrieval service also uses
+when it reads a Milvus server directly; for those readers a retired version stays
+IndexConfig.retire_grace_s after it drained, so they see the swap before the drop.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from pathlib import Path
 
 import numpy as np
-from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from services.common.shown import shown
-from services.search.collection_layout import (
-    ID_FIELD,
-    METADATA_FIELD,
-    CollectionLayout,
-    check_image_id,
-)
+from services.search.collection_layout import CollectionLayout
 from services.search.errors import (
     BackendUnavailableError,
     StaleVersionError,
-    UnknownImageError,
     UnknownVersionError,
     VersionExistsError,
 )
 from services.search.index_builder import IndexBuilder, check_build_input
 from services.search.index_config import IndexConfig
+from services.search.index_reader import IndexReader
 from services.search.index_version import IndexVersion, describe_version
+from services.search.milvus_connection import MilvusConnection
 from services.search.query_checks import as_queries, check_k
 from services.search.retry import RetryPolicy
-from services.search.search_result import Hit, SearchResult, StoredVector
+from services.search.search_result import SearchResult, StoredVector
 from services.search.serving_slot import ServingSlot
-from services.search.stored_rows import StoredRows, rows_bytes
+from services.search.stored_rows import StoredRows
 from services.search.vector_export import (
-    DEFAULT_EXPORT_BATCH,
     ExportBatch,
     check_batch_size,
     export_batches,
 )
-from services.search.vector_lookup import query_rows
 
 log = logging.getLogger(__name__)
-
-
-def milvus_client(uri: str, token: str = "") -> MilvusClient:
-    """A client for ``uri``: a path ending in ``.db`` opens Milvus Lite, else a server URI.
-
-    ``token`` (``user:password`` or an API key) authenticates to a server with authorisation on.
-    """
-    if uri.endswith(".db"):
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        return MilvusClient(uri)
-    return MilvusClient(uri, token=token)
 
 
 class IndexManager:
@@ -74,16 +56,17 @@ class IndexManager:
     """
 
     def __init__(
-        self, client: MilvusClient, config: IndexConfig, retry: RetryPolicy | None = None
+        self, connection: MilvusConnection, config: IndexConfig, retry: RetryPolicy | None = None
     ) -> None:
-        self._client = client
+        self._connection = connection
+        self._client = client = connection.client
+        self._reader = IndexReader(connection, config)
         self._config = config
         self._retry = retry or RetryPolicy()
         self._layout = CollectionLayout(config.prefix)
         self._builder = IndexBuilder(client, self._layout, config, self._retry)
         self._slot = ServingSlot()
         self._ready: dict[int, IndexVersion] = {}
-        self._memory: dict[int, StoredRows] = {}
         self._build_lock = threading.Lock()
         self._swap_lock = threading.Lock()
         self._retirements: list[threading.Thread] = []
@@ -93,8 +76,8 @@ class IndexManager:
     def open(
         cls, uri: str, config: IndexConfig, retry: RetryPolicy | None = None, token: str = ""
     ) -> IndexManager:
-        """A manager on a new client for ``uri`` (see :func:`milvus_client`)."""
-        return cls(milvus_client(uri, token), config, retry)
+        """A manager on a new connection to ``uri`` (see :meth:`MilvusConnection.open`)."""
+        return cls(MilvusConnection.open(uri, token), config, retry)
 
     @property
     def config(self) -> IndexConfig:
@@ -155,8 +138,7 @@ class IndexManager:
 
     def in_memory(self, version: int) -> bool:
         """Whether ``version``'s rows are held in memory (see IndexConfig)."""
-        with self._swap_lock:
-            return version in self._memory
+        return self._reader.in_memory(version)
 
     def in_flight(self, version: int) -> int:
         """Queries now running on ``version``."""
@@ -188,11 +170,10 @@ class IndexManager:
         with self._build_lock:
             self._check_new_version(version)
             built = self._builder.build(version, ids, matrix, rows_meta, model_version)
-            kept = StoredRows(built, ids, matrix, rows_meta) if self._fits(built) else None
+            if self._reader.fits(built):
+                self._reader.keep(StoredRows(built, ids, matrix, rows_meta))
             with self._swap_lock:
                 self._ready[version] = built
-                if kept is not None:
-                    self._memory[version] = kept
         log.info("built index version %d (%d vectors, dim %d)", version, built.count, built.dim)
         return built
 
@@ -245,7 +226,7 @@ class IndexManager:
             stale = [v for v in self._ready if v < version]
             retiring = [self._ready.pop(v) for v in stale]
             for item in [*retiring, *([old] if old else [])]:
-                self._memory.pop(item.version, None)
+                self._reader.forget(item.version)
         if old is not None:
             retiring.append(old)
         for item in retiring:
@@ -275,6 +256,8 @@ class IndexManager:
                 self._slot.in_flight(old.version),
                 self._config.drain_timeout_s,
             )
+        if self._config.retire_grace_s:
+            time.sleep(self._config.retire_grace_s)
         try:
             self._client.drop_collection(old.collection)
             log.info("dropped retired index version %d", old.version)
@@ -305,85 +288,26 @@ class IndexManager:
         queries = as_queries(vectors)
         if version is None:
             with self._slot.lease() as serving:
-                return self._search_on(serving, queries, k)
-        return self._search_on(version, queries, k)
-
-    def _search_on(self, version: IndexVersion, queries: np.ndarray, k: int) -> SearchResult:
-        self.check_dim(queries.shape[1], version)
-        with self._swap_lock:
-            rows = self._memory.get(version.version)
-        try:
-            found = self._client.search(
-                version.collection,
-                data=list(queries),
-                limit=k,
-                # [] would return every field, the vectors too (slow); the id is returned anyway.
-                output_fields=[ID_FIELD] if rows else [METADATA_FIELD],
-                search_params={
-                    "metric_type": version.metric,
-                    "params": dict(self._config.search_params),
-                },
-            )
-        except MilvusException as exc:
-            raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
-        sign = 1.0 if version.metric != "L2" else -1.0
-        hits = [
-            [
-                Hit(
-                    str(h.id),
-                    sign * float(h.distance),
-                    rows.metadata_of(str(h.id)) if rows else h["entity"][METADATA_FIELD],
-                )
-                for h in row
-            ]
-            for row in found
-        ]
-        return SearchResult(version.version, version.model_version, hits)
+                return self._reader.search(serving, queries, k)
+        return self._reader.search(version, queries, k)
 
     def vectors_of(self, version: IndexVersion, image_ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``image_ids`` in ``version`` (held by the caller), in order.
 
-        From memory where the version is held there, else one Milvus query. UnknownImageError
-        (NOT_FOUND) names the first id the version does not hold.
+        See :meth:`IndexReader.vectors_of`.
         """
-        return self._rows(version, image_ids).vectors_of(image_ids)
+        return self._reader.vectors_of(version, image_ids)
 
     def get_vector(self, image_id: str) -> StoredVector:
         """The stored vector and metadata of ``image_id`` in the serving version."""
         with self._slot.lease() as serving:
-            return self._rows(serving, [image_id]).stored(image_id)
-
-    def _rows(self, version: IndexVersion, image_ids: Sequence[str]) -> StoredRows:
-        for image_id in image_ids:
-            if not image_id:
-                raise ValueError("image_id is empty; name an image of the index")
-            try:
-                check_image_id(image_id)
-            except ValueError as exc:
-                raise UnknownImageError(f"no image {shown(image_id)} in the index: {exc}") from exc
-        with self._swap_lock:
-            rows = self._memory.get(version.version)
-        return rows if rows is not None else query_rows(self._client, version, image_ids)
-
-    def _fits(self, version: IndexVersion) -> bool:
-        return rows_bytes(version.count, version.dim) <= self._config.rows_in_memory_max_bytes
-
-    @staticmethod
-    def check_dim(dim: int, serving: IndexVersion) -> None:
-        """ValueError (INVALID_ARGUMENT) unless queries of dimension ``dim`` fit ``serving``."""
-        if dim != serving.dim:
-            raise ValueError(
-                f"query vectors have dimension {dim}, but index version {serving.version}"
-                f" holds vectors of dimension {serving.dim}"
-            )
+            return self._reader.stored(serving, image_id)
 
     # -- start-up and shutdown --------------------------------------------------------------
 
     def _recover(self) -> None:
         alias = self._layout.alias
-        serving_name: str | None = None
-        if alias in self._client.list_aliases().get("aliases", []):
-            serving_name = self._client.describe_alias(alias)["collection_name"]
+        serving_name = self._layout.serving_collection(self._client)
         for name in self.collections():
             if name != serving_name:
                 log.info("dropping %s: not the serving version at start-up", name)
@@ -398,16 +322,14 @@ class IndexManager:
             )
         self._retry.run(f"load {serving_name}", lambda: self._client.load_collection(serving_name))
         serving = describe_version(self._client, version, serving_name)
-        if self._fits(serving):
-            try:
-                batches = export_batches(self._client, serving, DEFAULT_EXPORT_BATCH, True)
-                self._memory[version] = StoredRows.of_batches(serving, batches)
-            except BackendUnavailableError as exc:
-                log.warning("serving %s without its rows in memory: %s", serving_name, exc)
+        try:
+            self._reader.load(serving)
+        except BackendUnavailableError as exc:
+            log.warning("serving %s without its rows in memory: %s", serving_name, exc)
         self._slot.replace(serving)
         log.info("recovered serving index version %d", version)
 
     def close(self, timeout_s: float | None = None) -> None:
-        """Finish pending drops (up to ``timeout_s``) and close the Milvus client."""
+        """Finish pending drops (up to ``timeout_s``) and close the Milvus connection."""
         self.wait_retired(timeout_s)
-        self._client.close()
+        self._connection.close()

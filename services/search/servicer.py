@@ -17,6 +17,7 @@ from services.common.deadlines import time_left
 from services.search.batcher import SearchBatcher
 from services.search.errors import IndexBuildError
 from services.search.index_manager import IndexManager
+from services.search.index_reader import IndexReader
 from services.search.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
 from services.search.query_checks import check_k
 from services.search.search_result import Hit, SearchResult
@@ -87,7 +88,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             queries = stored
             if request.vectors:
                 given = vectors_matrix(request.vectors, "query vector")
-                self._manager.check_dim(given.shape[1], serving)
+                IndexReader.check_dim(given.shape[1], serving)
                 queries = np.concatenate([given, stored])
             return self._batcher.search(queries, request.k, timeout_s, serving)
 

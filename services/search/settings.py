@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 from services.common.setting import Setting, number, text
-from services.common.settings import MILVUS_URI, CommonSettings
+from services.common.settings import CommonSettings
+from services.search.milvus_settings import MilvusSettings, Params, json_object
 
-Params = Mapping[str, int | float | str]
+DEFAULT_RETIRE_GRACE_S = 5.0
 
-
-def _json_object(value: str) -> Params:
-    try:
-        parsed = json.loads(value or "{}")
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ValueError('expected a JSON object such as {"nprobe": 16}')
-    return parsed
-
-
-MILVUS_TOKEN_FILE = Setting(
-    "--milvus-token-file",
-    "ANNEAL_MILVUS_TOKEN_FILE",
-    "",
-    "file holding user:password for a Milvus server with authentication (empty: none)",
-    text,
-)
 INDEX_TYPE = Setting(
     "--index-type", "ANNEAL_INDEX_TYPE", "FLAT", "Milvus index type (FLAT, IVF_FLAT...)", text
 )
 INDEX_METRIC = Setting("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2", text)
 INDEX_PARAMS: Setting[Params] = Setting(
-    "--index-params", "ANNEAL_INDEX_PARAMS", {}, "JSON index build params", _json_object
+    "--index-params", "ANNEAL_INDEX_PARAMS", {}, "JSON index build params", json_object
 )
-SEARCH_PARAMS: Setting[Params] = Setting(
-    "--search-params", "ANNEAL_SEARCH_PARAMS", {}, "JSON search params", _json_object
+RETIRE_GRACE_S = Setting(
+    "--retire-grace",
+    "ANNEAL_INDEX_RETIRE_GRACE_S",
+    DEFAULT_RETIRE_GRACE_S,
+    "seconds a retired version stays after its queries here drained, for retrieval reading"
+    " a Milvus server directly (above its ANNEAL_INDEX_REFRESH_S); 0 with Milvus Lite",
+    number,
 )
 BATCH_WAIT_MS = Setting(
     "--batch-wait-ms",
@@ -53,10 +40,9 @@ BATCH_WAIT_MS = Setting(
 class SearchSettings(CommonSettings):
     service: ClassVar[str] = "search"
 
-    milvus_uri: str = MILVUS_URI.field()
-    milvus_token_file: str = MILVUS_TOKEN_FILE.field()
+    milvus: MilvusSettings
     index_type: str = INDEX_TYPE.field()
     metric: str = INDEX_METRIC.field()
     index_params: Mapping[str, int | float | str] = INDEX_PARAMS.field()
-    search_params: Mapping[str, int | float | str] = SEARCH_PARAMS.field()
+    retire_grace: float = RETIRE_GRACE_S.field()
     batch_wait_ms: float = BATCH_WAIT_MS.field()

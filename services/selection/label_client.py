@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import grpc
 
+from anneal.al.labelled_pairs import Answer
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from services.selection.round_record import SelectedPair
 
@@ -37,11 +38,9 @@ class LabelClient:
         request = labels_pb2.GetRoundProgressRequest(round=round_number)
         return int(self._stub.GetRoundProgress(request, timeout=timeout_s).labelled_pairs)
 
-    def resolved(
-        self, rounds: Iterable[int], timeout_s: float | None
-    ) -> list[tuple[str, str, bool]]:
+    def resolved(self, rounds: Iterable[int], timeout_s: float | None) -> list[Answer]:
         """(image_a, image_b, similar) of every resolved label of ``rounds``."""
-        out: list[tuple[str, str, bool]] = []
+        out: list[Answer] = []
         for number in rounds:
             request = labels_pb2.GetResolvedLabelsRequest(round=number)
             reply = self._stub.GetResolvedLabels(request, timeout=timeout_s)

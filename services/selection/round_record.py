@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from anneal.al.round_parameters import RoundParameters
+
 
 @dataclass(frozen=True)
 class SelectedPair:
@@ -17,12 +19,12 @@ class SelectedPair:
 
 @dataclass(frozen=True)
 class RoundArguments:
-    """What a round is opened with; the same arguments again make StartRound idempotent."""
+    """What a round is opened with: its number, the round's parameters (strategy, budget,
+    seed) and the index version whose embeddings it selects over (0: the serving one); the
+    same arguments again make StartRound idempotent."""
 
     round: int
-    strategy: str
-    budget: int
-    seed: int
+    parameters: RoundParameters
     index_version: int
 
 
@@ -36,12 +38,12 @@ class RoundRecord:
     selection_seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        a = self.arguments
+        a, p = self.arguments, self.arguments.parameters
         return {
             "round": a.round,
-            "strategy": a.strategy,
-            "budget": a.budget,
-            "seed": a.seed,
+            "strategy": p.strategy,
+            "budget": p.budget,
+            "seed": p.seed,
             "index_version": a.index_version,
             "pairs": [[p.image_a, p.image_b, p.score] for p in self.pairs],
             "created_at_ms": self.created_at_ms,
@@ -50,12 +52,9 @@ class RoundRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
-        arguments = RoundArguments(
-            round=int(data["round"]),
-            strategy=str(data["strategy"]),
-            budget=int(data["budget"]),
-            seed=int(data["seed"]),
-            index_version=int(data["index_version"]),
+        parameters = RoundParameters(
+            strategy=str(data["strategy"]), budget=int(data["budget"]), seed=int(data["seed"])
         )
+        arguments = RoundArguments(int(data["round"]), parameters, int(data["index_version"]))
         pairs = tuple(SelectedPair(str(a), str(b), float(s)) for a, b, s in data["pairs"])
         return cls(arguments, pairs, int(data["created_at_ms"]), float(data["selection_seconds"]))

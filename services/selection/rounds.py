@@ -13,18 +13,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
-from anneal.al.strategies import STRATEGIES, make_selector
+from anneal.al.labelled_pairs import LabelledPairs
+from anneal.al.strategies import make_selector
 from services.common.errors import AlreadyExistsError, NotFoundError
 from services.common.shown import shown
-from services.selection.archive_vectors import ArchiveVectors
 from services.selection.label_client import LabelClient
 from services.selection.round_record import RoundArguments, RoundRecord, SelectedPair
 from services.selection.round_store import RoundStore
 from services.selection.vector_source import VectorSource
-
-MAX_BUDGET = 10_000
 
 
 @dataclass(frozen=True)
@@ -36,30 +32,14 @@ class PendingPair:
 
 
 def check_arguments(arguments: RoundArguments) -> None:
-    """ValueError naming the first argument that cannot work."""
+    """ValueError naming the first argument that cannot work (the strategy and budget were
+    checked when the :class:`RoundParameters` were made)."""
     if arguments.round < 1:
         raise ValueError(f"rounds are numbered from 1, got {arguments.round}")
-    if arguments.strategy not in STRATEGIES:
-        raise ValueError(
-            f"unknown strategy {shown(arguments.strategy)}; choose from {', '.join(STRATEGIES)}"
-        )
-    if not 1 <= arguments.budget <= MAX_BUDGET:
-        raise ValueError(f"budget must be between 1 and {MAX_BUDGET} pairs, got {arguments.budget}")
     if arguments.index_version < 0:
         raise ValueError(
             f"index_version must be 0 (serving) or positive, got {arguments.index_version}"
         )
-
-
-def _labelled_rows(
-    vectors: ArchiveVectors, answers: list[tuple[str, str, bool]]
-) -> tuple[np.ndarray, np.ndarray]:
-    rows = vectors.rows()
-    known = [(rows[a], rows[b], s) for a, b, s in answers if a in rows and b in rows]
-    if not known:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool)
-    pairs = np.sort(np.array([(a, b) for a, b, _ in known], dtype=np.int64), axis=1)
-    return pairs, np.array([s for _, _, s in known], dtype=bool)
 
 
 class SelectionRounds:
@@ -94,16 +74,15 @@ class SelectionRounds:
 
     @staticmethod
     def _check_same(existing: RoundRecord, asked: RoundArguments) -> None:
-        stored = existing.arguments
-        same = (stored.strategy, stored.budget, stored.seed) == (
-            asked.strategy,
-            asked.budget,
-            asked.seed,
-        ) and asked.index_version in (0, stored.index_version)
+        stored, p = existing.arguments, existing.arguments.parameters
+        same = stored.parameters == asked.parameters and asked.index_version in (
+            0,
+            stored.index_version,
+        )
         if not same:
             raise AlreadyExistsError(
-                f"round {stored.round} was opened already with strategy {shown(stored.strategy)},"
-                f" budget {stored.budget}, seed {stored.seed}, index version"
+                f"round {stored.round} was opened already with strategy {shown(p.strategy)},"
+                f" budget {p.budget}, seed {p.seed}, index version"
                 f" {stored.index_version}; open the next round instead"
             )
 
@@ -111,21 +90,20 @@ class SelectionRounds:
         started = time.perf_counter()
         vectors = self._vectors.vectors(arguments.index_version, timeout_s)
         earlier = [r for r in self._store.rounds() if r < arguments.round]
-        labelled, similar = _labelled_rows(vectors, self._labels.resolved(earlier, timeout_s))
-        selector = make_selector(arguments.strategy, diversity_multiple=self._diversity_multiple)
-        rng = np.random.default_rng([arguments.seed, arguments.round])
-        chosen = selector.select(vectors.matrix, labelled, similar, arguments.budget, rng)
+        labelled = LabelledPairs.from_answers(
+            self._labels.resolved(earlier, timeout_s), vectors.rows()
+        )
+        parameters = arguments.parameters
+        selector = make_selector(parameters.strategy, diversity_multiple=self._diversity_multiple)
+        rng = parameters.generator(arguments.round)
+        chosen = selector.select(
+            vectors.matrix, labelled.pairs, labelled.similar, parameters.budget, rng
+        )
         pairs = tuple(
             SelectedPair(vectors.ids[int(a)], vectors.ids[int(b)], float(score))
             for (a, b), score in zip(chosen.pairs, chosen.scores, strict=True)
         )
-        resolved = RoundArguments(
-            arguments.round,
-            arguments.strategy,
-            arguments.budget,
-            arguments.seed,
-            vectors.version,
-        )
+        resolved = RoundArguments(arguments.round, parameters, vectors.version)
         return RoundRecord(resolved, pairs, int(time.time() * 1000), time.perf_counter() - started)
 
     def get(self, round_number: int) -> RoundRecord:

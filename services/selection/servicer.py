@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from anneal.al.round_parameters import RoundParameters
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.common.deadlines import outgoing_timeout
 from services.security.caller import current_caller
@@ -16,12 +17,12 @@ DOWNSTREAM_TIMEOUT_S = 120.0
 
 
 def _info(record: RoundRecord, labelled: int) -> selection_pb2.RoundInfo:
-    a = record.arguments
+    a, p = record.arguments, record.arguments.parameters
     return selection_pb2.RoundInfo(
         round=a.round,
-        strategy=a.strategy,
-        budget=a.budget,
-        seed=a.seed,
+        strategy=p.strategy,
+        budget=p.budget,
+        seed=p.seed,
         index_version=a.index_version,
         pairs=len(record.pairs),
         labelled_pairs=labelled,
@@ -40,9 +41,8 @@ class SelectionServicer(selection_pb2_grpc.SelectionServiceServicer):
         self, request: selection_pb2.StartRoundRequest, context: grpc.ServicerContext
     ) -> selection_pb2.StartRoundResponse:
         timeout = outgoing_timeout(context, DOWNSTREAM_TIMEOUT_S)
-        arguments = RoundArguments(
-            request.round, request.strategy, request.budget, request.seed, request.index_version
-        )
+        parameters = RoundParameters(request.strategy, request.budget, request.seed)
+        arguments = RoundArguments(request.round, parameters, request.index_version)
         record, created = self._rounds.start(arguments, timeout)
         labelled = 0 if created else self._rounds.labelled_pairs(request.round, timeout)
         return selection_pb2.StartRoundResponse(

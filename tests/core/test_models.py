@@ -4,10 +4,12 @@ import numpy as np
 import torch
 
 from anneal.data.archive import Archive
+from anneal.data.image_io import read_image
 from anneal.models.efficientnet_lite import EfficientNetLite0
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import extract_features
 from anneal.models.head import ProjectionHead
+from anneal.models.model_version import ModelVersion
 
 
 def test_shipped_weights_load_strictly_and_give_finite_features():
@@ -49,11 +51,38 @@ def test_checkpoint_round_trip(tmp_path: Path):
     model = EmbeddingModel.create(dim=None)
     with torch.no_grad():
         model.head.linear.weight.mul_(0.5)
-    model.version = 3
+    model.version = ModelVersion.trained(3)
     model.save(tmp_path / "m.pt")
     loaded = EmbeddingModel.load(tmp_path / "m.pt", backbone=model.backbone)
-    assert loaded.version == 3
+    assert loaded.version == ModelVersion.trained(3)
     torch.testing.assert_close(loaded.head.linear.weight, model.head.linear.weight)
+
+
+def test_a_new_model_is_round_0_named_with_its_dimension():
+    assert str(EmbeddingModel.create(dim=8).version) == "round-0-d8"
+
+
+def test_checkpoints_that_hold_a_round_number_load_with_a_version(tmp_path: Path):
+    model = EmbeddingModel.create(dim=8)
+    for saved, expected in ((0, "round-0-d8"), (2, "round-2")):
+        model.save(tmp_path / "m.pt")
+        state = torch.load(tmp_path / "m.pt", weights_only=True)
+        torch.save({**state, "version": saved}, tmp_path / "old.pt")  # as written before
+        loaded = EmbeddingModel.load(tmp_path / "old.pt", backbone=model.backbone)
+        assert str(loaded.version) == expected
+
+
+def test_the_images_path_gives_the_features_path_numbers(tiny_archive: Path):
+    archive = Archive.from_folder(tiny_archive)
+    model = EmbeddingModel.create(dim=8)
+    features = extract_features(archive, model.backbone).features
+    model.head.init_pca(features)
+    images = [read_image(item.path) for item in archive.images]
+    by_features = model.embed_features(features)
+    np.testing.assert_allclose(model.embed_images(images), by_features, atol=1e-6)
+    resized_first = [model.backbone.resize(image) for image in images]  # as the workers do
+    np.testing.assert_allclose(model.embed_images(resized_first), by_features, atol=1e-6)
+    assert by_features.shape == (18, 8)
 
 
 def test_resnet_weights_from_a_local_file(tmp_path: Path):

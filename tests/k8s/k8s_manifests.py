@@ -55,15 +55,20 @@ def kubectl_path() -> Path:
 @functools.cache
 def render(overlay: str) -> tuple[Obj, ...]:
     """``kubectl kustomize k8s/overlays/<overlay>``, parsed into objects."""
+    return render_dir(K8S / "overlays" / overlay)
+
+
+def render_dir(folder: Path) -> tuple[Obj, ...]:
+    """``kubectl kustomize <folder>`` (a kustomization anywhere), parsed into objects."""
     result = subprocess.run(
-        [str(kubectl_path()), "kustomize", str(K8S / "overlays" / overlay)],
+        [str(kubectl_path()), "kustomize", str(folder)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"kubectl kustomize k8s/overlays/{overlay} failed:\n{result.stderr}")
+        pytest.fail(f"kubectl kustomize {folder} failed:\n{result.stderr}")
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
 

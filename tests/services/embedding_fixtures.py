@@ -19,7 +19,7 @@ from services.embedding.ray_session import connect_ray
 from services.embedding.worker_pool import WorkerPool
 
 WORKERS = 2
-INITIAL_VERSION = "round-0"
+INITIAL_VERSION = "pretrained"
 
 
 @functools.cache
@@ -31,12 +31,12 @@ def shared_pool() -> WorkerPool:
 
 @functools.cache
 def initial_model() -> ModelRecord:
-    """The pretrained round-0 model, loaded once into the shared pool."""
+    """The pretrained model (identity head), loaded once into the shared pool."""
     return ModelCatalog.start(shared_pool(), INITIAL_VERSION).resolve(INITIAL_VERSION)
 
 
 def fresh_catalog() -> ModelCatalog:
-    """A catalog over the shared pool that knows only the round-0 model (cheap: no loading)."""
+    """A catalog over the shared pool that knows only the pretrained model (cheap: no loading)."""
     return ModelCatalog(shared_pool(), initial_model())
 
 

@@ -31,6 +31,7 @@ from services.common.catalog import SERVICES
 from services.common.server import AnnealServer
 from services.embedding.model_catalog import ModelCatalog
 from services.embedding.server import create_server as embedding_server
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import create_server as retrieval_server
 from services.security.channels import ChannelSecurity
 from services.security.policy_matrix import Caller, Rpc, Verdict, verdict
@@ -63,7 +64,7 @@ class FuzzSystem:
         built = retrieval_server(
             "127.0.0.1:0",
             stack.service_channel("retrieval", "embedding"),
-            stack.service_channel("retrieval", "search"),
+            SearchClient(stack.service_channel("retrieval", "search")),
             security=stack.server_security("retrieval"),
         )
         self._serve(built)
@@ -73,7 +74,7 @@ class FuzzSystem:
         wait_for(stub, lambda reply: reply.serving_index_version == 1)  # archive indexed
         self._channels: dict[tuple[str, str], grpc.Channel] = {}
         self.hints = Hints(
-            strings=[*stack.ids[:4], "round-0", "round-0-d8"],
+            strings=[*stack.ids[:4], "pretrained", "round-0", "round-0-d8"],
             numbers=(0, 1, 2, 5),
             calls=self._valid_calls(),
         )

@@ -16,7 +16,12 @@ import pytest
 
 from annealpb.coordinator.v1 import coordinator_pb2, coordinator_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
-from services.common.call_retries import IDEMPOTENT, NOT_RETRIED
+from services.common.call_retries import (
+    IDEMPOTENT,
+    NOT_RETRIED,
+    SERVER_KEEPALIVE_OPTIONS,
+    channel_options,
+)
 from services.common.catalog import SERVICES
 from services.security.channels import ChannelSecurity
 
@@ -124,3 +129,15 @@ def test_the_policy_classifies_every_method_once() -> None:
         left = set(NOT_RETRIED.get(spec.full_service_name, ()))
         assert not retried & left, spec.name
         assert retried | left == set(methods), spec.name
+
+
+def test_servers_accept_the_keepalive_pings_channels_send() -> None:
+    client = dict(channel_options(wait_for_ready=True))
+    server = dict(SERVER_KEEPALIVE_OPTIONS)
+    assert client["grpc.keepalive_permit_without_calls"] == 1
+    assert server["grpc.keepalive_permit_without_calls"] == 1
+    # A server answers pings closer together than its minimum with GOAWAY too_many_pings.
+    assert (
+        server["grpc.http2.min_recv_ping_interval_without_data_ms"]
+        < client["grpc.keepalive_time_ms"]
+    )

@@ -17,6 +17,7 @@ from services.common.metrics import GRPC_COLLECTORS, metrics_registry
 from services.common.shown import cleaned, is_clean, shown
 from services.labels.server import create_server as labels_server
 from services.labels.store import LabelStore
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import create_server as retrieval_server
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
@@ -147,7 +148,7 @@ def test_overflowing_or_non_finite_vectors_are_refused_everywhere(
     assert f"vector of image {IDS[2]!r}" in (error.details() or "")
     nowhere = grpc.insecure_channel("127.0.0.1:1")
     retrieval = retrieval_pb2_grpc.RetrievalServiceStub(
-        serve(retrieval_server("127.0.0.1:0", nowhere, nowhere, security=INSECURE))
+        serve(retrieval_server("127.0.0.1:0", nowhere, SearchClient(nowhere), security=INSECURE))
     )
     request = retrieval_pb2.RetrieveRequest(
         query=retrieval_pb2.Query(vector=retrieval_pb2.Vector(values=values)), k=2

@@ -106,7 +106,7 @@ def test_settings_from_environment_and_flags() -> None:
         "",
         0,
     )
-    assert values.initial_model_version == "round-0"
+    assert values.initial_model_version == "pretrained"
     environ = {
         **insecure,
         "ANNEAL_RAY_ADDRESS": "ray://head:10001",

@@ -2,7 +2,7 @@
 
 Expected vectors come from calling EmbeddingModel directly on the decoded images: the service
 must give the same numbers. A dim-16 checkpoint with the identity head makes the version switch
-checkable by hand: its vector is the round-0 vector's first 16 values, renormalised.
+checkable by hand: its vector is the pretrained vector's first 16 values, renormalised.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from embedding_fixtures import (
 from anneal.data.image_io import decode_image
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.head import ProjectionHead
+from anneal.models.model_version import ModelVersion
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.metrics import grpc_service_registry
 from services.embedding.archive_images import ArchiveImages
@@ -89,7 +90,9 @@ def stub(start: Callable[..., Stub]) -> Stub:
 def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dim-16 head-only checkpoint whose head keeps the first 16 normalised features."""
     reference = reference_model()
-    model = EmbeddingModel(reference.backbone, ProjectionHead(1280, 16), "efficientnet-lite0", 1)
+    model = EmbeddingModel(
+        reference.backbone, ProjectionHead(1280, 16), "efficientnet-lite0", ModelVersion.trained(1)
+    )
     path = tmp_path_factory.mktemp("ckpt") / "small.pt"
     model.save(path)
     return path
@@ -171,7 +174,7 @@ def test_version_switch_load_and_unload(stub: Stub, small_checkpoint: Path) -> N
     default = list(stub.EmbedImages(embed_stream(IMAGES[:1])))
     assert default[0].model_version == INITIAL_VERSION  # the default is unchanged
 
-    # Another version of the same checkpoint becomes the default; round-0 stays loaded.
+    # Another version of the same checkpoint becomes the default; the pretrained model stays loaded.
     stub.LoadModel(
         embedding_pb2.LoadModelRequest(
             model_version="small-default", checkpoint_path=str(small_checkpoint), make_default=True

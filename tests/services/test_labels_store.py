@@ -17,8 +17,8 @@ from services.common.errors import (
 )
 from services.labels.records import (
     ImagePair,
+    Intake,
     LabelSubmission,
-    RoundState,
     SubmitOutcome,
     Withdrawal,
 )
@@ -123,7 +123,7 @@ def test_closed_round_refuses_new_labels_but_answers_retries(store: LabelStore) 
         store.submit([label("k2", annotator="ann2")])
     [retry] = store.submit([label("k1")])
     assert retry.outcome is SubmitOutcome.DUPLICATE
-    assert store.progress(1).state is RoundState.CLOSED
+    assert store.progress(1).intake is Intake.CLOSED
     with pytest.raises(NotFoundError):
         store.close_round(5)
 
@@ -389,7 +389,8 @@ def test_a_database_of_the_first_schema_is_upgraded_on_open_without_losing_label
         (3, 1, True, "ann1", "k3", 130, None),
     ]
     assert [lab.idempotency_key for lab in store.labels(2)] == ["k4"]
-    assert store.progress(2).state is RoundState.CLOSED
+    # The intake strings every earlier version stored ('open', 'closed') still read.
+    assert (store.progress(1).intake, store.progress(2).intake) == (Intake.OPEN, Intake.CLOSED)
     resolved = {
         r.pair.pair_id: (r.similar, r.votes_similar, r.votes_dissimilar)
         for r in store.resolved_labels(1)

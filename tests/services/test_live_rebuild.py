@@ -20,6 +20,7 @@ from round_helpers import Stack, answer, wait_for
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.demo.query_load import QueryLoad, retrieval_query
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import create_server as retrieval_server
 from services.security.principal import Role
 
@@ -49,7 +50,7 @@ def test_retrieve_never_fails_or_goes_back_while_two_rounds_swap_the_index(
     built = retrieval_server(
         "127.0.0.1:0",
         unused,
-        stack.service_channel("retrieval", "search"),
+        SearchClient(stack.service_channel("retrieval", "search")),
         security=stack.server_security("retrieval"),
     )
     retrieval = serve(built, stack.security.client(Role.READER))

@@ -20,9 +20,11 @@ from embedding_fixtures import INITIAL_VERSION, embed_stream, fresh_catalog, png
 from search_helpers import build_stream
 
 from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.model_version import ModelVersion
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from services.embedding.server import create_server as create_embedding_server
+from services.retrieval.search_client import SearchClient
 from services.retrieval.server import create_server as create_retrieval_server
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
@@ -64,7 +66,7 @@ def system(serve, tmp_path: Path) -> Iterator[System]:
     retrieval = Stub(
         serve(
             create_retrieval_server(
-                "127.0.0.1:0", embedding_channel, search_channel, security=INSECURE
+                "127.0.0.1:0", embedding_channel, SearchClient(search_channel), security=INSECURE
             )
         )
     )
@@ -208,7 +210,13 @@ def test_unavailable_downstream_is_unavailable(serve) -> None:
         probe.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{probe.getsockname()[1]}"
     channel = grpc.insecure_channel(dead)
-    stub = Stub(serve(create_retrieval_server("127.0.0.1:0", channel, channel, security=INSECURE)))
+    stub = Stub(
+        serve(
+            create_retrieval_server(
+                "127.0.0.1:0", channel, SearchClient(channel), security=INSECURE
+            )
+        )
+    )
     for request in (by_image(IMAGES[0], 3), by_id("a.png", 3), by_vector([1.0, 0.0], 3)):
         code, details = code_of(lambda request=request: stub.Retrieve(request, timeout=10))
         assert code == grpc.StatusCode.UNAVAILABLE, details
@@ -222,7 +230,9 @@ def test_image_queries_follow_the_model_of_the_serving_index(
     stub = serving.retrieval
     assert stub.Retrieve(by_image(IMAGES[1], 1)).model_version == INITIAL_VERSION  # warm hint
     reference = EmbeddingModel.create("efficientnet-lite0")
-    small = EmbeddingModel(reference.backbone, _head(16), "efficientnet-lite0", 1)
+    small = EmbeddingModel(
+        reference.backbone, _head(16), "efficientnet-lite0", ModelVersion.trained(1)
+    )
     small.save(tmp_path / "small.pt")
     for version in ("small", "small-b", "small-c"):
         serving.embedding.LoadModel(

@@ -162,7 +162,7 @@ def test_swap_drops_the_old_version_only_after_its_queries_drained(serving: Inde
 
 def test_failed_build_keeps_the_old_version_serving(serving: IndexManager) -> None:
     # A second manager on the same Milvus whose index type Milvus rejects: every build fails.
-    broken = IndexManager(serving._client, IndexConfig(index_type="NO_SUCH_INDEX"), FAST_RETRY)
+    broken = IndexManager(serving._connection, IndexConfig(index_type="NO_SUCH_INDEX"), FAST_RETRY)
     with pytest.raises(IndexBuildError, match="version 2 failed and was rolled back"):
         broken.build(2, IDS, VECTORS, META)
     assert serving.collections() == ["anneal_v1"]

@@ -151,7 +151,7 @@ def test_bad_builds_get_precise_codes(
 def test_failed_build_is_unavailable_counted_and_old_version_serves(
     serve, manager: IndexManager, serving_stub: search_pb2_grpc.SearchServiceStub
 ) -> None:
-    broken = IndexManager(manager._client, IndexConfig(index_type="NO_SUCH_INDEX"), FAST_RETRY)
+    broken = IndexManager(manager._connection, IndexConfig(index_type="NO_SUCH_INDEX"), FAST_RETRY)
     broken_stub = search_pb2_grpc.SearchServiceStub(
         serve(create_server("127.0.0.1:0", broken, security=INSECURE))
     )

@@ -32,6 +32,7 @@ from services.common.metrics import grpc_service_registry
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.metrics import COLLECTORS
+from services.search.milvus_connection import MilvusConnection
 from services.search.retry import RetryPolicy
 from services.search.server import create_server
 from services.security.server_security import ServerSecurity
@@ -96,7 +97,7 @@ def prefix(request: pytest.FixtureRequest) -> str:
 
 
 def serve_search(serve, client: FaultyMilvusClient, prefix: str) -> tuple[IndexManager, Stub]:
-    manager = IndexManager(client, IndexConfig(prefix=prefix), FAST_RETRY)
+    manager = IndexManager(MilvusConnection(client), IndexConfig(prefix=prefix), FAST_RETRY)
     return manager, Stub(serve(create_server("127.0.0.1:0", manager, security=INSECURE)))
 
 
@@ -207,7 +208,7 @@ def test_a_milvus_server_that_hangs_mid_build_fails_the_build_within_the_timeout
     server, client = own_server
     pid = server.server_proc.pid
     config = IndexConfig(milvus_timeout_s=3.0)
-    manager = IndexManager(client, config, FAST_RETRY)
+    manager = IndexManager(MilvusConnection(client), config, FAST_RETRY)
     stub = Stub(serve(create_server("127.0.0.1:0", manager, security=INSECURE)))
     build(stub, 1)
     client.inject("create_index", "anneal_v2", lambda _: os.kill(pid, signal.SIGSTOP))

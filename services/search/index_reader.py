@@ -1,0 +1,130 @@
+"""The query path over index versions: search one version, read its rows by image id.
+
+Shared by the search service (IndexManager) and the retrieval service when it reads a Milvus
+server directly (services/retrieval/direct_index.py), so both answer the same way. Rows of
+versions small enough (IndexConfig.rows_in_memory_max_bytes) are kept in memory: look-ups by
+image id and hit metadata come from there, searches always go to Milvus.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.common.shown import shown
+from services.search.collection_layout import check_image_id
+from services.search.errors import UnknownImageError
+from services.search.index_config import IndexConfig
+from services.search.index_version import IndexVersion
+from services.search.milvus_connection import MilvusConnection
+from services.search.search_result import Hit, SearchResult, StoredVector
+from services.search.stored_rows import StoredRows, rows_bytes
+from services.search.vector_export import DEFAULT_EXPORT_BATCH, export_batches
+from services.search.vector_lookup import query_rows
+
+
+class IndexReader:
+    """Searches and reads rows of the versions it is given; safe to call from many threads.
+
+    The caller says which version (and keeps it from being dropped meanwhile): the reader holds
+    no notion of a serving version.
+    """
+
+    def __init__(self, connection: MilvusConnection, config: IndexConfig) -> None:
+        self._connection = connection
+        self._config = config
+        self._lock = threading.Lock()
+        self._memory: dict[int, StoredRows] = {}
+
+    def fits(self, version: IndexVersion) -> bool:
+        """Whether ``version``'s rows are small enough to keep in memory."""
+        return rows_bytes(version.count, version.dim) <= self._config.rows_in_memory_max_bytes
+
+    def keep(self, rows: StoredRows) -> None:
+        """Answer look-ups and metadata of ``rows.version`` from ``rows`` from now on."""
+        with self._lock:
+            self._memory[rows.version.version] = rows
+
+    def load(self, version: IndexVersion) -> bool:
+        """Keep ``version``'s rows in memory if they fit, read from Milvus; True if kept.
+
+        A Milvus failure leaves the version served without its rows in memory (look-ups then
+        query Milvus); BackendUnavailableError is raised only to say so to the caller's log.
+        """
+        if not self.fits(version):
+            return False
+        batches = export_batches(self._connection.client, version, DEFAULT_EXPORT_BATCH, True)
+        self.keep(StoredRows.of_batches(version, batches))
+        return True
+
+    def forget(self, version: int) -> None:
+        with self._lock:
+            self._memory.pop(version, None)
+
+    def in_memory(self, version: int) -> bool:
+        with self._lock:
+            return version in self._memory
+
+    def search(self, version: IndexVersion, queries: np.ndarray, k: int) -> SearchResult:
+        """The k nearest stored images of each row of ``queries`` in ``version``, best first."""
+        self.check_dim(queries.shape[1], version)
+        with self._lock:
+            rows = self._memory.get(version.version)
+        found = self._connection.searcher.search(
+            version.collection,
+            queries,
+            k,
+            version.metric,
+            self._config.search_params,
+            with_metadata=rows is None,
+        )
+        sign = 1.0 if version.metric != "L2" else -1.0
+        hits = [
+            [
+                Hit(
+                    h.image_id,
+                    sign * h.distance,
+                    rows.metadata_of(h.image_id) if rows else (h.metadata or {}),
+                )
+                for h in row
+            ]
+            for row in found
+        ]
+        return SearchResult(version.version, version.model_version, hits)
+
+    def vectors_of(self, version: IndexVersion, image_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``image_ids`` in ``version``, in order.
+
+        From memory where the version is held there, else one Milvus query. UnknownImageError
+        (NOT_FOUND) names the first id the version does not hold.
+        """
+        return self._rows(version, image_ids).vectors_of(image_ids)
+
+    def stored(self, version: IndexVersion, image_id: str) -> StoredVector:
+        """The stored vector and metadata of ``image_id`` in ``version``."""
+        return self._rows(version, [image_id]).stored(image_id)
+
+    def _rows(self, version: IndexVersion, image_ids: Sequence[str]) -> StoredRows:
+        for image_id in image_ids:
+            if not image_id:
+                raise ValueError("image_id is empty; name an image of the index")
+            try:
+                check_image_id(image_id)
+            except ValueError as exc:
+                raise UnknownImageError(f"no image {shown(image_id)} in the index: {exc}") from exc
+        with self._lock:
+            rows = self._memory.get(version.version)
+        if rows is not None:
+            return rows
+        return query_rows(self._connection.client, version, image_ids)
+
+    @staticmethod
+    def check_dim(dim: int, version: IndexVersion) -> None:
+        """ValueError (INVALID_ARGUMENT) unless queries of dimension ``dim`` fit ``version``."""
+        if dim != version.dim:
+            raise ValueError(
+                f"query vectors have dimension {dim}, but index version {version.version}"
+                f" holds vectors of dimension {version.dim}"
+            )
