@@ -23,3 +23,8 @@ class ConfigError(ValueError):
 
 class StateError(RuntimeError):
     """Saved state is missing, incomplete or does not match the requested run."""
+
+
+class PartContractError(RuntimeError):
+    """An injected part returned something its base class promises it never returns (a bug in
+    the part, not in the caller's input: the services report it as INTERNAL)."""

@@ -52,8 +52,8 @@ class PairSelector:
                 "pairs); lower the budget or enlarge the pool (more neighbours or random pairs)"
             )
         ctx = SelectionContext(embeddings, pool, labelled, similar, rng)
-        scores = self.uncertainty.score(ctx)
-        picked = self.diversity.pick(ctx, scores, budget)
+        scores = self.uncertainty.checked_score(ctx)
+        picked = self.diversity.checked_pick(ctx, scores, budget)
         t2 = time.perf_counter()
         return Selection(
             pairs=pool[picked],

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from services.cli.setting_options import option
+from services.common.settings import STATE_DIR as STATE
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
@@ -30,9 +32,7 @@ CA = typer.Option(
     help="PEM CA certificate of the servers (default: the local CA under --state-dir)",
     show_default=False,
 )
-STATE_DIR = typer.Option(
-    Path("state"), "--state-dir", envvar="ANNEAL_STATE_DIR", help="state folder of `anneal serve`"
-)
+STATE_DIR = option(STATE, Path(STATE.default), "state folder of `anneal serve`")
 
 
 def _read(path: Path, what: str) -> str:

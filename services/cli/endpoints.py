@@ -6,14 +6,14 @@ import os
 
 import grpc
 
-from services.common.catalog import SERVICES
+from services.common.settings import ADDRESSES
 from services.security.channels import ChannelSecurity
 
 
 def default_address(name: str) -> str:
     """``ANNEAL_<NAME>_ADDR`` or ``127.0.0.1:<catalog port>``."""
-    env = f"ANNEAL_{name.upper()}_ADDR"
-    return os.environ.get(env) or f"127.0.0.1:{SERVICES[name].grpc_port}"
+    setting = ADDRESSES[name]
+    return os.environ.get(setting.env) or setting.default
 
 
 def channel(address: str, security: ChannelSecurity) -> grpc.Channel:

@@ -15,8 +15,11 @@ import typer
 from rich.table import Table
 
 from anneal.cli.console import output_console
+from services.cli.setting_options import option
 from services.cli.system_config import SystemConfig
 from services.cli.system_start import start_system
+from services.common.catalog import SERVICES
+from services.common.settings import ARCHIVE, MILVUS_URI, RAY_ADDRESS, STATE_DIR
 from services.security.principal import Role
 
 
@@ -25,18 +28,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(
-    archive: Path = typer.Option(..., envvar="ANNEAL_ARCHIVE", help="archive folder of images"),
-    state_dir: Path = typer.Option(Path("state"), envvar="ANNEAL_STATE_DIR", help="state folder"),
-    milvus_uri: str = typer.Option(
-        "", envvar="ANNEAL_MILVUS_URI", help="Milvus Lite file or server URI (default: in state)"
-    ),
-    ray_address: str = typer.Option(
-        "", envvar="ANNEAL_RAY_ADDRESS", help="Ray cluster (empty: local)"
-    ),
+    archive: Path = option(ARCHIVE, ..., "archive folder of images"),
+    state_dir: Path = option(STATE_DIR, Path(STATE_DIR.default), "state folder"),
+    milvus_uri: str = option(MILVUS_URI, "", "Milvus Lite file or server URI (default: in state)"),
+    ray_address: str = option(RAY_ADDRESS, "", "Ray cluster (empty: local)"),
     grpc_port_base: int = typer.Option(
-        50051, min=1, max=65000, help="retrieval's port; others follow"
+        SERVICES["retrieval"].grpc_port, min=1, max=65000, help="retrieval's port; others follow"
     ),
-    metrics_port_base: int = typer.Option(9101, min=1, max=65000, help="retrieval's metrics port"),
+    metrics_port_base: int = typer.Option(
+        SERVICES["retrieval"].metrics_port, min=1, max=65000, help="retrieval's metrics port"
+    ),
     feature_cache: str = typer.Option(".cache/features", help="backbone feature cache folder"),
     dim: int = typer.Option(128, min=0, help="embedding dimension (0: the backbone's)"),
     insecure: bool = typer.Option(

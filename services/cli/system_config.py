@@ -11,13 +11,39 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.catalog import HEALTH_PORT_OFFSET, INTERNAL_PORT_OFFSET, SERVICES
+from services.common.catalog import (
+    HEALTH_PORT_OFFSET,
+    INTERNAL_PORT_OFFSET,
+    SERVICES,
+    WEB_METRICS_PORT,
+    WEB_PORT,
+)
+from services.common.settings import (
+    ADDRESSES,
+    ARCHIVE,
+    EMBEDDING_DIM,
+    FEATURE_CACHE,
+    HOST,
+    LABEL_DB,
+    LOG_LEVEL,
+    METRICS_PORT,
+    MILVUS_URI,
+    PORT,
+    RAY_ADDRESS,
+    STATE_DIR,
+)
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
 from services.security.principal import Role
-
-WEB_PORT = 8080
-WEB_METRICS_OFFSET = 6
+from services.security.settings import (
+    HEALTH_PORT,
+    INSECURE,
+    INTERNAL_PORT,
+    TLS_CA,
+    TLS_CERT,
+    TLS_KEY,
+    TOKENS_FILE,
+)
 
 ORDER = ("search", "labels", "embedding", "selection", "retrieval", "coordinator")
 """Start order: the services others call come first."""
@@ -32,8 +58,8 @@ class SystemConfig:
     milvus_uri: str = ""
     ray_address: str = ""
     host: str = "127.0.0.1"
-    grpc_port_base: int = 50051
-    metrics_port_base: int = 9101
+    grpc_port_base: int = SERVICES["retrieval"].grpc_port
+    metrics_port_base: int = SERVICES["retrieval"].metrics_port
     feature_cache: str = ".cache/features"
     dim: int = 128
     log_level: str = "INFO"
@@ -52,7 +78,7 @@ class SystemConfig:
 
     @property
     def web_port(self) -> int:
-        """The web app's HTTP port: 8080 with the default port base, shifted with it."""
+        """The web app's HTTP port: the catalog's with the default port base, shifted with it."""
         return self.grpc_port_base - SERVICES["retrieval"].grpc_port + WEB_PORT
 
     @property
@@ -61,20 +87,21 @@ class SystemConfig:
 
     def web_environment(self) -> dict[str, str]:
         """The ``ANNEAL_*`` variables the web app is started with: the services' public ports."""
+        web_metrics = WEB_METRICS_PORT - SERVICES["retrieval"].metrics_port
         env = {
-            "ANNEAL_HOST": self.host,
-            "ANNEAL_PORT": str(self.web_port),
-            "ANNEAL_METRICS_PORT": str(self.metrics_port_base + WEB_METRICS_OFFSET),
-            "ANNEAL_LOG_LEVEL": self.log_level,
-            "ANNEAL_ARCHIVE": str(self.archive),
-            **{f"ANNEAL_{name.upper()}_ADDR": self.address(name) for name in SERVICES},
+            HOST.env: self.host,
+            PORT.env: str(self.web_port),
+            METRICS_PORT.env: str(self.metrics_port_base + web_metrics),
+            LOG_LEVEL.env: self.log_level,
+            ARCHIVE.env: str(self.archive),
+            **{ADDRESSES[name].env: self.address(name) for name in SERVICES},
         }
         if self.insecure:
-            return {**env, "ANNEAL_INSECURE": "true"}
+            return {**env, INSECURE.env: "true"}
         return {
             **env,
-            "ANNEAL_TLS_CA": str(self.security.ca),
-            "ANNEAL_TOKENS_FILE": str(self.security.tokens_file),
+            TLS_CA.env: str(self.security.ca),
+            TOKENS_FILE.env: str(self.security.tokens_file),
         }
 
     def internal_address(self, name: str) -> str:
@@ -93,36 +120,36 @@ class SystemConfig:
 
     def _security_environment(self, name: str) -> dict[str, str]:
         if self.insecure:
-            return {"ANNEAL_INSECURE": "true"}
+            return {INSECURE.env: "true"}
         certificate, key = self.security.certificate(name)
         return {
-            "ANNEAL_INTERNAL_PORT": str(self.port(name) + INTERNAL_PORT_OFFSET),
-            "ANNEAL_HEALTH_PORT": str(self.port(name) + HEALTH_PORT_OFFSET),
-            "ANNEAL_TLS_CERT": str(certificate),
-            "ANNEAL_TLS_KEY": str(key),
-            "ANNEAL_TLS_CA": str(self.security.ca),
-            "ANNEAL_TOKENS_FILE": str(self.security.tokens_file),
+            INTERNAL_PORT.env: str(self.port(name) + INTERNAL_PORT_OFFSET),
+            HEALTH_PORT.env: str(self.port(name) + HEALTH_PORT_OFFSET),
+            TLS_CERT.env: str(certificate),
+            TLS_KEY.env: str(key),
+            TLS_CA.env: str(self.security.ca),
+            TOKENS_FILE.env: str(self.security.tokens_file),
         }
 
     def environment(self, name: str) -> dict[str, str]:
         """The ``ANNEAL_*`` variables service ``name`` is started with."""
         milvus = self.milvus_uri or str(self.state_dir / "milvus.db")
         return {
-            "ANNEAL_HOST": self.host,
-            "ANNEAL_PORT": str(self.port(name)),
-            "ANNEAL_METRICS_PORT": str(self.metrics_port(name)),
-            "ANNEAL_LOG_LEVEL": self.log_level,
-            "ANNEAL_ARCHIVE": str(self.archive),
-            "ANNEAL_STATE_DIR": str(self.state_dir),
-            "ANNEAL_LABEL_DB": str(self.state_dir / "labels.db"),
-            "ANNEAL_MILVUS_URI": milvus,
-            "ANNEAL_RAY_ADDRESS": self.ray_address,
-            "ANNEAL_FEATURE_CACHE": self.feature_cache,
-            "ANNEAL_EMBEDDING_DIM": str(self.dim),
-            "ANNEAL_EMBEDDING_ADDR": self.internal_address("embedding"),
-            "ANNEAL_SEARCH_ADDR": self.internal_address("search"),
-            "ANNEAL_SELECTION_ADDR": self.internal_address("selection"),
-            "ANNEAL_LABELS_ADDR": self.internal_address("labels"),
+            HOST.env: self.host,
+            PORT.env: str(self.port(name)),
+            METRICS_PORT.env: str(self.metrics_port(name)),
+            LOG_LEVEL.env: self.log_level,
+            ARCHIVE.env: str(self.archive),
+            STATE_DIR.env: str(self.state_dir),
+            LABEL_DB.env: str(self.state_dir / "labels.db"),
+            MILVUS_URI.env: milvus,
+            RAY_ADDRESS.env: self.ray_address,
+            FEATURE_CACHE.env: self.feature_cache,
+            EMBEDDING_DIM.env: str(self.dim),
+            **{
+                ADDRESSES[peer].env: self.internal_address(peer)
+                for peer in ("embedding", "search", "selection", "labels")
+            },
             **self._security_environment(name),
         }
 

@@ -60,6 +60,11 @@ def _spec(name: str, grpc_port: int, metrics_port: int, grpc_service: str) -> Se
     )
 
 
+WEB_PORT = 8080
+"""The web app's HTTP port (``python -m services.web``; not a gRPC service, so not in SERVICES)."""
+WEB_METRICS_PORT = 9107
+"""The web app's Prometheus port."""
+
 SERVICES: Mapping[str, ServiceSpec] = MappingProxyType(
     {
         "retrieval": _spec("retrieval", 50051, 9101, "RetrievalService"),

@@ -1,31 +1,106 @@
-"""Service settings from command-line flags or ``ANNEAL_*`` environment variables, read once.
+"""The settings every service has, and those more than one process reads or sets.
 
-A flag wins over its environment variable, which wins over the default. Every service has the
-common settings of docs/architecture.md (host, port, metrics port, log level); a service adds
-its own with :meth:`SettingsParser.add`. Bad values stop the service at start-up with a message
-that names the flag and its variable.
+A service's settings are a frozen dataclass extending :class:`CommonSettings` with its own
+:meth:`Setting.field` s (``services/<name>/settings.py``), read once at start-up with
+``read``: a flag wins over its ``ANNEAL_*`` variable, which wins over the default
+(services/common/setting.py). The common settings are those of docs/architecture.md (host, port,
+metrics port, log level, security); the ports default to the service's catalog entry. The
+declarations below are also the ones the CLI sets or takes (services/cli/), so each variable is
+named once.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
 
-from services.common.catalog import ServiceSpec
-from services.security.settings import SecuritySettings, boolean
+from services.common.catalog import SERVICES, ServiceSpec
+from services.common.setting import (
+    Setting,
+    integer,
+    log_level,
+    port_number,
+    read_settings,
+    text,
+)
+from services.security.settings import HEALTH_PORT, INTERNAL_PORT, SecuritySettings
+
+HOST = Setting("--host", "ANNEAL_HOST", "127.0.0.1", "address to listen on", text)
+PORT = Setting("--port", "ANNEAL_PORT", 0, "gRPC port (0: a free one)", port_number)
+METRICS_PORT = Setting(
+    "--metrics-port",
+    "ANNEAL_METRICS_PORT",
+    0,
+    "Prometheus /metrics port (0: a free one)",
+    port_number,
+)
+LOG_LEVEL = Setting(
+    "--log-level", "ANNEAL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level
+)
+
+ARCHIVE = Setting("--archive", "ANNEAL_ARCHIVE", "", "archive folder", text)
+STATE_DIR = Setting("--state-dir", "ANNEAL_STATE_DIR", "state", "state folder", text)
+BACKBONE = Setting("--backbone", "ANNEAL_BACKBONE", "efficientnet-lite0", "backbone name", text)
+LABEL_DB = Setting(
+    "--label-db", "ANNEAL_LABEL_DB", "state/labels.db", "SQLite file of the label store", text
+)
+MILVUS_URI = Setting(
+    "--milvus-uri",
+    "ANNEAL_MILVUS_URI",
+    "state/milvus.db",
+    "Milvus Lite file (*.db) or server URI (http://host:19530)",
+    text,
+)
+RAY_ADDRESS = Setting(
+    "--ray-address",
+    "ANNEAL_RAY_ADDRESS",
+    "",
+    "Ray cluster (ray://host:10001); empty = local Ray",
+    text,
+)
+FEATURE_CACHE = Setting(
+    "--feature-cache", "ANNEAL_FEATURE_CACHE", ".cache/features", "backbone feature cache", text
+)
 
 
-@dataclass(frozen=True)
+def _dimension(value: str) -> int | None:
+    dim = integer(value)
+    return dim if dim > 0 else None
+
+
+EMBEDDING_DIM: Setting[int | None] = Setting(
+    "--dim", "ANNEAL_EMBEDDING_DIM", 128, "embedding dimension (0: the backbone's)", _dimension
+)
+
+ADDRESSES: Mapping[str, Setting[str]] = MappingProxyType(
+    {
+        name: Setting(
+            f"--{name}-addr",
+            f"ANNEAL_{name.upper()}_ADDR",
+            f"127.0.0.1:{spec.grpc_port}",
+            f"{name} service host:port",
+            text,
+        )
+        for name, spec in SERVICES.items()
+    }
+)
+"""``ANNEAL_<NAME>_ADDR``: where a service is called (default: its catalog port on loopback)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class CommonSettings:
-    """Settings every service has."""
+    """Settings every service has; a subclass names its service (``service``) and adds its own."""
 
-    host: str
-    port: int
-    metrics_port: int
-    log_level: str
+    service: ClassVar[str]
+    own_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    """Defaults this service gives some shared settings, by variable (e.g. no Milvus URI)."""
+
+    host: str = HOST.field()
+    port: int = PORT.field()
+    metrics_port: int = METRICS_PORT.field()
+    log_level: str = LOG_LEVEL.field()
     security: SecuritySettings
 
     @property
@@ -33,127 +108,28 @@ class CommonSettings:
         """``host:port`` to bind the gRPC server to."""
         return f"{self.host}:{self.port}"
 
+    @classmethod
+    def spec(cls) -> ServiceSpec:
+        return SERVICES[cls.service]
 
-def _log_level(value: str) -> str:
-    level = value.upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise argparse.ArgumentTypeError(
-            f"unknown log level {value!r}; use DEBUG, INFO, WARNING or ERROR"
-        )
-    return level
-
-
-def _port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535 (0 picks a free port)")
-    return port
-
-
-class SettingsParser:
-    """Declares a service's settings and parses them from argv and the environment."""
-
-    def __init__(self, spec: ServiceSpec, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = os.environ if environ is None else environ
-        self._parser = argparse.ArgumentParser(
+    @classmethod
+    def read(
+        cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Self:
+        """The settings from ``argv`` (default ``sys.argv[1:]``) and ``environ`` (default
+        ``os.environ``); SystemExit with one line naming a bad value's flag and variable."""
+        spec = cls.spec()
+        return read_settings(
+            cls,
+            argv,
+            environ,
             prog=" ".join(spec.command),
             description=f"ANNEAL {spec.name} service ({spec.full_service_name})",
+            defaults={
+                PORT.env: spec.grpc_port,
+                METRICS_PORT.env: spec.metrics_port,
+                INTERNAL_PORT.env: spec.internal_port,
+                HEALTH_PORT.env: spec.health_port,
+                **cls.own_defaults,
+            },
         )
-        self.add("--host", "ANNEAL_HOST", "127.0.0.1", "address to listen on")
-        self.add("--port", "ANNEAL_PORT", spec.grpc_port, "gRPC port (0: a free one)", _port)
-        self.add(
-            "--metrics-port",
-            "ANNEAL_METRICS_PORT",
-            spec.metrics_port,
-            "Prometheus /metrics port (0: a free one)",
-            _port,
-        )
-        self.add(
-            "--log-level", "ANNEAL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level
-        )
-        self.add(
-            "--internal-port",
-            "ANNEAL_INTERNAL_PORT",
-            spec.internal_port,
-            "mutual-TLS port for calls from other services (0: a free one)",
-            _port,
-        )
-        self.add(
-            "--health-port",
-            "ANNEAL_HEALTH_PORT",
-            spec.health_port,
-            "with TLS: plaintext port serving health only, for probes (0: a free one)",
-            _port,
-        )
-        self.add("--tls-cert", "ANNEAL_TLS_CERT", "", "PEM certificate of this service")
-        self.add("--tls-key", "ANNEAL_TLS_KEY", "", "PEM private key of this service")
-        self.add("--tls-ca", "ANNEAL_TLS_CA", "", "PEM CA bundle that verifies peers")
-        self.add("--tokens-file", "ANNEAL_TOKENS_FILE", "", "JSON file of hashed bearer tokens")
-        self.add(
-            "--token-reload-s",
-            "ANNEAL_TOKEN_RELOAD_S",
-            5.0,
-            "how often the tokens file is checked for changes, in seconds",
-            float,
-        )
-        self.add(
-            "--service-token-file",
-            "ANNEAL_SERVICE_TOKEN_FILE",
-            "",
-            "this service's own token, for calls to others when TLS is off",
-        )
-        self.add(
-            "--insecure",
-            "ANNEAL_INSECURE",
-            False,
-            "true: no TLS and no access control at all (debugging only)",
-            boolean,
-        )
-        self.add("--reflection", "ANNEAL_REFLECTION", True, "serve gRPC reflection", boolean)
-
-    def add(
-        self,
-        flag: str,
-        env: str,
-        default: Any,
-        help_text: str,
-        parse: Callable[[str], Any] = str,
-    ) -> None:
-        """Adds ``flag`` read from ``env`` when the flag is absent, else ``default``."""
-        from_env = self._environ.get(env)
-        self._parser.add_argument(
-            flag,
-            type=parse,
-            default=from_env if from_env is not None else default,
-            help=f"{help_text} (env {env}; default %(default)s)",
-        )
-
-    def parse(self, argv: Sequence[str] | None = None) -> argparse.Namespace:
-        """Parses ``argv`` (default ``sys.argv[1:]``); exits with status 2 on a bad value."""
-        return self._parser.parse_args(argv)
-
-
-def common_settings(values: argparse.Namespace) -> CommonSettings:
-    """The common settings out of a parsed namespace; SystemExit naming a bad combination."""
-    try:
-        security = SecuritySettings(
-            tls_cert=values.tls_cert,
-            tls_key=values.tls_key,
-            tls_ca=values.tls_ca,
-            tokens_file=values.tokens_file,
-            token_reload_s=values.token_reload_s,
-            service_token_file=values.service_token_file,
-            internal_port=values.internal_port,
-            health_port=values.health_port,
-            insecure=values.insecure,
-            reflection=values.reflection,
-        )
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    return CommonSettings(
-        host=values.host,
-        port=values.port,
-        metrics_port=values.metrics_port,
-        log_level=values.log_level,
-        security=security,
-    )

@@ -7,15 +7,16 @@ from pathlib import Path
 import typer
 
 from anneal.cli.console import output_console
+from services.cli.setting_options import option
 from services.cli.system_config import SystemConfig
+from services.common.catalog import SERVICES
+from services.common.settings import ARCHIVE
 from services.demo.driver import Demo, DemoSettings
 
 
 def demo(
-    archive: Path = typer.Option(
-        Path("../shared/data/ucmerced"),
-        envvar="ANNEAL_ARCHIVE",
-        help="labelled archive (class folders)",
+    archive: Path = option(
+        ARCHIVE, Path("../shared/data/ucmerced"), "labelled archive (class folders)"
     ),
     state_dir: Path = typer.Option(Path(".cache/demo/state"), help="state folder (emptied first)"),
     out: Path = typer.Option(Path("results/demo"), help="where the learning curve goes"),
@@ -25,8 +26,8 @@ def demo(
     feature_cache: Path = typer.Option(
         Path(".cache/features"), help="backbone feature cache (kept)"
     ),
-    grpc_port_base: int = typer.Option(50051, min=1, max=65000),
-    metrics_port_base: int = typer.Option(9101, min=1, max=65000),
+    grpc_port_base: int = typer.Option(SERVICES["retrieval"].grpc_port, min=1, max=65000),
+    metrics_port_base: int = typer.Option(SERVICES["retrieval"].metrics_port, min=1, max=65000),
 ) -> None:
     """Start the system on a labelled archive, run rounds with a simulated annotator under
     live query load, print per-round figures and write the learning curve."""

@@ -6,7 +6,6 @@ restore it (docs/deploy.md).
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -14,22 +13,12 @@ from pathlib import Path
 
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
-from services.common.settings import SettingsParser, common_settings
 from services.labels.backup import LabelBackup
 from services.labels.metrics import COLLECTORS
 from services.labels.schema import DamagedStoreError
 from services.labels.server import create_server
+from services.labels.settings import LabelSettings
 from services.labels.store import LabelStore
-
-DEFAULT_LABEL_DB = "state/labels.db"
-DEFAULT_BACKUP_KEEP = 7
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
 
 
 def open_store(path: str) -> LabelStore:
@@ -50,26 +39,10 @@ def open_store(path: str) -> LabelStore:
 
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["labels"]
-    parser = SettingsParser(spec)
-    parser.add("--label-db", "ANNEAL_LABEL_DB", DEFAULT_LABEL_DB, "SQLite file of the label store")
-    parser.add(
-        "--backup-dir",
-        "ANNEAL_LABELS_BACKUP_DIR",
-        "",
-        "folder of BackupLabels' copies (default: label-backups next to the label store)",
-    )
-    parser.add(
-        "--backup-keep",
-        "ANNEAL_LABELS_BACKUP_KEEP",
-        DEFAULT_BACKUP_KEEP,
-        "backups kept (the newest)",
-        _positive,
-    )
-    values = parser.parse(argv)
-    settings = common_settings(values)
-    store = open_store(values.label_db)
-    folder = Path(values.backup_dir or Path(values.label_db).parent / "label-backups")
-    backup = LabelBackup(store.path, folder, values.backup_keep)
+    settings = LabelSettings.read(argv)
+    store = open_store(settings.label_db)
+    folder = Path(settings.backup_dir or Path(settings.label_db).parent / "label-backups")
+    backup = LabelBackup(store.path, folder, settings.backup_keep)
     try:
         run_service(
             spec,

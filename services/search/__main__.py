@@ -10,44 +10,18 @@ from threadpoolctl import threadpool_limits
 
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
-from services.common.settings import SettingsParser, common_settings
 from services.search.batcher import SearchBatcher
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.metrics import COLLECTORS
-from services.search.milvus_settings import MilvusSettings, json_object
 from services.search.server import create_server
-
-DEFAULT_RETIRE_GRACE_S = 5.0
+from services.search.settings import SearchSettings
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["search"]
-    parser = SettingsParser(spec)
-    MilvusSettings.declare(parser)
-    parser.add("--index-type", "ANNEAL_INDEX_TYPE", "FLAT", "Milvus index type (FLAT, IVF_FLAT...)")
-    parser.add("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2")
-    parser.add(
-        "--index-params", "ANNEAL_INDEX_PARAMS", "{}", "JSON index build params", json_object
-    )
-    parser.add(
-        "--retire-grace",
-        "ANNEAL_INDEX_RETIRE_GRACE_S",
-        DEFAULT_RETIRE_GRACE_S,
-        "seconds a retired version stays after its queries here drained, for retrieval reading"
-        " a Milvus server directly (above its ANNEAL_INDEX_REFRESH_S); 0 with Milvus Lite",
-        float,
-    )
-    parser.add(
-        "--batch-wait-ms",
-        "ANNEAL_SEARCH_BATCH_WAIT_MS",
-        0.0,
-        "how long a search waits for others to share its Milvus call",
-        float,
-    )
-    values = parser.parse(argv)
-    settings = common_settings(values)
-    milvus = MilvusSettings.of(values)
+    settings = SearchSettings.read(argv)
+    milvus = settings.milvus
     if milvus.is_lite:
         # Milvus Lite 3 runs inside this process and searches FLAT with numpy. Its BLAS threads
         # spin on the other cores and make no search faster (2 cores, 2,100 x 128, 16 queries:
@@ -55,17 +29,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         # is left to the query path (gRPC handling here and in retrieval).
         threadpool_limits(limits=1, user_api="blas")
     config = IndexConfig(
-        index_type=values.index_type.upper(),
-        metric=values.metric.upper(),
-        build_params=values.index_params,
+        index_type=settings.index_type.upper(),
+        metric=settings.metric.upper(),
+        build_params=settings.index_params,
         search_params=milvus.search_params,
-        retire_grace_s=0.0 if milvus.is_lite else values.retire_grace,
+        retire_grace_s=0.0 if milvus.is_lite else settings.retire_grace,
     )
-    manager = IndexManager.open(milvus.uri, config, token=milvus.token)
+    manager = IndexManager.open(milvus.uri, config, token=milvus.token())
     # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
     # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.
     gc.freeze()
-    batcher = SearchBatcher(manager.search, max_wait_s=values.batch_wait_ms / 1000)
+    batcher = SearchBatcher(manager.search, max_wait_s=settings.batch_wait_ms / 1000)
     try:
         run_service(
             spec,

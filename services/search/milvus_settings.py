@@ -3,64 +3,60 @@ retrieval service (which reads a Milvus server directly when given one)."""
 
 from __future__ import annotations
 
-import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.settings import SettingsParser
+from services.common.setting import Setting, text
+from services.common.settings import MILVUS_URI
 
-DEFAULT_MILVUS_URI = "state/milvus.db"
+Params = Mapping[str, int | float | str]
 
 
-def json_object(value: str) -> dict[str, int | float | str]:
-    parsed = json.loads(value or "{}")
+def json_object(value: str) -> Params:
+    try:
+        parsed = json.loads(value or "{}")
+    except ValueError:
+        parsed = None
     if not isinstance(parsed, dict):
-        raise ValueError(f'expected a JSON object such as {{"nprobe": 16}}, got {value!r}')
+        raise ValueError('expected a JSON object such as {"nprobe": 16}')
     return parsed
+
+
+MILVUS_TOKEN_FILE = Setting(
+    "--milvus-token-file",
+    "ANNEAL_MILVUS_TOKEN_FILE",
+    "",
+    "file holding user:password for a Milvus server with authentication (empty: none)",
+    text,
+)
+SEARCH_PARAMS: Setting[Params] = Setting(
+    "--search-params", "ANNEAL_SEARCH_PARAMS", {}, "JSON search params", json_object
+)
 
 
 @dataclass(frozen=True)
 class MilvusSettings:
-    uri: str
-    token: str
-    search_params: dict[str, int | float | str]
+    """The Milvus URI, its credential file and the search parameters (a group of settings)."""
+
+    uri: str = MILVUS_URI.field()
+    token_file: str = MILVUS_TOKEN_FILE.field()
+    search_params: Mapping[str, int | float | str] = SEARCH_PARAMS.field()
 
     @property
     def is_lite(self) -> bool:
         """A Milvus Lite file: opened by the search service alone."""
         return self.uri.endswith(".db")
 
-    @staticmethod
-    def declare(parser: SettingsParser, default_uri: str = DEFAULT_MILVUS_URI) -> None:
-        parser.add(
-            "--milvus-uri",
-            "ANNEAL_MILVUS_URI",
-            default_uri,
-            "Milvus Lite file (*.db) or server URI (http://host:19530)",
-        )
-        parser.add(
-            "--milvus-token-file",
-            "ANNEAL_MILVUS_TOKEN_FILE",
-            "",
-            "file holding user:password for a Milvus server with authentication (empty: none)",
-        )
-        parser.add(
-            "--search-params", "ANNEAL_SEARCH_PARAMS", "{}", "JSON search params", json_object
-        )
-
-    @classmethod
-    def of(cls, values: argparse.Namespace) -> MilvusSettings:
-        """The parsed settings; SystemExit (one line) if the token file cannot be read."""
-        return cls(values.milvus_uri, _token(values.milvus_token_file), values.search_params)
-
-
-def _token(path: str) -> str:
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise SystemExit(
-            f"error: cannot read the Milvus token file {path}: {exc.strerror}"
-        ) from None
+    def token(self) -> str:
+        """``user:password`` from the token file ('' without one); SystemExit (one line) if the
+        file cannot be read."""
+        if not self.token_file:
+            return ""
+        try:
+            return Path(self.token_file).read_text().strip()
+        except OSError as exc:
+            raise SystemExit(
+                f"error: cannot read the Milvus token file {self.token_file}: {exc.strerror}"
+            ) from None

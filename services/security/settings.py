@@ -2,40 +2,73 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.setting import Setting, boolean, number, port_number, text
 from services.security.channels import ChannelSecurity
 from services.security.server_security import ServerSecurity
 from services.security.tls import TlsMaterial
 from services.security.token_verifier import TokenVerifier
 
-
-def boolean(value: str) -> bool:
-    """``true``/``false`` (also 1/0, yes/no, on/off) for flags and variables."""
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+TLS_CERT = Setting("--tls-cert", "ANNEAL_TLS_CERT", "", "PEM certificate of this service", text)
+TLS_KEY = Setting("--tls-key", "ANNEAL_TLS_KEY", "", "PEM private key of this service", text)
+TLS_CA = Setting("--tls-ca", "ANNEAL_TLS_CA", "", "PEM CA bundle that verifies peers", text)
+TOKENS_FILE = Setting(
+    "--tokens-file", "ANNEAL_TOKENS_FILE", "", "JSON file of hashed bearer tokens", text
+)
+TOKEN_RELOAD_S = Setting(
+    "--token-reload-s",
+    "ANNEAL_TOKEN_RELOAD_S",
+    5.0,
+    "how often the tokens file is checked for changes, in seconds",
+    number,
+)
+SERVICE_TOKEN_FILE = Setting(
+    "--service-token-file",
+    "ANNEAL_SERVICE_TOKEN_FILE",
+    "",
+    "this service's own token, for calls to others when TLS is off",
+    text,
+)
+INTERNAL_PORT = Setting(
+    "--internal-port",
+    "ANNEAL_INTERNAL_PORT",
+    0,
+    "mutual-TLS port for calls from other services (0: a free one)",
+    port_number,
+)
+HEALTH_PORT = Setting(
+    "--health-port",
+    "ANNEAL_HEALTH_PORT",
+    0,
+    "with TLS: plaintext port serving health only, for probes (0: a free one)",
+    port_number,
+)
+INSECURE = Setting(
+    "--insecure",
+    "ANNEAL_INSECURE",
+    False,
+    "true: no TLS and no access control at all (debugging only)",
+    boolean,
+)
+REFLECTION = Setting("--reflection", "ANNEAL_REFLECTION", True, "serve gRPC reflection", boolean)
 
 
 @dataclass(frozen=True)
 class SecuritySettings:
     """How the service proves itself and checks its callers (docs/architecture.md)."""
 
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_ca: str = ""
-    tokens_file: str = ""
-    token_reload_s: float = 5.0
-    service_token_file: str = ""
-    internal_port: int = 0
-    health_port: int = 0
-    insecure: bool = False
-    reflection: bool = True
+    tls_cert: str = TLS_CERT.field()
+    tls_key: str = TLS_KEY.field()
+    tls_ca: str = TLS_CA.field()
+    tokens_file: str = TOKENS_FILE.field()
+    token_reload_s: float = TOKEN_RELOAD_S.field()
+    service_token_file: str = SERVICE_TOKEN_FILE.field()
+    internal_port: int = INTERNAL_PORT.field()
+    health_port: int = HEALTH_PORT.field()
+    insecure: bool = INSECURE.field()
+    reflection: bool = REFLECTION.field()
 
     def __post_init__(self) -> None:
         tls = [self.tls_cert, self.tls_key, self.tls_ca]

@@ -1,4 +1,5 @@
-"""The trainer's step budget, the pair losses and the larger head, on hand-sized data."""
+"""The trainer's step budget, the pair losses (margins and balanced mean worked out by hand) and
+the larger head, on hand-sized data."""
 
 import numpy as np
 import pytest
@@ -75,3 +76,67 @@ def test_small_sets_train_at_a_lower_rate_per_archive_image():
     # 30 pairs over a 20-image archive already cover it: full rate.
     assert trainer.rate(30, 20) == 1e-3
     assert PairTrainer(lr=1e-3).rate(1, 1000) == 1e-3  # 0 = off
+
+
+# Unit vectors for the hand-worked losses: the L2 distance of 0 and 1 is sqrt(2), of 0 and 2
+# (60 degrees apart) 1, of 0 and 3 (opposite) 2; 4 is 0 again (distance 0).
+UNIT = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 3**0.5 / 2], [-1.0, 0.0], [1.0, 0.0]])
+ROOT2 = 2**0.5
+
+
+@pytest.mark.parametrize(
+    ("pair", "similar", "margins", "expected"),
+    [
+        ((0, 4), True, (0.8, 1.2), 0.0),  # similar, inside pos_margin: no pull
+        ((0, 2), True, (0.8, 1.2), 1.0 - 0.8),  # similar, outside: pulled by d - pos_margin
+        ((0, 1), True, (0.8, 1.2), ROOT2 - 0.8),
+        ((0, 2), True, (1.0, 1.2), 0.0),  # exactly on the margin: no pull
+        ((0, 1), False, (0.8, 1.2), 0.0),  # dissimilar, beyond neg_margin: no push
+        ((0, 2), False, (0.8, 1.2), 1.2 - 1.0),  # dissimilar, inside: pushed by neg_margin - d
+        ((0, 4), False, (0.8, 1.2), 1.2),
+        ((0, 1), False, (0.8, 1.5), 1.5 - ROOT2),  # the margins are the config's
+    ],
+)
+def test_contrastive_loss_of_one_pair_is_its_hinge_on_the_margin(pair, similar, margins, expected):
+    pos_margin, neg_margin = margins
+    loss = PairLoss.from_config(TrainConfig(pos_margin=pos_margin, neg_margin=neg_margin))
+    value = loss(UNIT, torch.tensor([pair]), torch.tensor([similar]))
+    assert value.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_contrastive_loss_averages_similar_and_dissimilar_terms_each_over_its_own_pairs():
+    loss = PairLoss.from_config(TrainConfig(pos_margin=0.8, neg_margin=1.2))
+    # 1 similar pair (sqrt(2) - 0.8) and 2 dissimilar ones (1.2 - 1 = 0.2 and 0, beyond the
+    # margin): sqrt(2) - 0.8 + (0.2 + 0) / 2. A mean over all 3 pairs would be 0.27, a mean over
+    # the non-zero terms only 0.81.
+    three = loss(UNIT, torch.tensor([[0, 1], [0, 2], [0, 3]]), torch.tensor([True, False, False]))
+    assert three.item() == pytest.approx(ROOT2 - 0.8 + 0.1, abs=1e-6)
+    # 2 similar (0 and sqrt(2) - 0.8) and 2 dissimilar (0.2 and 1.2): each term its own mean.
+    four = loss(
+        UNIT,
+        torch.tensor([[0, 4], [0, 1], [0, 2], [0, 4]]),
+        torch.tensor([True, True, False, False]),
+    )
+    assert four.item() == pytest.approx((ROOT2 - 0.8) / 2 + (0.2 + 1.2) / 2, abs=1e-6)
+
+
+def test_contrastive_loss_measures_the_directions_not_the_lengths():
+    # The margins are on distances of unit vectors, whatever the model's output scale.
+    loss = PairLoss()
+    pairs, similar = torch.tensor([[0, 1], [0, 2]]), torch.tensor([True, False])
+    assert loss(3 * UNIT, pairs, similar).item() == pytest.approx(loss(UNIT, pairs, similar).item())
+
+
+def test_fit_without_pairs_takes_no_step_and_leaves_the_model_as_it_was():
+    head = ProjectionHead(4)
+    before = head.linear.weight.detach().clone()
+    features = np.random.default_rng(0).random((3, 4)).astype(np.float32)
+    report = PairTrainer().fit(
+        head,
+        FeatureSource(features),
+        np.empty((0, 2), np.int64),
+        np.empty(0, bool),
+        torch.Generator(),
+    )
+    assert (report.epochs, report.steps) == (0, 0)
+    torch.testing.assert_close(head.linear.weight, before)

@@ -1,6 +1,6 @@
 """The settings each service really reads, taken from the service itself, not from a list.
 
-Every service parses its settings once in ``main`` with :class:`SettingsParser`, whose ``--help``
+Every service reads its settings once in ``main`` (services/common/setting.py), whose ``--help``
 names each flag's ANNEAL_* variable and default. ``main(["--help"])`` prints that and exits
 before the service starts anything, so it is a cheap, exact record of what a pod can set.
 """

@@ -67,9 +67,9 @@ def test_ports_are_the_catalog_ports(objects: tuple[Obj, ...], catalog: Any) -> 
 
 
 def test_web_runs_the_web_app_once(objects: tuple[Obj, ...]) -> None:
-    """services.web on its own ports (services/web/__main__.py), one replica: it keeps the
+    """services.web on its own ports (services/common/catalog.py), one replica: it keeps the
     signed-in sessions in memory, so a second replica would not know them."""
-    from services.web.__main__ import WEB_METRICS_PORT, WEB_PORT
+    from services.common.catalog import WEB_METRICS_PORT, WEB_PORT
 
     web = app_workload(objects, "web")
     assert web["kind"] == "Deployment"

@@ -12,10 +12,10 @@ from image_bytes import png_header
 
 from anneal.errors import ImageDecodeError, ImageTooLargeError
 from annealpb.embedding.v1 import embedding_pb2
-from services.embedding.__main__ import parser
 from services.embedding.archive_images import ArchiveImages
 from services.embedding.image_stream import ImageAssembler
 from services.embedding.ordered_batches import OrderedBatches
+from services.embedding.settings import EmbeddingSettings
 from services.embedding.throughput import ThroughputMeter
 
 
@@ -98,7 +98,8 @@ def test_batches_are_cut_by_decoded_bytes_too() -> None:
 
 
 def test_settings_from_environment_and_flags() -> None:
-    values = parser({}).parse([])
+    insecure = {"ANNEAL_INSECURE": "true"}
+    values = EmbeddingSettings.read([], insecure)
     assert (values.port, values.metrics_port, values.ray_address, values.workers) == (
         50052,
         9102,
@@ -106,15 +107,19 @@ def test_settings_from_environment_and_flags() -> None:
         0,
     )
     assert values.initial_model_version == "pretrained"
-    environ = {"ANNEAL_RAY_ADDRESS": "ray://head:10001", "ANNEAL_EMBEDDING_WORKERS": "2"}
-    values = parser(environ).parse([])
+    environ = {
+        **insecure,
+        "ANNEAL_RAY_ADDRESS": "ray://head:10001",
+        "ANNEAL_EMBEDDING_WORKERS": "2",
+    }
+    values = EmbeddingSettings.read([], environ)
     assert (values.ray_address, values.workers) == ("ray://head:10001", 2)
-    assert parser(environ).parse(["--workers", "3"]).workers == 3
+    assert EmbeddingSettings.read(["--workers", "3"], environ).workers == 3
 
 
 def test_bad_settings_stop_at_start_up(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        parser({}).parse(["--batch-size", "0"])
+        EmbeddingSettings.read(["--batch-size", "0"], {"ANNEAL_INSECURE": "true"})
     assert "expected a positive integer" in capsys.readouterr().err
 
 

@@ -7,32 +7,31 @@ import importlib
 import pytest
 
 from services.common.catalog import SERVICES
-from services.common.settings import SettingsParser, common_settings
+from services.labels.settings import LabelSettings
+
+INSECURE = {"ANNEAL_INSECURE": "true"}  # for the tests of other settings than security's
 
 
-def parser(environ: dict[str, str]) -> SettingsParser:
-    settings = SettingsParser(SERVICES["labels"], environ)
-    settings.add("--label-db", "ANNEAL_LABEL_DB", "state/labels.db", "SQLite file")
-    return settings
+def read(environ: dict[str, str], argv: list[str] | None = None) -> LabelSettings:
+    return LabelSettings.read([] if argv is None else argv, environ)
 
 
 def test_defaults_come_from_the_catalog() -> None:
-    values = parser({"ANNEAL_TOKENS_FILE": "tokens.json"}).parse([])
-    common = common_settings(values)
-    assert (common.host, common.port, common.metrics_port, common.log_level) == (
+    values = read({"ANNEAL_TOKENS_FILE": "tokens.json"})
+    assert (values.host, values.port, values.metrics_port, values.log_level) == (
         "127.0.0.1",
         50055,
         9105,
         "INFO",
     )
-    assert common.security.internal_port == 51055
-    assert common.address == "127.0.0.1:50055"
+    assert values.security.internal_port == 51055
+    assert values.address == "127.0.0.1:50055"
     assert values.label_db == "state/labels.db"
 
 
 def test_without_any_credential_setting_the_service_refuses_to_start() -> None:
     with pytest.raises(SystemExit, match=r"no credentials configured.*ANNEAL_INSECURE"):
-        common_settings(parser({}).parse([]))
+        read({})
 
 
 @pytest.mark.parametrize(
@@ -46,14 +45,19 @@ def test_contradicting_security_settings_are_refused(
     environ: dict[str, str], expected: str
 ) -> None:
     with pytest.raises(SystemExit, match=expected):
-        common_settings(parser(environ).parse([]))
+        read(environ)
 
 
 def test_environment_then_flags_win() -> None:
-    environ = {"ANNEAL_PORT": "6000", "ANNEAL_LABEL_DB": "/tmp/x.db", "ANNEAL_LOG_LEVEL": "debug"}
-    values = parser(environ).parse([])
+    environ = {
+        **INSECURE,
+        "ANNEAL_PORT": "6000",
+        "ANNEAL_LABEL_DB": "/tmp/x.db",
+        "ANNEAL_LOG_LEVEL": "debug",
+    }
+    values = read(environ)
     assert (values.port, values.label_db, values.log_level) == (6000, "/tmp/x.db", "DEBUG")
-    values = parser(environ).parse(["--port", "7000", "--label-db", "/tmp/y.db"])
+    values = read(environ, ["--port", "7000", "--label-db", "/tmp/y.db"])
     assert (values.port, values.label_db) == (7000, "/tmp/y.db")
 
 
@@ -69,7 +73,7 @@ def test_bad_values_stop_at_start_up(
     environ: dict[str, str], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
-        parser(environ).parse(argv)
+        read({**INSECURE, **environ}, argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
 

@@ -10,9 +10,9 @@ import pytest
 
 from annealpb.retrieval.v1 import retrieval_pb2
 from services.common.errors import NotFoundError, UnavailableError
-from services.retrieval.__main__ import parser
 from services.retrieval.downstream import downstream_error
 from services.retrieval.query import Query, parse_batch
+from services.retrieval.settings import RetrievalSettings
 
 
 def request(k: int, **query: object) -> retrieval_pb2.RetrieveRequest:
@@ -84,14 +84,19 @@ def test_downstream_codes_are_kept_or_overridden() -> None:
 
 
 def test_settings() -> None:
-    values = parser({}).parse([])
+    insecure = {"ANNEAL_INSECURE": "true"}
+    values = RetrievalSettings.read([], insecure)
     assert (values.port, values.embedding_addr, values.search_addr) == (
         50051,
         "127.0.0.1:50052",
         "127.0.0.1:50053",
     )
-    environ = {"ANNEAL_EMBEDDING_ADDR": "embedding:50052", "ANNEAL_SEARCH_ADDR": "search:50053"}
-    values = parser(environ).parse(["--call-timeout", "2.5"])
+    environ = {
+        **insecure,
+        "ANNEAL_EMBEDDING_ADDR": "embedding:50052",
+        "ANNEAL_SEARCH_ADDR": "search:50053",
+    }
+    values = RetrievalSettings.read(["--call-timeout", "2.5"], environ)
     assert (values.embedding_addr, values.search_addr, values.call_timeout) == (
         "embedding:50052",
         "search:50053",

@@ -66,6 +66,6 @@ class ClassifierUncertainty(Uncertainty):
         p = self.probabilities(ctx)
         if p is None:
             ctx.info["classifier"] = "fallback"
-            return self.fallback.score(ctx)
+            return self.fallback.checked_score(ctx)
         ctx.info["classifier"] = "trained"
         return -np.abs(p - 0.5)

@@ -1,0 +1,47 @@
+"""The coordinator's settings: the common ones, its state, the archive, its peers, the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
+from services.common.setting import Setting, count, text
+from services.common.settings import (
+    ADDRESSES,
+    ARCHIVE,
+    BACKBONE,
+    EMBEDDING_DIM,
+    FEATURE_CACHE,
+    STATE_DIR,
+    CommonSettings,
+)
+from services.coordinator.runner_factory import REEMBED_MODES
+
+IMPLIED_PAIRS = Setting(
+    "--implied-pairs",
+    "ANNEAL_IMPLIED_PAIRS",
+    DEFAULT_IMPLIED_PAIRS,
+    "pairs implied by transitivity trained on per round, sampled (0: the answers only)",
+    count,
+)
+REEMBED = Setting(
+    "--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}", text
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoordinatorSettings(CommonSettings):
+    service: ClassVar[str] = "coordinator"
+
+    state_dir: str = STATE_DIR.but("round state and checkpoints").field()
+    archive: str = ARCHIVE.field()
+    selection_addr: str = ADDRESSES["selection"].field()
+    labels_addr: str = ADDRESSES["labels"].field()
+    search_addr: str = ADDRESSES["search"].field()
+    embedding_addr: str = ADDRESSES["embedding"].field()
+    feature_cache: str = FEATURE_CACHE.field()
+    backbone: str = BACKBONE.field()
+    dim: int | None = EMBEDDING_DIM.field()
+    implied_pairs: int = IMPLIED_PAIRS.field()
+    reembed: str = REEMBED.field()
