@@ -40,6 +40,11 @@ class RowStats:
     """CPU milliseconds per query, client and servers together."""
     server_cpu_ms: float
     """CPU milliseconds per query of the server processes alone."""
+    idle_cpu_ms: float
+    """Of ``server_cpu_ms``, what the servers use without queries over the same time (Ray's
+    daemons, polling threads), measured before the row."""
+    per_process_ms: dict[int, float]
+    """CPU milliseconds per query of each server process."""
 
 
 def run_row(
@@ -49,10 +54,12 @@ def run_row(
     per_client: int,
     population: int,
     servers: Sequence[int] = (),
+    idle_cpu_per_s: float = 0.0,
 ) -> RowStats:
     """``clients`` threads, each sending ``per_client`` queries (random picks, fixed seed).
 
-    ``servers``: the pids whose CPU time counts as the servers'.
+    ``servers``: the pids whose CPU time counts as the servers'; ``idle_cpu_per_s``: their CPU
+    seconds per second without queries (:func:`idle_cpu_rate`).
     """
     picks = np.random.default_rng(clients).integers(0, population, size=(clients, per_client))
     latencies: list[float] = []
@@ -85,14 +92,16 @@ def run_row(
     for i in range(5):
         query(i)  # warm-up: channels, caches
     threads = [threading.Thread(target=client, args=(picks[c],)) for c in range(clients)]
-    client_before, servers_before = cpu_seconds([os.getpid()]), cpu_seconds(servers)
+    client_before = cpu_seconds([os.getpid()])
+    each_before = {pid: cpu_seconds([pid]) for pid in servers}
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    server_cpu = cpu_seconds(servers) - servers_before
+    each = {pid: cpu_seconds([pid]) - before for pid, before in each_before.items()}
+    server_cpu = sum(each.values())
     client_cpu = cpu_seconds([os.getpid()]) - client_before
     calls = clients * per_client
     ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
@@ -106,13 +115,22 @@ def run_row(
         backwards=counts["backwards"],
         cpu_ms=(client_cpu + server_cpu) * 1000 / calls,
         server_cpu_ms=server_cpu * 1000 / calls,
+        idle_cpu_ms=idle_cpu_per_s * wall * 1000 / calls,
+        per_process_ms={pid: used * 1000 / calls for pid, used in each.items()},
     )
+
+
+def idle_cpu_rate(servers: Sequence[int], seconds: float = 3.0) -> float:
+    """CPU seconds per second the ``servers`` use while no query is sent."""
+    before = cpu_seconds(servers)
+    time.sleep(seconds)
+    return (cpu_seconds(servers) - before) / seconds
 
 
 def print_header() -> None:
     print(
         "| path | query | clients | load | p50 ms | p99 ms | queries/s | calls | errors"
-        " | incomplete | versions backwards | CPU ms/query (servers) |"
+        " | incomplete | versions backwards | CPU ms/query: all (servers, of which idle) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
@@ -122,6 +140,7 @@ def print_row(path: str, query: str, clients: int, load: str, stats: RowStats) -
     print(
         f"| {path} | {query} | {clients} | {load} | {stats.p50_ms:.1f} | {stats.p99_ms:.1f}"
         f" | {stats.per_second:.0f} | {stats.calls} | {errors} | {stats.incomplete}"
-        f" | {stats.backwards} | {stats.cpu_ms:.2f} ({stats.server_cpu_ms:.2f}) |",
+        f" | {stats.backwards} | {stats.cpu_ms:.2f} ({stats.server_cpu_ms:.2f},"
+        f" {stats.idle_cpu_ms:.2f}) |",
         flush=True,
     )

@@ -46,3 +46,15 @@ def descendants(root: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def process_name(pid: int) -> str:
+    """A short name: the module of ``python -m <module>``, else the command's first words."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return f"pid {pid} (gone)"
+    words = [w for w in words if w]
+    if "-m" in words and words.index("-m") + 1 < len(words):
+        return words[words.index("-m") + 1]
+    return " ".join(Path(words[0]).name if i == 0 else w for i, w in enumerate(words[:3]))

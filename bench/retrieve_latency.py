@@ -42,8 +42,16 @@ from pathlib import Path
 import grpc
 import numpy as np
 from echo_floor import measure_floors
-from latency_rows import CLIENT_COUNTS, Query, RowStats, print_header, print_row, run_row
-from process_cpu import descendants
+from latency_rows import (
+    CLIENT_COUNTS,
+    Query,
+    RowStats,
+    idle_cpu_rate,
+    print_header,
+    print_row,
+    run_row,
+)
+from process_cpu import descendants, process_name
 
 from annealpb.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
@@ -166,14 +174,35 @@ def measure_service(
     population: int,
     load: str,
     servers: Sequence[int],
+    idle_cpu_per_s: float,
 ) -> dict[tuple[str, int], RowStats]:
     results = {}
     for name, query in rows:
         for clients in CLIENT_COUNTS:
-            stats = run_row(query, k, clients, max(1, queries // clients), population, servers)
+            per_client = max(1, queries // clients)
+            stats = run_row(query, k, clients, per_client, population, servers, idle_cpu_per_s)
             print_row("retrieval service", name, clients, load, stats)
             results[(name, clients)] = stats
     return results
+
+
+def print_breakdown(rows: dict[tuple[str, int], RowStats], servers: Sequence[int]) -> None:
+    """CPU ms per query of each process that used at least 0.05 ms in some idle row."""
+    names = {pid: process_name(pid) for pid in servers}
+    busy = [
+        pid for pid in servers if any(r.per_process_ms.get(pid, 0) >= 0.05 for r in rows.values())
+    ]
+    print("\nCPU ms per query by process (idle rows):\n")
+    print(
+        "| process | "
+        + " | ".join(f"{q}, {c} client{'s' if c > 1 else ''}" for q, c in rows)
+        + " |"
+    )
+    print("|---|" + "---|" * len(rows))
+    for pid in busy:
+        cells = " | ".join(f"{r.per_process_ms.get(pid, 0):.2f}" for r in rows.values())
+        print(f"| {names[pid]} | {cells} |")
+    print()
 
 
 def as_service(config: SystemConfig, name: str) -> ChannelSecurity:
@@ -216,11 +245,13 @@ def bench(
                 ("by vector", retrieve_by_vector(retrieval, snapshot.vectors, k)),
             ]
             servers = [*descendants(os.getpid()), *milvus_pids]
-            idle = measure_service(rows, k, queries, count, "idle", servers)
+            idle_rate = idle_cpu_rate(servers)
+            idle = measure_service(rows, k, queries, count, "idle", servers, idle_rate)
+            print_breakdown(idle, servers)
             if not rebuild:
                 return
             with Rebuilder(search, snapshot) as rebuilder:
-                busy = measure_service(rows, k, queries, count, "rebuilding", servers)
+                busy = measure_service(rows, k, queries, count, "rebuilding", servers, idle_rate)
             print()
             builds = rebuilder.build_seconds
             print(

@@ -17,6 +17,8 @@ from services.search.metrics import COLLECTORS
 from services.search.server import create_server
 from services.search.settings import SearchSettings
 
+LITE_SWITCH_INTERVAL_S = 0.001
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     spec = SERVICES["search"]
@@ -28,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         # 11-13 ms either way, 22 ms of CPU with 2 threads, 13 ms with 1): with one, that CPU
         # is left to the query path (gRPC handling here and in retrieval).
         threadpool_limits(limits=1, user_api="blas")
+        # Its inserts, flushes and index builds are Python too and hold the interpreter lock in
+        # long stretches while queries wait for it; handing the lock over every 1 ms (Python's
+        # default: 5 ms) cut a lone client's p99 during back-to-back rebuilds from 5.5x to 3.1x
+        # idle (docs/BENCHMARKS.md, issue 11).
+        sys.setswitchinterval(LITE_SWITCH_INTERVAL_S)
     config = IndexConfig(
         index_type=settings.index_type.upper(),
         metric=settings.metric.upper(),
