@@ -21,7 +21,7 @@ import numpy as np
 from pymilvus.exceptions import MilvusException
 
 from services.common.shown import shown
-from services.search.batcher import SearchBatcher
+from services.search.batcher import DEFAULT_BATCH_WAIT_S, SearchBatcher
 from services.search.collection_layout import CollectionLayout
 from services.search.errors import BackendUnavailableError, NoServingIndexError, UnknownImageError
 from services.search.index_config import IndexConfig
@@ -53,7 +53,7 @@ class DirectIndex:
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._serving: IndexVersion | None = None
-        self._batcher = SearchBatcher(self._search_on)
+        self._batcher = SearchBatcher(self._search_on, max_wait_s=DEFAULT_BATCH_WAIT_S)
         self._stop = threading.Event()
         try:
             self.refresh()

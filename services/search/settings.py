@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from services.common.setting import Setting, number, text
 from services.common.settings import CommonSettings
+from services.search.batcher import DEFAULT_BATCH_WAIT_S
 from services.search.milvus_settings import MilvusSettings, Params, json_object
 
 DEFAULT_RETIRE_GRACE_S = 5.0
@@ -30,8 +31,9 @@ RETIRE_GRACE_S = Setting(
 BATCH_WAIT_MS = Setting(
     "--batch-wait-ms",
     "ANNEAL_SEARCH_BATCH_WAIT_MS",
-    0.0,
-    "how long a search waits for others to share its Milvus call",
+    DEFAULT_BATCH_WAIT_S * 1000,
+    "how long a search waits for others to share its Milvus call, while searches come"
+    " concurrently (a lone one never waits)",
     number,
 )
 
