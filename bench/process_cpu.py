@@ -57,4 +57,4 @@ def process_name(pid: int) -> str:
     words = [w for w in words if w]
     if "-m" in words and words.index("-m") + 1 < len(words):
         return words[words.index("-m") + 1]
-    return " ".join(Path(words[0]).name if i == 0 else w for i, w in enumerate(words[:3]))
+    return " ".join([Path(words[0]).name, *(w for w in words[1:3] if len(w) < 24)])
