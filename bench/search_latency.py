@@ -131,7 +131,7 @@ def bench_dim(dim: int, count: int, k: int, queries: int, server_uri: str) -> No
             ("numpy brute force", lambda q: top_k(vectors, q, k)),
             (
                 "Milvus Lite through its gRPC adapter (pymilvus)",
-                lambda q: adapter.search(serving.collection, q[None], k, "IP", {}, False),
+                lambda q: adapter.search(serving.collection, q[None], k, "IP", {}, False, 10.0),
             ),
             ("Milvus Lite, engine called in process", lambda q: lite.search(q, k)),
             ("Milvus Lite + batcher", lambda q: lite_batcher.search(q, k)),

@@ -27,6 +27,10 @@ class IndexConfig:
     milvus_timeout_s: float = 120.0
     """Longest wait for one Milvus call of a build (a load waits for the collection to load):
     a server that hangs fails the build (counted, old index serving) instead of holding it."""
+    search_timeout_s: float = 10.0
+    """Longest wait for one Milvus search on the query path: a server that hangs fails the
+    queries of that call (UNAVAILABLE) and frees the batcher for the next, instead of holding
+    every later query behind it."""
     retire_grace_s: float = 0.0
     """How long a retired version stays after its last query here finished: readers of the
     same Milvus server outside this process (retrieval reading it directly) see a swap within
@@ -51,7 +55,7 @@ class IndexConfig:
             raise ValueError(
                 f"rows_in_memory_max_bytes must be 0 or more, got {self.rows_in_memory_max_bytes}"
             )
-        for name in ("drain_timeout_s", "milvus_timeout_s"):
+        for name in ("drain_timeout_s", "milvus_timeout_s", "search_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 

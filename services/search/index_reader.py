@@ -79,6 +79,7 @@ class IndexReader:
             version.metric,
             self._config.search_params,
             with_metadata=rows is None,
+            timeout_s=self._config.search_timeout_s,
         )
         sign = 1.0 if version.metric != "L2" else -1.0
         hits = [

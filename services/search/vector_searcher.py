@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import grpc
 import numpy as np
 from milvus_lite import MilvusLite, MilvusLiteError
 from pymilvus import MilvusClient
@@ -35,7 +36,8 @@ class RawHit:
 
 
 class VectorSearcher(Protocol):
-    """``search(collection, queries, k, metric, params, with_metadata)``: one row per query."""
+    """``search(collection, queries, k, metric, params, with_metadata, timeout_s)``: one row of
+    hits per query; a search that takes longer than ``timeout_s`` fails (where it can)."""
 
     def search(
         self,
@@ -45,6 +47,7 @@ class VectorSearcher(Protocol):
         metric: str,
         params: Mapping[str, Any],
         with_metadata: bool,
+        timeout_s: float,
     ) -> list[list[RawHit]]: ...
 
 
@@ -62,6 +65,7 @@ class ClientSearcher:
         metric: str,
         params: Mapping[str, Any],
         with_metadata: bool,
+        timeout_s: float,
     ) -> list[list[RawHit]]:
         try:
             found = self._client.search(
@@ -71,9 +75,19 @@ class ClientSearcher:
                 # [] would return every field, the vectors too (slow); the id comes anyway.
                 output_fields=[METADATA_FIELD] if with_metadata else [ID_FIELD],
                 search_params={"metric_type": metric, "params": dict(params)},
+                timeout=timeout_s,
             )
         except MilvusException as exc:
             raise BackendUnavailableError(f"Milvus search failed: {exc}") from exc
+        except grpc.RpcError as exc:  # pymilvus passes some failures through as gRPC's own
+            timed_out = (
+                isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            )
+            raise BackendUnavailableError(
+                f"Milvus did not answer the search within {timeout_s:g} s; retry"
+                if timed_out
+                else "Milvus could not be reached for the search; retry"
+            ) from exc
         return [
             [
                 RawHit(
@@ -101,7 +115,9 @@ class LiteSearcher:
         metric: str,
         params: Mapping[str, Any],
         with_metadata: bool,
+        timeout_s: float,
     ) -> list[list[RawHit]]:
+        # In this process: nothing can hang apart from this process itself, no timeout needed.
         try:
             found = self._database.get_collection(collection).search(
                 [row.tolist() for row in queries],

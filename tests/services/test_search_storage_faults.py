@@ -229,3 +229,26 @@ def test_a_milvus_server_that_hangs_mid_build_fails_the_build_within_the_timeout
     assert build(stub, 2).swapped
     assert serving_version(stub) == (2, 2)
     assert failures() == before + 1
+
+
+@pytest.mark.slow  # its own server
+def test_a_search_on_a_hung_milvus_server_fails_in_time_and_frees_the_next_queries(
+    serve, own_server: tuple[Any, FaultyMilvusClient]
+) -> None:
+    server, client = own_server
+    pid = server.server_proc.pid
+    manager = IndexManager(MilvusConnection(client), IndexConfig(search_timeout_s=2.0), FAST_RETRY)
+    stub = Stub(serve(create_server("127.0.0.1:0", manager, security=INSECURE)))
+    build(stub, 1)
+    os.kill(pid, signal.SIGSTOP)
+    started = time.monotonic()
+    try:
+        with pytest.raises(grpc.RpcError) as hung:
+            stub.Search(search_request(Q, 2), timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert hung.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert waited < 15  # the 2 s search timeout (and pymilvus's retries within it), not 30 s
+    reply = stub.Search(search_request(Q, 2), timeout=30)  # the batcher is free again
+    assert [h.image_id for h in reply.results[0].hits] == ["b", "c"]
