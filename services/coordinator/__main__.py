@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from anneal.al.training_pairs import TrainingPairs
+from anneal.models.extraction_progress import ExtractionProgress
 from services.common.catalog import SERVICES
 from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
-from services.coordinator.metrics import COLLECTORS
+from services.coordinator.metrics import COLLECTORS, watch_extraction
 from services.coordinator.model_workspace import WorkspaceConfig
 from services.coordinator.runner_factory import prepare_runner
 from services.coordinator.server import create_server
@@ -56,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.feature_cache,
         pairs=TrainingPairs(transitivity=implied > 0, implied_pairs=implied),
     )
+    extraction = ExtractionProgress()
+    watch_extraction(extraction)
     coordinator = Coordinator(
         StateStore(folder),
         lambda: prepare_runner(
@@ -65,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             downstream,
             settings.reembed,
             channels.get("embedding"),
+            progress=extraction,
         ),
+        extraction=extraction,
     )
     coordinator.start()
     try:
