@@ -3,7 +3,8 @@
 Fed by :func:`anneal.models.extract.extract_features` through its ``progress`` callback and read
 from other threads (the coordinator's status and metrics). The rate is measured over a sliding
 window, so the burst of images already in the feature cache at the start is soon forgotten and
-the time left follows the images actually computed.
+the time left follows the images actually computed. It keeps at most one sample per
+``resolution_s``, so a million cached images read in a burst cost a few samples, not a million.
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ class ExtractionSnapshot:
 class ExtractionProgress:
     """Thread-safe progress of one extraction; call it as ``progress(done, total)``."""
 
-    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        window_s: float = 30.0,
+        resolution_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._window_s = window_s
+        self._resolution_s = resolution_s
         self._clock = clock
         self._lock = threading.Lock()
         self._samples: deque[tuple[float, int]] = deque()
+        self._last = (0.0, 0)
         self._done = 0
         self._total = 0
         self._running = False
@@ -47,15 +55,17 @@ class ExtractionProgress:
         with self._lock:
             self._done, self._total = done, total
             self._running = done < total
-            self._samples.append((now, done))
+            self._last = (now, done)
+            if not self._samples or now - self._samples[-1][0] >= self._resolution_s:
+                self._samples.append((now, done))
             while len(self._samples) > 2 and now - self._samples[1][0] > self._window_s:
                 self._samples.popleft()
 
     def snapshot(self) -> ExtractionSnapshot:
         with self._lock:
             rate = 0.0
-            if len(self._samples) >= 2:
-                (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+            if self._samples:
+                (t0, d0), (t1, d1) = self._samples[0], self._last
                 rate = (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
             left = (self._total - self._done) / rate if rate > 0 else None
             if not self._running:

@@ -92,10 +92,13 @@ def test_progress_measures_images_per_second_and_time_left_over_its_window() -> 
     progress(70, 100)  # then 20 images in 20 s; the burst is out of the 10 s window
     now[0] = 31.0
     progress(80, 100)
+    now[0] = 31.1
+    progress(80, 100)  # within the resolution: no sample kept, but the reading is the latest
     reading = progress.snapshot()
     assert (reading.done, reading.total, reading.running) == (80, 100, True)
-    assert reading.images_per_second == pytest.approx(1.0)
-    assert reading.seconds_left == pytest.approx(20.0)
+    # the window holds the samples at 21 s and 31 s: 10 images in 10.1 s, 20 left
+    assert reading.images_per_second == pytest.approx(10 / 10.1)
+    assert reading.seconds_left == pytest.approx(20.2)
     progress(100, 100)
     assert progress.snapshot().running is False
     assert progress.snapshot().seconds_left == 0.0
