@@ -1,7 +1,10 @@
 """On-disk cache of backbone features keyed by image content and backbone.
 
-Shards are append-only `.npz` files written atomically, so an interrupted extraction loses at
-most the shard in progress and never corrupts what was cached before.
+Shards are append-only `.npz` files, one per extracted batch, written atomically (a temporary
+file, flushed to disk, then renamed), so an interrupted extraction loses at most the batch in
+progress and never corrupts what was cached before; a temporary file left by a crash is
+ignored and removed when the cache is next opened. The shards found in the folder are the
+manifest: a shard is complete once it has its final name.
 """
 
 from __future__ import annotations
@@ -12,6 +15,11 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+
+TMP_SUFFIX = ".npz.partial"
+"""A shard being written (not matched by ``*.npz``, so never read as a shard)."""
+OLD_TMP_SUFFIX = ".tmp.npz"
+"""What earlier versions named a shard being written (it matched ``*.npz``)."""
 
 
 def content_key(data: bytes) -> str:
@@ -26,7 +34,12 @@ class FeatureCache:
         self.folder = Path(root) / model_key
         self._vectors: dict[str, np.ndarray] = {}
         if self.folder.is_dir():
+            for partial in self.folder.glob(f"*{TMP_SUFFIX}"):
+                partial.unlink(missing_ok=True)
             for shard in sorted(self.folder.glob("*.npz")):
+                if shard.name.endswith(OLD_TMP_SUFFIX):  # left by an earlier version's crash
+                    shard.unlink(missing_ok=True)
+                    continue
                 with np.load(shard) as data:
                     for key, vector in zip(data["keys"], data["features"], strict=True):
                         self._vectors[str(key)] = vector
@@ -42,9 +55,12 @@ class FeatureCache:
         if not keys:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"{uuid.uuid4().hex}.npz"
-        tmp = final.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(keys), features=features.astype(np.float32))
-        os.replace(tmp, final)
+        name = uuid.uuid4().hex
+        tmp = self.folder / f"{name}{TMP_SUFFIX}"
+        with tmp.open("wb") as out:
+            np.savez(out, keys=np.array(keys), features=features.astype(np.float32))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.folder / f"{name}.npz")
         for key, vector in zip(keys, features, strict=True):
             self._vectors[key] = vector

@@ -61,7 +61,9 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _interrupt)
     # one line per message, also when the output is not a terminal (a log file)
-    supervisor = start_system(config, lambda text: console.print(text, soft_wrap=True))
+    supervisor = start_system(
+        config, lambda text: console.print(text, soft_wrap=True), console=console
+    )
     try:
         table = Table(title="ANNEAL is serving")
         for column in ("service", "gRPC", "metrics"):

@@ -12,7 +12,7 @@ from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
-from services.cli.status_view import state_name
+from services.cli.status_view import extraction_line, state_name
 from services.common.catalog import SERVICES
 from services.common.health_check import health_of
 from services.security.channels import ChannelSecurity
@@ -49,6 +49,8 @@ def status(
     console.print(
         f"serving index v{reply.serving_index_version} (model {reply.serving_model_version or '-'})"
     )
+    if reply.HasField("extraction") and reply.extraction.running:
+        console.print(extraction_line(reply.extraction))
     if reply.HasField("round"):
         r = reply.round
         console.print(

@@ -13,6 +13,22 @@ def state_name(state: int) -> str:
     return pb.RoundState.Name(state).removeprefix("ROUND_STATE_").lower()
 
 
+def extraction_rate(extraction: pb.ExtractionProgress) -> str:
+    """Images/s and time left, e.g. "8.1 images/s, 4:04 left" ("measuring" while unknown)."""
+    if extraction.seconds_left < 0:
+        return "measuring images/s"
+    minutes, seconds = divmod(round(extraction.seconds_left), 60)
+    return f"{extraction.images_per_second:.1f} images/s, {minutes}:{seconds:02d} left"
+
+
+def extraction_line(extraction: pb.ExtractionProgress) -> str:
+    """One line of a running extraction for ``anneal status``."""
+    return (
+        f"feature extraction: {extraction.images_done}/{extraction.images_total} images,"
+        f" {extraction_rate(extraction)}"
+    )
+
+
 def rounds_table(rounds: Sequence[pb.RoundStatus]) -> Table:
     table = Table(title="rounds")
     for column in (

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 
 import grpc
+from rich.console import Console
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from services.cli.extraction_bar import ExtractionBar
 from services.cli.restart_policy import RestartPolicy
 from services.cli.supervisor import Supervisor, available, log_tail
 from services.cli.system_config import ORDER, SystemConfig
@@ -26,9 +28,11 @@ def start_system(
     say: Callable[[str], None],
     timeout_s: float = 900.0,
     restart_policy: RestartPolicy | None = None,
+    console: Console | None = None,
 ) -> Supervisor:
     """Start every available service, wait for health, then for an index to serve and its model
-    to be loaded, then the web app; from then on the supervisor restarts a service that dies."""
+    to be loaded, then the web app; from then on the supervisor restarts a service that dies.
+    With a ``console`` a bar shows the coordinator's feature extraction while it runs."""
     names = available()
     missing = [n for n in ORDER if n not in names]
     if missing:
@@ -50,7 +54,11 @@ def start_system(
         say(f"started {', '.join(names)}; logs in {supervisor.log_dir}")
         supervisor.wait_serving(timeout_s)
         say("all services report SERVING; indexing the archive (first run: feature extraction)")
-        model_version = wait_indexed(config, supervisor, timeout_s)
+        if console is None:
+            model_version = wait_indexed(config, supervisor, timeout_s)
+        else:
+            with ExtractionBar(console) as bar:
+                model_version = wait_indexed(config, supervisor, timeout_s, bar.show)
         if "embedding" in names:
             wait_model_loaded(config, supervisor, model_version, timeout_s)
         supervisor.start_web()
@@ -70,8 +78,14 @@ def _fail_if_dead(supervisor: Supervisor) -> None:
         raise RuntimeError(f"the {dead[0]} service exited:\n{log_tail(process.log)}")
 
 
-def wait_indexed(config: SystemConfig, supervisor: Supervisor, timeout_s: float) -> str:
-    """Block until the coordinator reports a serving index; the model version it serves."""
+def wait_indexed(
+    config: SystemConfig,
+    supervisor: Supervisor,
+    timeout_s: float,
+    extraction: Callable[[pb.ExtractionProgress], None] | None = None,
+) -> str:
+    """Block until the coordinator reports a serving index; the model version it serves.
+    ``extraction`` is given the feature extraction's progress of each reply that has it."""
     deadline = time.monotonic() + timeout_s
     security = config.client(Role.READER)
     with security.channel(config.address("coordinator")) as channel:
@@ -82,6 +96,8 @@ def wait_indexed(config: SystemConfig, supervisor: Supervisor, timeout_s: float)
                 reply = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
             except grpc.RpcError:
                 reply = None  # dead (said above on the next pass) or not answering yet
+            if reply is not None and extraction is not None and reply.HasField("extraction"):
+                extraction(reply.extraction)
             if reply is not None and reply.serving_index_version > 0:
                 return str(reply.serving_model_version)
             if time.monotonic() > deadline:

@@ -11,19 +11,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anneal.al.training_pairs import TrainingPairs
+from anneal.models.extraction_progress import ExtractionProgress
 from services.common.catalog import SERVICES
 from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
-from services.coordinator.metrics import COLLECTORS
+from services.coordinator.metrics import COLLECTORS, watch_extraction
 from services.coordinator.model_workspace import WorkspaceConfig
 from services.coordinator.runner_factory import prepare_runner
 from services.coordinator.server import create_server
 from services.coordinator.settings import CoordinatorSettings
 from services.coordinator.state_store import StateStore
+
+if TYPE_CHECKING:
+    from services.coordinator.ray_extractor import RayExtractor
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -56,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.feature_cache,
         pairs=TrainingPairs(transitivity=implied > 0, implied_pairs=implied),
     )
+    extraction = ExtractionProgress()
+    watch_extraction(extraction)
+    extractor: RayExtractor | None = None
+    if settings.extract_workers:  # Ray is imported only then: it adds seconds to every start
+        from services.coordinator.ray_extractor import RayExtractor
+        from services.embedding.ray_session import connect_ray
+
+        connect_ray(settings.ray_address)
+        extractor = RayExtractor.start(settings.extract_workers, settings.backbone)
     coordinator = Coordinator(
         StateStore(folder),
         lambda: prepare_runner(
@@ -65,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             downstream,
             settings.reembed,
             channels.get("embedding"),
+            progress=extraction,
+            extractor=extractor,
         ),
+        extraction=extraction,
     )
     coordinator.start()
     try:
@@ -77,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     finally:
         coordinator.stop()
+        if extractor is not None:
+            extractor.close()
         for channel in channels.values():
             channel.close()
 

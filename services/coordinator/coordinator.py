@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from anneal.al.round_parameters import RoundParameters
+from anneal.models.extraction_progress import ExtractionProgress, ExtractionSnapshot
 from services.common.errors import FailedPreconditionError, NotFoundError
 from services.coordinator.embedding_store import EmbeddingStore
 from services.coordinator.persisted_state import PersistedState
@@ -42,7 +43,10 @@ class Coordinator:
         poll_s: float = 0.5,
         reconcile_s: float = 2.0,
         backoff: StepBackoff | None = None,
+        extraction: ExtractionProgress | None = None,
     ) -> None:
+        """``extraction``: the progress ``prepare`` reports its feature extraction to."""
+        self._extraction = extraction or ExtractionProgress()
         self._persisted = PersistedState(store)
         self._machine = RoundMachine(
             self._persisted,
@@ -136,6 +140,10 @@ class Coordinator:
     def serving(self) -> Serving:
         with self._lock:
             return self._persisted.state.serving
+
+    def extraction(self) -> ExtractionSnapshot:
+        """How far the archive's feature extraction is (not started: total 0)."""
+        return self._extraction.snapshot()
 
     def rounds(self) -> list[RoundStatus]:
         with self._lock:

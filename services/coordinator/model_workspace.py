@@ -20,7 +20,7 @@ from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
 from anneal.models.embedding_model import EmbeddingModel
-from anneal.models.extract import extract_features
+from anneal.models.extract import BatchExtractor, Progress, extract_features
 from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 from anneal.training.config import TrainConfig
@@ -31,12 +31,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    """Backbone, embedding dimension (None: the backbone's), feature cache, what a round
-    trains on (the answers and the pairs they imply) and how."""
+    """Backbone, embedding dimension (None: the backbone's), feature cache and how many images
+    it stores per batch (an interrupted extraction loses at most one), what a round trains on
+    (the answers and the pairs they imply) and how."""
 
     backbone: str = "efficientnet-lite0"
     dim: int | None = 128
     cache_dir: str = ".cache/features"
+    extract_batch: int = 32
     train: TrainConfig = field(default_factory=TrainConfig)
     pairs: TrainingPairs = field(default_factory=TrainingPairs)
 
@@ -67,12 +69,25 @@ class ModelWorkspace:
 
     @classmethod
     def prepare(
-        cls, archive_folder: str | Path, folder: Path, config: WorkspaceConfig
+        cls,
+        archive_folder: str | Path,
+        folder: Path,
+        config: WorkspaceConfig,
+        progress: Progress | None = None,
+        extractor: BatchExtractor | None = None,
     ) -> ModelWorkspace:
-        """Scan the archive and extract (or read cached) backbone features of every image."""
+        """Scan the archive and extract (or read cached) backbone features of every image,
+        reporting to ``progress``; ``extractor`` computes a batch (default: the backbone here)."""
         archive = Archive.from_folder(archive_folder)
         backbone = build_backbone(config.backbone)
-        extraction = extract_features(archive, backbone, cache_dir=config.cache_dir, batch_size=32)
+        extraction = extract_features(
+            archive,
+            backbone,
+            cache_dir=config.cache_dir,
+            batch_size=config.extract_batch,
+            progress=progress,
+            extractor=extractor,
+        )
         if extraction.failed:
             log.warning("%d unreadable archive images are left out", len(extraction.failed))
         return cls(archive, extraction.features, extraction.rows, folder, config)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 
+from anneal.models.extract import BatchExtractor, Progress
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace, WorkspaceConfig
@@ -26,15 +27,17 @@ def prepare_runner(
     downstream: Downstream,
     reembed: str = "features",
     embedding_channel: grpc.Channel | None = None,
+    progress: Progress | None = None,
+    extractor: BatchExtractor | None = None,
 ) -> RoundRunner:
-    """Extract (or read cached) features and build the runner.
+    """Extract (or read cached) features, reporting to ``progress``, and build the runner.
 
     ``reembed``: "features" applies the head to cached backbone features (head mode, fast);
     "service" streams the archive through the embedding service.
     """
     if reembed not in REEMBED_MODES:
         raise ValueError(f"unknown re-embedding mode {reembed!r}; use one of {REEMBED_MODES}")
-    workspace = ModelWorkspace.prepare(archive, models_folder, config)
+    workspace = ModelWorkspace.prepare(archive, models_folder, config, progress, extractor)
     reembedder: ReEmbedder
     if reembed == "service":
         if embedding_channel is None:

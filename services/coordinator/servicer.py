@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from anneal.models.extraction_progress import ExtractionSnapshot
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.common.deadlines import time_left
@@ -33,13 +34,28 @@ def round_message(status: RoundStatus) -> pb.RoundStatus:
     )
 
 
-def status_message(status: RoundStatus | None, serving: Serving) -> pb.GetStatusResponse:
+def extraction_message(extraction: ExtractionSnapshot) -> pb.ExtractionProgress:
+    left = extraction.seconds_left
+    return pb.ExtractionProgress(
+        images_done=extraction.done,
+        images_total=extraction.total,
+        images_per_second=extraction.images_per_second,
+        seconds_left=-1.0 if left is None else left,
+        running=extraction.running,
+    )
+
+
+def status_message(
+    status: RoundStatus | None, serving: Serving, extraction: ExtractionSnapshot | None = None
+) -> pb.GetStatusResponse:
     reply = pb.GetStatusResponse(
         serving_index_version=serving.index_version,
         serving_model_version=serving.model_version,
     )
     if status is not None:
         reply.round.CopyFrom(round_message(status))
+    if extraction is not None and extraction.started:
+        reply.extraction.CopyFrom(extraction_message(extraction))
     return reply
 
 
@@ -70,13 +86,13 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:
         status = self._coordinator.status(request.round)
-        return status_message(status, self._coordinator.serving())
+        return status_message(status, self._coordinator.serving(), self._coordinator.extraction())
 
     def WatchStatus(
         self, request: pb.WatchStatusRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.GetStatusResponse]:
         for status, serving in self._coordinator.watch(context.is_active):
-            yield status_message(status, serving)
+            yield status_message(status, serving, self._coordinator.extraction())
 
     def ListRounds(
         self, request: pb.ListRoundsRequest, context: grpc.ServicerContext

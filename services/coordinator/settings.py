@@ -13,6 +13,7 @@ from services.common.settings import (
     BACKBONE,
     EMBEDDING_DIM,
     FEATURE_CACHE,
+    RAY_ADDRESS,
     STATE_DIR,
     CommonSettings,
 )
@@ -23,6 +24,13 @@ IMPLIED_PAIRS = Setting(
     "ANNEAL_IMPLIED_PAIRS",
     DEFAULT_IMPLIED_PAIRS,
     "pairs implied by transitivity trained on per round, sampled (0: the answers only)",
+    count,
+)
+EXTRACT_WORKERS = Setting(
+    "--extract-workers",
+    "ANNEAL_EXTRACT_WORKERS",
+    0,
+    "Ray actors extracting the archive's backbone features (0: in the coordinator's process)",
     count,
 )
 REEMBED = Setting(
@@ -45,3 +53,7 @@ class CoordinatorSettings(CommonSettings):
     dim: int | None = EMBEDDING_DIM.field()
     implied_pairs: int = IMPLIED_PAIRS.field()
     reembed: str = REEMBED.field()
+    extract_workers: int = EXTRACT_WORKERS.field()
+    ray_address: str = RAY_ADDRESS.but(
+        "Ray cluster for --extract-workers (ray://host:10001); empty = local Ray"
+    ).field()

@@ -88,7 +88,7 @@ class Demo:
         """Run the demo; True when every round finished and no query failed."""
         shutil.rmtree(self.config.state_dir, ignore_errors=True)
         started = time.monotonic()
-        supervisor = start_system(self.config, self.console.print)
+        supervisor = start_system(self.config, self.console.print, console=self.console)
         try:
             self.console.print(
                 f"system up and archive indexed in {time.monotonic() - started:.0f}s"
