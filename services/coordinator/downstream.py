@@ -18,6 +18,7 @@ from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+from services.common.earlier_answers import earlier_answers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,16 +95,11 @@ class Downstream:
         retried("CloseRound", lambda: self.labels.CloseRound(request, timeout=10))
 
     def answers(self, rounds: Sequence[int]) -> list[Answer]:
-        """(image_a, image_b, similar) of the resolved labels of ``rounds``."""
-        out: list[Answer] = []
-        for number in rounds:
-            reply = retried("GetResolvedLabels", functools.partial(self._resolved, number))
-            out.extend((x.pair.image_a, x.pair.image_b, x.similar) for x in reply.labels)
-        return out
-
-    def _resolved(self, round_number: int) -> labels_pb2.GetResolvedLabelsResponse:
-        request = labels_pb2.GetResolvedLabelsRequest(round=round_number)
-        return self.labels.GetResolvedLabels(request, timeout=CALL_TIMEOUT_S)
+        """(image_a, image_b, similar) of the resolved labels of ``rounds``, in one call."""
+        return retried(
+            "GetResolvedLabels",
+            functools.partial(earlier_answers, self.labels, rounds, CALL_TIMEOUT_S),
+        )
 
     # -- search -------------------------------------------------------------------------------
 
