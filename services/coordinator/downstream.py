@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +17,8 @@ from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
-from services.common.earlier_answers import earlier_answers
+from services.common.earlier_answers import answers_of, up_to_request
+from services.common.vector_chunks import pack_chunks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,7 +27,6 @@ TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
 )
 CALL_TIMEOUT_S = 120.0
-BUILD_BATCH = 256
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -96,10 +95,15 @@ class Downstream:
 
     def answers(self, rounds: Sequence[int]) -> list[Answer]:
         """(image_a, image_b, similar) of the resolved labels of ``rounds``, in one call."""
-        return retried(
+        wanted = set(rounds)
+        if not wanted:
+            return []
+        request = up_to_request(wanted)
+        reply = retried(
             "GetResolvedLabels",
-            functools.partial(earlier_answers, self.labels, rounds, CALL_TIMEOUT_S),
+            lambda: self.labels.GetResolvedLabels(request, timeout=CALL_TIMEOUT_S),
         )
+        return answers_of(reply, wanted)
 
     # -- search -------------------------------------------------------------------------------
 
@@ -122,6 +126,8 @@ class Downstream:
     ) -> float:
         """Build (loaded and verified by the search service) ``version``; its build seconds.
 
+        The rows go as packed float32 chunks of at most 2 MiB (services/common/vector_chunks.py).
+
         ALREADY_EXISTS means this version was built before a restart of ours and not yet
         swapped: it is used as is.
         """
@@ -129,17 +135,8 @@ class Downstream:
         def stream() -> Iterator[search_pb2.BuildIndexRequest]:
             options = search_pb2.BuildOptions(version=version, model_version=model_version)
             yield search_pb2.BuildIndexRequest(options=options)
-            for start in range(0, len(ids), BUILD_BATCH):
-                yield search_pb2.BuildIndexRequest(
-                    items=[
-                        search_pb2.IndexItem(
-                            image_id=ids[i],
-                            vector=search_pb2.Vector(values=vectors[i].tolist()),
-                            metadata=metadata[i],
-                        )
-                        for i in range(start, min(start + BUILD_BATCH, len(ids)))
-                    ]
-                )
+            for chunk in pack_chunks(ids, vectors, metadata):
+                yield search_pb2.BuildIndexRequest(chunk=chunk)
 
         try:
             reply = retried(

@@ -8,7 +8,7 @@ import grpc
 
 from anneal.al.labelled_pairs import Answer
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
-from services.common.earlier_answers import earlier_answers
+from services.common.earlier_answers import answers_of, up_to_request
 from services.selection.round_record import SelectedPair
 
 
@@ -41,4 +41,8 @@ class LabelClient:
 
     def resolved(self, rounds: Iterable[int], timeout_s: float | None) -> list[Answer]:
         """(image_a, image_b, similar) of every resolved label of ``rounds``, in one call."""
-        return earlier_answers(self._stub, rounds, timeout_s)
+        wanted = set(rounds)
+        if not wanted:
+            return []
+        reply = self._stub.GetResolvedLabels(up_to_request(wanted), timeout=timeout_s)
+        return answers_of(reply, wanted)
