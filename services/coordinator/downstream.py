@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +17,8 @@ from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+from services.common.earlier_answers import answers_of, up_to_request
+from services.common.vector_chunks import pack_chunks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,7 +27,6 @@ TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
 )
 CALL_TIMEOUT_S = 120.0
-BUILD_BATCH = 256
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -94,16 +94,16 @@ class Downstream:
         retried("CloseRound", lambda: self.labels.CloseRound(request, timeout=10))
 
     def answers(self, rounds: Sequence[int]) -> list[Answer]:
-        """(image_a, image_b, similar) of the resolved labels of ``rounds``."""
-        out: list[Answer] = []
-        for number in rounds:
-            reply = retried("GetResolvedLabels", functools.partial(self._resolved, number))
-            out.extend((x.pair.image_a, x.pair.image_b, x.similar) for x in reply.labels)
-        return out
-
-    def _resolved(self, round_number: int) -> labels_pb2.GetResolvedLabelsResponse:
-        request = labels_pb2.GetResolvedLabelsRequest(round=round_number)
-        return self.labels.GetResolvedLabels(request, timeout=CALL_TIMEOUT_S)
+        """(image_a, image_b, similar) of the resolved labels of ``rounds``, in one call."""
+        wanted = set(rounds)
+        if not wanted:
+            return []
+        request = up_to_request(wanted)
+        reply = retried(
+            "GetResolvedLabels",
+            lambda: self.labels.GetResolvedLabels(request, timeout=CALL_TIMEOUT_S),
+        )
+        return answers_of(reply, wanted)
 
     # -- search -------------------------------------------------------------------------------
 
@@ -126,6 +126,8 @@ class Downstream:
     ) -> float:
         """Build (loaded and verified by the search service) ``version``; its build seconds.
 
+        The rows go as packed float32 chunks of at most 2 MiB (services/common/vector_chunks.py).
+
         ALREADY_EXISTS means this version was built before a restart of ours and not yet
         swapped: it is used as is.
         """
@@ -133,17 +135,8 @@ class Downstream:
         def stream() -> Iterator[search_pb2.BuildIndexRequest]:
             options = search_pb2.BuildOptions(version=version, model_version=model_version)
             yield search_pb2.BuildIndexRequest(options=options)
-            for start in range(0, len(ids), BUILD_BATCH):
-                yield search_pb2.BuildIndexRequest(
-                    items=[
-                        search_pb2.IndexItem(
-                            image_id=ids[i],
-                            vector=search_pb2.Vector(values=vectors[i].tolist()),
-                            metadata=metadata[i],
-                        )
-                        for i in range(start, min(start + BUILD_BATCH, len(ids)))
-                    ]
-                )
+            for chunk in pack_chunks(ids, vectors, metadata):
+                yield search_pb2.BuildIndexRequest(chunk=chunk)
 
         try:
             reply = retried(

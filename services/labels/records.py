@@ -152,12 +152,13 @@ class RoundProgress:
 
 @dataclass(frozen=True)
 class ResolvedLabel:
-    """The one answer a pair resolves to, with the votes it came from."""
+    """The one answer a pair of round ``round`` resolves to, with the votes it came from."""
 
     pair: RoundPair
     similar: bool
     votes_similar: int
     votes_dissimilar: int
+    round: int
 
 
 @dataclass(frozen=True)

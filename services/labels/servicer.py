@@ -266,6 +266,16 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
     def GetResolvedLabels(
         self, request: labels_pb2.GetResolvedLabelsRequest, context: grpc.ServicerContext
     ) -> labels_pb2.GetResolvedLabelsResponse:
+        if bool(request.round) == bool(request.up_to_round):
+            raise ValueError(
+                "set either round (one round) or up_to_round (rounds 1 to it), not both or"
+                f" neither; got round {request.round}, up_to_round {request.up_to_round}"
+            )
+        labels = (
+            self._store.resolved_labels(request.round)
+            if request.round
+            else self._store.resolved_labels_up_to(request.up_to_round)
+        )
         return labels_pb2.GetResolvedLabelsResponse(
             labels=[
                 labels_pb2.ResolvedLabel(
@@ -273,8 +283,9 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
                     similar=resolved.similar,
                     votes_similar=resolved.votes_similar,
                     votes_dissimilar=resolved.votes_dissimilar,
+                    round=resolved.round,
                 )
-                for resolved in self._store.resolved_labels(request.round)
+                for resolved in labels
             ]
         )
 

@@ -312,10 +312,13 @@ class LabelStore:
         return intake, pairs, [stored_label(row) for row in rows]
 
     @staticmethod
-    def _votes(labels: Sequence[StoredLabel]) -> dict[RoundPair, list[Vote]]:
-        votes: dict[RoundPair, list[Vote]] = {}
+    def _votes(labels: Sequence[StoredLabel]) -> dict[tuple[int, RoundPair], list[Vote]]:
+        """The counting votes of each (round, pair), in store order."""
+        votes: dict[tuple[int, RoundPair], list[Vote]] = {}
         for label in labels:
-            votes.setdefault(label.pair, []).append(Vote(label.similar, label.sequence))
+            votes.setdefault((label.round, label.pair), []).append(
+                Vote(label.similar, label.sequence)
+            )
         return votes
 
     def resolved_labels(self, round_number: int) -> list[ResolvedLabel]:
@@ -324,16 +327,34 @@ class LabelStore:
         Withdrawn answers are no votes; a pair whose answers were all withdrawn is not listed.
         """
         _intake, _pairs, labels = self._counting(round_number)
+        return self._resolved(labels)
+
+    def resolved_labels_up_to(self, up_to_round: int) -> list[ResolvedLabel]:
+        """:meth:`resolved_labels` of every stored round 1..``up_to_round``, by round then pair
+        id, read with one query (training and selection read all earlier rounds each round)."""
+        check_round(up_to_round)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {LABEL_COLUMNS} FROM {LABEL_JOIN} WHERE l.round <= ? AND {COUNTS} "
+                "ORDER BY l.sequence",
+                (up_to_round,),
+            ).fetchall()
+        return self._resolved([stored_label(row) for row in rows])
+
+    def _resolved(self, labels: Sequence[StoredLabel]) -> list[ResolvedLabel]:
+        """The resolution of each (round, pair) of ``labels`` (counting labels, store order)."""
         votes = self._votes(labels)
         resolved = []
-        for pair in sorted(votes, key=lambda p: p.pair_id):
-            similar = sum(vote.similar for vote in votes[pair])
+        for round_number, pair in sorted(votes, key=lambda key: (key[0], key[1].pair_id)):
+            ballot = votes[(round_number, pair)]
+            similar = sum(vote.similar for vote in ballot)
             resolved.append(
                 ResolvedLabel(
                     pair=pair,
-                    similar=self._rule.resolve(votes[pair]),
+                    similar=self._rule.resolve(ballot),
                     votes_similar=similar,
-                    votes_dissimilar=len(votes[pair]) - similar,
+                    votes_dissimilar=len(ballot) - similar,
+                    round=round_number,
                 )
             )
         return resolved

@@ -7,38 +7,25 @@ subclass the common ones (services/search/errors.py), so the codes follow the pr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import grpc
 import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.common.deadlines import time_left
+from services.common.vector_chunks import pack_chunks
 from services.search.batcher import SearchBatcher
+from services.search.build_rows import BuildRows, vectors_matrix
 from services.search.errors import IndexBuildError
 from services.search.index_manager import IndexManager
 from services.search.index_reader import IndexReader
 from services.search.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
 from services.search.query_checks import check_k
 from services.search.search_result import Hit, SearchResult
+from services.search.vector_export import ExportBatch
 
 MAX_QUERY_VECTORS = 1000
-
-
-def vectors_matrix(vectors: Sequence[search_pb2.Vector], what: str) -> np.ndarray:
-    """Stack vector messages into a float32 (N, D) array; all must have the same length."""
-    if not vectors:
-        raise ValueError(f"no {what} given")
-    dim = len(vectors[0].values)
-    if not dim:
-        raise ValueError(f"{what} 0 is empty")
-    for position, vector in enumerate(vectors):
-        if len(vector.values) != dim:
-            raise ValueError(
-                f"{what} {position} has {len(vector.values)} values, {what} 0 has {dim};"
-                " all must have the index's dimension"
-            )
-    return np.array([vector.values for vector in vectors], dtype=np.float32)
 
 
 def _hits_message(hits: list[Hit]) -> search_pb2.QueryHits:
@@ -47,6 +34,16 @@ def _hits_message(hits: list[Hit]) -> search_pb2.QueryHits:
             search_pb2.Hit(image_id=h.image_id, score=h.score, rank=rank, metadata=h.metadata)
             for rank, h in enumerate(hits, start=1)
         ]
+    )
+
+
+def _export_reply(batch: ExportBatch) -> search_pb2.ExportVectorsResponse:
+    """An ExportVectors message with the version fields of ``batch`` and no rows yet."""
+    return search_pb2.ExportVectorsResponse(
+        index_version=batch.version.version,
+        model_version=batch.version.model_version,
+        count=batch.version.count,
+        dim=batch.version.dim,
     )
 
 
@@ -109,7 +106,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         context: grpc.ServicerContext,
     ) -> search_pb2.BuildIndexResponse:
         options: search_pb2.BuildOptions | None = None
-        items: list[search_pb2.IndexItem] = []
+        gathered = BuildRows()
         for position, message in enumerate(request_iterator):
             if position == 0:
                 if not message.HasField("options"):
@@ -117,18 +114,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 options = message.options
             elif message.HasField("options"):
                 raise ValueError(f"message {position} carries options; only the first may")
-            items.extend(message.items)
+            gathered.add(message, position)
         if options is None:
             raise ValueError("empty BuildIndex stream; send options and items")
-        vectors = vectors_matrix([item.vector for item in items], "item")
+        ids, vectors, metadata = gathered.rows()
         started = time.perf_counter()
         try:
             built = self._manager.build(
-                options.version,
-                [item.image_id for item in items],
-                vectors,
-                [dict(item.metadata) for item in items],
-                options.model_version,
+                options.version, ids, vectors, metadata, options.model_version
             )
         except IndexBuildError:
             INDEX_REBUILD_FAILURES.inc()
@@ -163,23 +156,23 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.version, request.batch_size, request.include_metadata
         )
         for batch in batches:
+            if request.packed:
+                for chunk in pack_chunks(batch.ids, batch.vectors, batch.metadata):
+                    reply = _export_reply(batch)
+                    reply.chunk.CopyFrom(chunk)
+                    yield reply
+                continue
             metadata = batch.metadata or [{} for _ in batch.ids]
-            yield search_pb2.ExportVectorsResponse(
-                items=[
-                    search_pb2.IndexItem(
-                        image_id=image_id,
-                        vector=search_pb2.Vector(values=vector),
-                        metadata=meta,
-                    )
-                    for image_id, vector, meta in zip(
-                        batch.ids, batch.vectors.tolist(), metadata, strict=True
-                    )
-                ],
-                index_version=batch.version.version,
-                model_version=batch.version.model_version,
-                count=batch.version.count,
-                dim=batch.version.dim,
+            reply = _export_reply(batch)
+            reply.items.extend(
+                search_pb2.IndexItem(
+                    image_id=image_id, vector=search_pb2.Vector(values=vector), metadata=meta
+                )
+                for image_id, vector, meta in zip(
+                    batch.ids, batch.vectors.tolist(), metadata, strict=True
+                )
             )
+            yield reply
 
     def GetIndexInfo(
         self, request: search_pb2.GetIndexInfoRequest, context: grpc.ServicerContext

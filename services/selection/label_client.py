@@ -8,6 +8,7 @@ import grpc
 
 from anneal.al.labelled_pairs import Answer
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
+from services.common.earlier_answers import answers_of, up_to_request
 from services.selection.round_record import SelectedPair
 
 
@@ -39,10 +40,9 @@ class LabelClient:
         return int(self._stub.GetRoundProgress(request, timeout=timeout_s).labelled_pairs)
 
     def resolved(self, rounds: Iterable[int], timeout_s: float | None) -> list[Answer]:
-        """(image_a, image_b, similar) of every resolved label of ``rounds``."""
-        out: list[Answer] = []
-        for number in rounds:
-            request = labels_pb2.GetResolvedLabelsRequest(round=number)
-            reply = self._stub.GetResolvedLabels(request, timeout=timeout_s)
-            out.extend((r.pair.image_a, r.pair.image_b, r.similar) for r in reply.labels)
-        return out
+        """(image_a, image_b, similar) of every resolved label of ``rounds``, in one call."""
+        wanted = set(rounds)
+        if not wanted:
+            return []
+        reply = self._stub.GetResolvedLabels(up_to_request(wanted), timeout=timeout_s)
+        return answers_of(reply, wanted)

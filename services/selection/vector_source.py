@@ -1,10 +1,11 @@
 """Where selection gets the embeddings of the archive: the search service's index.
 
 The search service owns the index, so it is the one place that knows which embeddings serve
-now. Selection reads a whole index version with one ``ExportVectors`` stream (all rows from
-that one version, which the search service holds until the stream ends), keeps the archive's
-images of it, and caches the last version in memory: a round's pairs are chosen over one
-consistent set of embeddings, and a version's embeddings never change.
+now. Selection reads a whole index version with one ``ExportVectors`` stream of packed float32
+chunks (services/common/vector_chunks.py; all rows from that one version, which the search
+service holds until the stream ends), keeps the archive's images of it, and caches the last
+version in memory: a round's pairs are chosen over one consistent set of embeddings, and a
+version's embeddings never change.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.common.errors import FailedPreconditionError, UnavailableError
+from services.common.vector_chunks import unpack_chunk
 from services.selection.archive_vectors import ArchiveVectors
 
-EXPORT_BATCH = 1000
+EXPORT_BATCH = 10_000
+"""Rows per Milvus page; the search service sends them in chunks of at most 2 MiB."""
 
 
 class VectorSource(ABC):
@@ -76,7 +79,9 @@ class SearchServiceVectors(VectorSource):
         self, version: int, timeout_s: float | None
     ) -> tuple[dict[str, int], np.ndarray, str]:
         """(image id -> row, matrix, model version) of the whole exported version."""
-        request = search_pb2.ExportVectorsRequest(version=version, batch_size=EXPORT_BATCH)
+        request = search_pb2.ExportVectorsRequest(
+            version=version, batch_size=EXPORT_BATCH, packed=True
+        )
         ids: list[str] = []
         blocks: list[np.ndarray] = []
         model_version = ""
@@ -87,8 +92,9 @@ class SearchServiceVectors(VectorSource):
                         f"asked for index version {version}, the search service sent"
                         f" {reply.index_version}; retry"
                     )
-                ids.extend(item.image_id for item in reply.items)
-                blocks.append(np.array([item.vector.values for item in reply.items], np.float32))
+                rows = unpack_chunk(reply.chunk, f"the chunk of export message {len(blocks)}")
+                ids.extend(rows.ids)
+                blocks.append(rows.vectors)
                 model_version = reply.model_version
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:

@@ -13,6 +13,8 @@ from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2 as pb
 from annealpb.selection.v1 import selection_pb2_grpc
+from services.common.metrics import grpc_service_registry
+from services.labels.metrics import COLLECTORS as LABEL_COLLECTORS
 from services.labels.server import create_server as create_labels_server
 from services.labels.store import LabelStore
 from services.search.index_config import IndexConfig
@@ -28,6 +30,7 @@ from services.selection.vector_source import SearchServiceVectors
 pytestmark = pytest.mark.integration
 
 INSECURE = ServerSecurity.insecure()
+LABELS_REGISTRY = grpc_service_registry(LABEL_COLLECTORS)
 
 
 @pytest.fixture
@@ -111,6 +114,37 @@ def test_pending_pairs_shrink_as_labels_arrive_and_survive_restart(system, tmp_p
     # the next round never asks again for an already labelled pair
     second = restarted.StartRound(start(round_number=2, budget=4)).pairs
     assert (first.image_a, first.image_b) not in {(p.image_a, p.image_b) for p in second}
+
+
+def resolved_calls() -> float:
+    """GetResolvedLabels calls the label service answered OK (its grpc_server_handled_total)."""
+    labels = {
+        "grpc_service": "anneal.labels.v1.LabelService",
+        "grpc_method": "GetResolvedLabels",
+        "grpc_code": "OK",
+    }
+    return LABELS_REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+
+
+def test_a_round_reads_every_earlier_rounds_labels_with_one_call(system) -> None:
+    _ids, selection, labels = system
+    stub = selection()
+    answered = set()
+    for number in (1, 2):
+        first = stub.StartRound(start(round_number=number, budget=4)).pairs[0]
+        answered.add((first.image_a, first.image_b))
+        label = labels_pb2.Label(
+            round=number,
+            pair_id=first.pair_id,
+            similar=class_of(first.image_a) == class_of(first.image_b),
+            annotator_id="a",
+            idempotency_key=f"k{number}",
+        )
+        labels.SubmitLabels(labels_pb2.SubmitLabelsRequest(labels=[label]))
+    before = resolved_calls()
+    third = stub.StartRound(start(round_number=3, budget=4)).pairs
+    assert resolved_calls() - before == 1  # rounds 1 and 2 in one call, not one each
+    assert not answered & {(p.image_a, p.image_b) for p in third}
 
 
 def test_bad_inputs_get_precise_codes_and_change_nothing(system) -> None:
