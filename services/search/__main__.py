@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         metric=settings.metric.upper(),
         build_params=settings.index_params,
         search_params=milvus.search_params,
+        ann=settings.ann(),
+        recall_floor=settings.recall_floor,
+        rows_in_memory_max_bytes=settings.rows_in_memory_mib * 1024 * 1024,
         retire_grace_s=0.0 if milvus.is_lite else settings.retire_grace,
     )
     manager = IndexManager.open(milvus.uri, config, token=milvus.token())
