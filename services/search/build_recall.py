@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.search.index_choice import search_params_for
 from services.search.vector_searcher import VectorSearcher
 
 RECALL_K = 20
@@ -72,9 +71,7 @@ def measure_recall(
     picks = probe_rows(len(ids))
     probes = vectors[picks]
     exact = exact_neighbours(vectors, probes, k, metric)
-    found = searcher.search(
-        collection, probes, k, metric, search_params_for(search_params, k), False
-    )
+    found = searcher.search(collection, probes, k, metric, search_params, False)
     hits = [
         len({ids[row] for row in truth} & {hit.image_id for hit in row_hits})
         for truth, row_hits in zip(exact, found, strict=True)

@@ -23,7 +23,7 @@ from services.search.collection_layout import (
     check_image_id,
 )
 from services.search.errors import IndexBuildError, IndexNotReadyError, RecallBelowFloorError
-from services.search.index_choice import IndexPlan, search_params_for
+from services.search.index_choice import IndexPlan
 from services.search.index_config import IndexConfig
 from services.search.index_version import IndexVersion
 from services.search.retry import RetryPolicy
@@ -144,13 +144,16 @@ class IndexBuilder:
         recall = measure_recall(self._searcher, name, ids, vectors, self._config.metric, params)
         log.info("%s: %s recall@%d %.4f", name, plan.index_type, RECALL_K, recall)
         floor = self._config.recall_floor
+        setting = (
+            "ANNEAL_SEARCH_PARAMS" if self._config.index_type else "ANNEAL_INDEX_ANN_SEARCH_PARAMS"
+        )
         if recall < floor:
             raise RecallBelowFloorError(
                 f"the {plan.index_type} index of {len(ids)} rows found {recall:.3f} of the exact"
-                f" {RECALL_K} nearest neighbours, below the recall floor {floor:g}; the build was"
-                f" refused and the serving version is unchanged: search more of the index"
-                f" (search params {json.dumps(params)}: raise nprobe for IVF, ef for HNSW),"
-                " build it finer, or lower ANNEAL_INDEX_RECALL_FLOOR",
+                f" {min(RECALL_K, len(ids))} nearest neighbours, below the recall floor"
+                f" {floor:g}; the build was refused and the serving version is unchanged:"
+                f" search more of the index ({setting} {json.dumps(params)}: raise nprobe for"
+                " IVF, ef for HNSW), build it finer, or lower ANNEAL_INDEX_RECALL_FLOOR",
                 recall,
             )
         return recall
@@ -171,12 +174,16 @@ class IndexBuilder:
             self._client.insert(name, rows, timeout=self._timeout)
 
     def _create_index(self, name: str, plan: IndexPlan) -> None:
+        # pymilvus 3 sends build params as one key-value pair each; Milvus Lite 3.2.2 reads
+        # only a "params" pair holding them as JSON and ignores the rest (an IVF_FLAT index
+        # got its default 128 lists whatever was asked). Both forms go: a server reads either.
+        build = dict(plan.build_params)
         params = self._client.prepare_index_params()
         params.add_index(
             VECTOR_FIELD,
             index_type=plan.index_type,
             metric_type=self._config.metric,
-            params=dict(plan.build_params),
+            params={**build, "params": build} if build else {},
         )
         self._client.create_index(name, params, timeout=self._timeout)
 
@@ -208,7 +215,7 @@ class IndexBuilder:
             limit=limit,
             search_params={
                 "metric_type": self._config.metric,
-                "params": search_params_for(plan.search_params, limit),
+                "params": dict(plan.search_params),
             },
             consistency_level="Session",
             timeout=self._timeout,

@@ -62,13 +62,3 @@ class AnnChoice:
         return IndexPlan(
             self.index_type, dict(self.build_params or build), dict(self.search_params or search)
         )
-
-
-def search_params_for(params: Params, k: int) -> dict[str, int | float | str]:
-    """``params`` for a search of k hits: HNSW's ``ef`` (candidates kept) must be at least k,
-    so a smaller one is raised to k for that search."""
-    given = dict(params)
-    ef = given.get("ef")
-    if isinstance(ef, int | float) and ef < k:
-        given["ef"] = k
-    return given

@@ -16,7 +16,6 @@ import numpy as np
 from services.common.shown import shown
 from services.search.collection_layout import check_image_id
 from services.search.errors import UnknownImageError
-from services.search.index_choice import search_params_for
 from services.search.index_config import IndexConfig
 from services.search.index_version import IndexVersion
 from services.search.milvus_connection import MilvusConnection
@@ -79,7 +78,7 @@ class IndexReader:
             queries,
             k,
             version.metric,
-            search_params_for(self.search_params(version), k),
+            self.search_params(version),
             with_metadata=rows is None,
         )
         sign = 1.0 if version.metric != "L2" else -1.0

@@ -15,12 +15,14 @@ from services.search.index_choice import (
     AnnChoice,
     ann_type,
 )
+from services.search.index_config import IndexConfig
 from services.search.milvus_settings import MilvusSettings, Params, json_object
 
 DEFAULT_RETIRE_GRACE_S = 5.0
 
 DEFAULT_RECALL_FLOOR = 0.95
 DEFAULT_ROWS_IN_MEMORY_MIB = 256
+MIB = 1024 * 1024
 
 
 def fraction(value: str) -> float:
@@ -31,13 +33,21 @@ def fraction(value: str) -> float:
     return parsed
 
 
+def index_type(value: str) -> str:
+    """A Milvus index type name (upper-cased), or empty for the choice by size."""
+    name = value.strip().upper()
+    if name and not name.replace("_", "").isalnum():
+        raise ValueError("expected a Milvus index type such as FLAT, IVF_FLAT or HNSW, or empty")
+    return name
+
+
 INDEX_TYPE = Setting(
     "--index-type",
     "ANNEAL_INDEX_TYPE",
     "",
     "Milvus index type for every archive size (FLAT, IVF_FLAT, HNSW...); empty: by size"
     " (FLAT below ANNEAL_INDEX_ANN_MIN_ROWS rows, ANNEAL_INDEX_ANN_TYPE at or above)",
-    text,
+    index_type,
 )
 INDEX_METRIC = Setting("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2", text)
 INDEX_PARAMS: Setting[Params] = Setting(
@@ -122,8 +132,17 @@ class SearchSettings(CommonSettings):
     retire_grace: float = RETIRE_GRACE_S.field()
     batch_wait_ms: float = BATCH_WAIT_MS.field()
 
-    def ann(self) -> AnnChoice:
-        """The by-size ANN choice these settings describe."""
-        return AnnChoice(
-            self.ann_min_rows, self.ann_type, self.ann_build_params, self.ann_search_params
+    def index_config(self) -> IndexConfig:
+        """How this service builds and searches index versions."""
+        return IndexConfig(
+            index_type=self.index_type,
+            metric=self.metric.upper(),
+            build_params=self.index_params,
+            search_params=self.milvus.search_params,
+            ann=AnnChoice(
+                self.ann_min_rows, self.ann_type, self.ann_build_params, self.ann_search_params
+            ),
+            recall_floor=self.recall_floor,
+            rows_in_memory_max_bytes=self.rows_in_memory_mib * MIB,
+            retire_grace_s=0.0 if self.milvus.is_lite else self.retire_grace,
         )
