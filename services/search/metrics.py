@@ -21,7 +21,7 @@ INDEX_REBUILD_FAILURES = Counter(
 INDEX_BUILD_RECALL = Gauge(
     "anneal_index_build_recall",
     "recall@20 against exact search measured at the last index build, refused ones included"
-    " (1 for FLAT).",
+    " (1 for FLAT; 0: none yet).",
     registry=None,
 )
 COLLECTORS: tuple[Collector, ...] = (
