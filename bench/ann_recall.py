@@ -3,10 +3,12 @@
 Builds each index through the search service's IndexManager (insert, flush, index, load,
 verify and, for an ANN index, the recall measured at build: services/search/build_recall.py),
 then times single-vector top-20 searches of held-out vectors from the same clusters. Milvus Lite
-gets FLAT and IVF_FLAT (the by-size default, its default params); given ``--server-uri``, a
-Milvus server gets FLAT, IVF_FLAT and HNSW. Prints a Markdown table.
+(unless ``--lite no``) and, given ``--server-uri``, a Milvus server each get FLAT, IVF_FLAT (the
+by-size default) and HNSW, with the default params of services/search/index_choice.py. Prints
+a Markdown table.
 
-    .venv/bin/python bench/ann_recall.py [--rows 100000 --dim 128] [--server-uri http://...]
+    .venv/bin/python bench/ann_recall.py [--rows 100000 --dim 128 --spread 1.5]
+        [--server-uri http://127.0.0.1:19530] [--lite no]
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     vectors = clustered(args.rows + QUERIES, args.dim, args.spread, rng)
     vectors, queries = vectors[: args.rows], vectors[args.rows :]
-    targets = [("Milvus Lite", t) for t in ("FLAT", "IVF_FLAT") if args.lite == "yes"]
+    targets = [("Milvus Lite", t) for t in ("FLAT", "IVF_FLAT", "HNSW") if args.lite == "yes"]
     if args.server_uri:
         targets += [("Milvus server", t) for t in ("FLAT", "IVF_FLAT", "HNSW")]
     print(f"{args.rows:,} x {args.dim} vectors, {CENTRES} clusters, spread {args.spread:g}, IP\n")

@@ -64,7 +64,7 @@ ANN_TYPE = Setting(
     "--ann-type",
     "ANNEAL_INDEX_ANN_TYPE",
     DEFAULT_ANN_TYPE,
-    "ANN index of large archives: IVF_FLAT or IVF_SQ8 (Milvus Lite or server), HNSW (server)",
+    "ANN index of large archives: IVF_FLAT, IVF_SQ8 or HNSW (Milvus Lite and server alike)",
     ann_type,
 )
 ANN_BUILD_PARAMS: Setting[Params] = Setting(
