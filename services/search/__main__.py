@@ -11,7 +11,6 @@ from threadpoolctl import threadpool_limits
 from services.common.catalog import SERVICES
 from services.common.runner import run_service
 from services.search.batcher import SearchBatcher
-from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.metrics import COLLECTORS
 from services.search.server import create_server
@@ -35,13 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # default: 5 ms) cut a lone client's p99 during back-to-back rebuilds from 5.5x to 3.1x
         # idle (docs/BENCHMARKS.md, issue 11).
         sys.setswitchinterval(LITE_SWITCH_INTERVAL_S)
-    config = IndexConfig(
-        index_type=settings.index_type.upper(),
-        metric=settings.metric.upper(),
-        build_params=settings.index_params,
-        search_params=milvus.search_params,
-        retire_grace_s=0.0 if milvus.is_lite else settings.retire_grace,
-    )
+    config = settings.index_config()
     manager = IndexManager.open(milvus.uri, config, token=milvus.token())
     # What start-up made (modules, Milvus Lite's tables) lives as long as the process; frozen,
     # full collections skip it: they took 75-90 ms in the middle of queries, now about 3 ms.

@@ -10,6 +10,8 @@ ID_FIELD = "image_id"
 VECTOR_FIELD = "vector"
 METADATA_FIELD = "metadata"
 MODEL_VERSION_PROPERTY = "anneal.model_version"
+SEARCH_PARAMS_PROPERTY = "anneal.search_params"
+"""JSON of the search parameters a version was built and its recall measured with."""
 MAX_ID_LENGTH = 512
 MAX_DIM = 32768
 """The largest vector dimension a Milvus FLOAT_VECTOR field holds."""

@@ -38,3 +38,12 @@ class IndexBuildError(UnavailableError):
 
 class BackendUnavailableError(UnavailableError):
     """Milvus did not answer a query; the caller may retry."""
+
+
+class RecallBelowFloorError(FailedPreconditionError):
+    """A built ANN index finds too few of the exact nearest neighbours; it was dropped and the
+    serving version is untouched. Retrying with the same rows and parameters fails again."""
+
+    def __init__(self, message: str, recall: float) -> None:
+        super().__init__(message)
+        self.recall = recall

@@ -64,7 +64,7 @@ class IndexManager:
         self._config = config
         self._retry = retry or RetryPolicy()
         self._layout = CollectionLayout(config.prefix)
-        self._builder = IndexBuilder(client, self._layout, config, self._retry)
+        self._builder = IndexBuilder(client, connection.searcher, self._layout, config, self._retry)
         self._slot = ServingSlot()
         self._ready: dict[int, IndexVersion] = {}
         self._build_lock = threading.Lock()
@@ -163,7 +163,8 @@ class IndexManager:
 
         Builds run one at a time. Raises ValueError for bad rows, StaleVersionError for a
         version not newer than the serving one, VersionExistsError if it was built already,
-        and IndexBuildError if Milvus failed (the half-built collection is dropped).
+        IndexBuildError if Milvus failed and RecallBelowFloorError if an ANN index misses too
+        many exact neighbours (either way the half-built collection is dropped).
         """
         rows_meta = metadata if metadata is not None else [{} for _ in ids]
         matrix = check_build_input(ids, vectors, rows_meta)

@@ -19,6 +19,7 @@ from services.search.errors import UnknownImageError
 from services.search.index_config import IndexConfig
 from services.search.index_version import IndexVersion
 from services.search.milvus_connection import MilvusConnection
+from services.search.milvus_settings import Params
 from services.search.search_result import Hit, SearchResult, StoredVector
 from services.search.stored_rows import StoredRows, rows_bytes
 from services.search.vector_export import DEFAULT_EXPORT_BATCH, export_batches
@@ -77,7 +78,7 @@ class IndexReader:
             queries,
             k,
             version.metric,
-            self._config.search_params,
+            self.search_params(version),
             with_metadata=rows is None,
             timeout_s=self._config.search_timeout_s,
         )
@@ -94,6 +95,12 @@ class IndexReader:
             for row in found
         ]
         return SearchResult(version.version, version.model_version, hits)
+
+    def search_params(self, version: IndexVersion) -> Params:
+        """The Milvus search parameters of ``version`` (its own, else the configured ones)."""
+        if version.search_params is not None:
+            return version.search_params
+        return self._config.search_params
 
     def vectors_of(self, version: IndexVersion, image_ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``image_ids`` in ``version``, in order.

@@ -1,11 +1,18 @@
 """One built index version: the Milvus collection that holds it and what it was built with,
 and reading that description back from Milvus."""
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pymilvus import MilvusClient
 
-from services.search.collection_layout import MODEL_VERSION_PROPERTY, VECTOR_FIELD
+from services.search.collection_layout import (
+    MODEL_VERSION_PROPERTY,
+    SEARCH_PARAMS_PROPERTY,
+    VECTOR_FIELD,
+)
+from services.search.milvus_settings import Params
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,12 @@ class IndexVersion:
     model_version: str
     index_type: str
     metric: str
+    search_params: Params | None = None
+    """What every search of this version passes to Milvus; None (a collection built before
+    versions kept them): the reader's IndexConfig.search_params."""
+    recall: float | None = None
+    """recall@k against exact search measured at its build (1.0 for FLAT); None when read
+    back from Milvus."""
 
 
 def describe_version(client: MilvusClient, version: int, name: str) -> IndexVersion:
@@ -27,12 +40,15 @@ def describe_version(client: MilvusClient, version: int, name: str) -> IndexVers
     vector_field = next(f for f in schema["fields"] if f["name"] == VECTOR_FIELD)
     index = client.describe_index(name, client.list_indexes(name)[0])
     rows = client.query(name, filter="", output_fields=["count(*)"])
+    properties: Mapping[str, str] = schema.get("properties", {})
+    stored_params = properties.get(SEARCH_PARAMS_PROPERTY)
     return IndexVersion(
         version=version,
         collection=name,
         dim=int(vector_field["params"]["dim"]),
         count=int(rows[0]["count(*)"]),
-        model_version=str(schema.get("properties", {}).get(MODEL_VERSION_PROPERTY, "")),
+        model_version=str(properties.get(MODEL_VERSION_PROPERTY, "")),
         index_type=str(index["index_type"]),
         metric=str(index["metric_type"]),
+        search_params=json.loads(stored_params) if stored_params else None,
     )

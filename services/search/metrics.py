@@ -1,5 +1,5 @@
 """The search service's metrics (owner: search, docs/architecture.md): the serving version and
-the rebuilds, counted where a build runs and fails."""
+the rebuilds (their time, failures and recall), counted where a build runs and fails."""
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
@@ -18,4 +18,15 @@ INDEX_REBUILD_FAILURES = Counter(
     "Index builds that failed in Milvus (the old index kept serving).",
     registry=None,
 )
-COLLECTORS: tuple[Collector, ...] = (INDEX_VERSION, INDEX_REBUILD_SECONDS, INDEX_REBUILD_FAILURES)
+INDEX_BUILD_RECALL = Gauge(
+    "anneal_index_build_recall",
+    "recall@20 against exact search measured at the last index build, refused ones included"
+    " (1 for FLAT; 0: none yet).",
+    registry=None,
+)
+COLLECTORS: tuple[Collector, ...] = (
+    INDEX_VERSION,
+    INDEX_REBUILD_SECONDS,
+    INDEX_REBUILD_FAILURES,
+    INDEX_BUILD_RECALL,
+)

@@ -17,10 +17,15 @@ from services.common.deadlines import time_left
 from services.common.vector_chunks import pack_chunks
 from services.search.batcher import SearchBatcher
 from services.search.build_rows import BuildRows, vectors_matrix
-from services.search.errors import IndexBuildError
+from services.search.errors import IndexBuildError, RecallBelowFloorError
 from services.search.index_manager import IndexManager
 from services.search.index_reader import IndexReader
-from services.search.metrics import INDEX_REBUILD_FAILURES, INDEX_REBUILD_SECONDS, INDEX_VERSION
+from services.search.metrics import (
+    INDEX_BUILD_RECALL,
+    INDEX_REBUILD_FAILURES,
+    INDEX_REBUILD_SECONDS,
+    INDEX_VERSION,
+)
 from services.search.query_checks import check_k
 from services.search.search_result import Hit, SearchResult
 from services.search.vector_export import ExportBatch
@@ -123,9 +128,15 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             built = self._manager.build(
                 options.version, ids, vectors, metadata, options.model_version
             )
+        except RecallBelowFloorError as exc:
+            INDEX_BUILD_RECALL.set(exc.recall)
+            INDEX_REBUILD_FAILURES.inc()
+            raise
         except IndexBuildError:
             INDEX_REBUILD_FAILURES.inc()
             raise
+        recall = 1.0 if built.recall is None else built.recall
+        INDEX_BUILD_RECALL.set(recall)
         seconds = time.perf_counter() - started
         INDEX_REBUILD_SECONDS.observe(seconds)
         if options.swap:
@@ -136,6 +147,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             dim=built.dim,
             build_seconds=seconds,
             swapped=options.swap,
+            recall=recall,
         )
 
     def SwapIndex(
