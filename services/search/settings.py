@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from services.common.setting import Setting, count, number, positive, text
+from services.common.setting import Setting, count, number, positive
 from services.common.settings import CommonSettings
 from services.search.batcher import DEFAULT_BATCH_WAIT_S
 from services.search.index_choice import (
@@ -15,7 +15,7 @@ from services.search.index_choice import (
     AnnChoice,
     ann_type,
 )
-from services.search.index_config import IndexConfig
+from services.search.index_config import METRICS, IndexConfig
 from services.search.milvus_settings import MilvusSettings, Params, json_object
 
 DEFAULT_RETIRE_GRACE_S = 5.0
@@ -49,7 +49,17 @@ INDEX_TYPE = Setting(
     " (FLAT below ANNEAL_INDEX_ANN_MIN_ROWS rows, ANNEAL_INDEX_ANN_TYPE at or above)",
     index_type,
 )
-INDEX_METRIC = Setting("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2", text)
+
+
+def metric_name(value: str) -> str:
+    """One of Milvus's float-vector metrics (IndexConfig checks the same list), any case."""
+    metric = value.strip().upper()
+    if metric not in METRICS:
+        raise ValueError(f"expected one of {', '.join(METRICS)}")
+    return metric
+
+
+INDEX_METRIC = Setting("--metric", "ANNEAL_INDEX_METRIC", "IP", "IP, COSINE or L2", metric_name)
 INDEX_PARAMS: Setting[Params] = Setting(
     "--index-params", "ANNEAL_INDEX_PARAMS", {}, "JSON index build params", json_object
 )

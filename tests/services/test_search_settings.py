@@ -54,6 +54,7 @@ def test_each_index_setting_is_read_from_its_flag_or_variable() -> None:
             "error: --ann-search-params: invalid value '[1]' in",
         ),
         ({"ANNEAL_INDEX_TYPE": "IVF FLAT"}, "error: --index-type: invalid value 'IVF FLAT' in"),
+        ({"ANNEAL_INDEX_METRIC": "cosine2"}, "error: --metric: invalid value 'cosine2' in"),
     ],
 )
 def test_a_bad_index_setting_stops_with_one_line(
