@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
+from typing import Any
 
 import grpc
 from latency_rows import CLIENT_COUNTS, Query, print_header, print_row, run_row
@@ -39,15 +40,28 @@ def _sync_server(downstream: str, ready: Connection) -> None:
         return call(request) if call else REPLY
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    handler = grpc.unary_unary_rpc_method_handler(handle)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = _bind_echo(server, handle)
     server.start()
     ready.send(port)
     _wait_for_stop(ready)
     server.stop(0)
+
+
+def _bind_echo(server: grpc.Server | grpc.aio.Server, handle: Callable[..., Any]) -> int:
+    """Register ``handle`` as the echo method on ``server``; the loopback port it listens on."""
+    handler = grpc.unary_unary_rpc_method_handler(handle)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
+    )
+    return server.add_insecure_port("127.0.0.1:0")
+
+
+async def _serve_aio(server: grpc.aio.Server, port: int, ready: Connection) -> None:
+    """Start ``server``, tell the bench its port, stop when the bench says so."""
+    await server.start()
+    ready.send(port)
+    await asyncio.get_running_loop().run_in_executor(None, _wait_for_stop, ready)
+    await server.stop(0)
 
 
 def _wait_for_stop(ready: Connection) -> None:
@@ -64,15 +78,7 @@ def _aio_server(downstream: str, ready: Connection) -> None:
             return await call(request) if call else REPLY
 
         server = grpc.aio.server()
-        handler = grpc.unary_unary_rpc_method_handler(handle)
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
-        )
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        ready.send(port)
-        await asyncio.get_running_loop().run_in_executor(None, _wait_for_stop, ready)
-        await server.stop(0)
+        await _serve_aio(server, _bind_echo(server, handle), ready)
 
     asyncio.run(serve())
 
@@ -88,15 +94,7 @@ def _aio_sync_handler_server(downstream: str, ready: Connection) -> None:
 
     async def serve() -> None:
         server = grpc.aio.server(migration_thread_pool=futures.ThreadPoolExecutor(16))
-        handler = grpc.unary_unary_rpc_method_handler(handle)
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
-        )
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        ready.send(port)
-        await asyncio.get_running_loop().run_in_executor(None, _wait_for_stop, ready)
-        await server.stop(0)
+        await _serve_aio(server, _bind_echo(server, handle), ready)
 
     asyncio.run(serve())
 

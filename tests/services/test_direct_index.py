@@ -43,8 +43,20 @@ def writer(server_uri: str, config: IndexConfig) -> Iterator[IndexManager]:
     opened.close(timeout_s=10)
 
 
-def reader(server_uri: str, config: IndexConfig) -> DirectIndex:
-    return DirectIndex(MilvusConnection.open(server_uri), config, refresh_s=REFRESH_S)
+@pytest.fixture
+def index(server_uri: str, config: IndexConfig) -> Iterator[DirectIndex]:
+    """A reader of the writer's prefix (whatever serves when the test starts it reading)."""
+    opened = DirectIndex(MilvusConnection.open(server_uri), config, refresh_s=REFRESH_S)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def serving_v1(writer: IndexManager) -> IndexManager:
+    """The writer with version 1 (model m1) built and swapped in."""
+    writer.build(1, IDS, VECTORS, META, model_version="m1")
+    writer.swap(1)
+    return writer
 
 
 def ids_of(result_hits: list) -> list[str]:
@@ -52,67 +64,45 @@ def ids_of(result_hits: list) -> list[str]:
 
 
 def test_reads_what_the_search_service_would_answer(
-    writer: IndexManager, server_uri: str, config: IndexConfig
+    serving_v1: IndexManager, index: DirectIndex
 ) -> None:
-    writer.build(1, IDS, VECTORS, META, model_version="m1")
-    writer.swap(1)
-    index = reader(server_uri, config)
-    try:
-        assert index.serving_model(None) == "m1"
-        result = index.search(Q, [("query 1", "c")], k=3, timeout_s=10)
-        assert (result.version, result.model_version) == (1, "m1")
-        assert ids_of(result.hits[0]) == ["b", "c", "a"]  # by vector
-        assert ids_of(result.hits[1]) == ids_of(writer.search(VECTORS[2:3], 3).hits[0])  # by id
-        assert result.hits[0][0].metadata == {"name": "B"}
-        assert result.hits[0][0].score == pytest.approx(0.96, abs=1e-5)
-    finally:
-        index.close()
+    assert index.serving_model(None) == "m1"
+    result = index.search(Q, [("query 1", "c")], k=3, timeout_s=10)
+    assert (result.version, result.model_version) == (1, "m1")
+    assert ids_of(result.hits[0]) == ["b", "c", "a"]  # by vector
+    assert ids_of(result.hits[1]) == ids_of(serving_v1.search(VECTORS[2:3], 3).hits[0])  # by id
+    assert result.hits[0][0].metadata == {"name": "B"}
+    assert result.hits[0][0].score == pytest.approx(0.96, abs=1e-5)
 
 
 def test_follows_a_swap_forward_and_answers_from_the_new_version(
-    writer: IndexManager, server_uri: str, config: IndexConfig
+    serving_v1: IndexManager, index: DirectIndex
 ) -> None:
-    writer.build(1, IDS, VECTORS, META, model_version="m1")
-    writer.swap(1)
-    index = reader(server_uri, config)
-    try:
-        writer.build(2, IDS, -VECTORS, META, model_version="m2")
-        writer.swap(2)
-        deadline = time.monotonic() + 10
-        while index.serving_model(None) != "m2" and time.monotonic() < deadline:
-            time.sleep(REFRESH_S / 2)
-        result = index.search(Q, [], k=3, timeout_s=10)
-        assert (result.version, result.model_version) == (2, "m2")
-        assert ids_of(result.hits[0])[0] != "b"  # reversed similarity
-    finally:
-        index.close()
+    serving_v1.build(2, IDS, -VECTORS, META, model_version="m2")
+    serving_v1.swap(2)
+    deadline = time.monotonic() + 10
+    while index.serving_model(None) != "m2" and time.monotonic() < deadline:
+        time.sleep(REFRESH_S / 2)
+    result = index.search(Q, [], k=3, timeout_s=10)
+    assert (result.version, result.model_version) == (2, "m2")
+    assert ids_of(result.hits[0])[0] != "b"  # reversed similarity
 
 
 def test_names_the_query_whose_image_is_not_in_the_index(
-    writer: IndexManager, server_uri: str, config: IndexConfig
+    serving_v1: IndexManager, index: DirectIndex
 ) -> None:
-    writer.build(1, IDS, VECTORS, META, model_version="m1")
-    writer.swap(1)
-    index = reader(server_uri, config)
-    try:
-        with pytest.raises(UnknownImageError, match="query 2: archive image 'zz'"):
-            index.search(None, [("query 1", "a"), ("query 2", "zz")], k=2, timeout_s=10)
-        with pytest.raises(ValueError, match="dimension 3"):
-            index.search(np.ones((1, 3), np.float32), [], k=2, timeout_s=10)
-    finally:
-        index.close()
+    with pytest.raises(UnknownImageError, match="query 2: archive image 'zz'"):
+        index.search(None, [("query 1", "a"), ("query 2", "zz")], k=2, timeout_s=10)
+    with pytest.raises(ValueError, match="dimension 3"):
+        index.search(np.ones((1, 3), np.float32), [], k=2, timeout_s=10)
 
 
 def test_before_the_first_swap_there_is_no_serving_model(
-    writer: IndexManager, server_uri: str, config: IndexConfig
+    writer: IndexManager, index: DirectIndex
 ) -> None:
-    index = reader(server_uri, config)
-    try:
-        assert index.serving_model(None) is None
-        with pytest.raises(NoServingIndexError):
-            index.search(Q, [], k=2, timeout_s=10)
-    finally:
-        index.close()
+    assert index.serving_model(None) is None
+    with pytest.raises(NoServingIndexError):
+        index.search(Q, [], k=2, timeout_s=10)
 
 
 def test_a_search_on_a_dropped_version_moves_to_the_serving_one(
