@@ -32,6 +32,9 @@ from services.coordinator.step_backoff import StepBackoff
 
 log = logging.getLogger(__name__)
 
+EXTRACTION_PUSH_S = 0.5
+"""WatchStatus pushes the extraction's progress at most this often."""
+
 
 class Coordinator:
     """Round state, its persistence and the worker thread; the servicer calls the public methods."""
@@ -149,14 +152,23 @@ class Coordinator:
         with self._lock:
             return list(self._persisted.state.rounds)
 
-    def watch(self, active: Callable[[], bool]) -> Iterator[tuple[RoundStatus | None, Serving]]:
-        """The status now and after every change while ``active()``."""
+    def watch(
+        self, active: Callable[[], bool]
+    ) -> Iterator[tuple[RoundStatus | None, Serving, ExtractionSnapshot]]:
+        """The status now, after every change and, while the feature extraction runs, whenever
+        its count of images done moved (at most every ``EXTRACTION_PUSH_S``), while ``active()``."""
         seen = -1
+        extracted = -1
+        pushed_at = -EXTRACTION_PUSH_S
         while active() and not self._worker.stopping.is_set():
+            extraction = self._extraction.snapshot()
+            now = time.monotonic()
+            moved = extraction.done != extracted and now - pushed_at >= EXTRACTION_PUSH_S
             with self._changed:
-                if self._persisted.generation == seen:
-                    self._changed.wait(1.0)
+                if self._persisted.generation == seen and not moved:
+                    self._changed.wait(EXTRACTION_PUSH_S if extraction.running else 1.0)
                     continue
                 seen = self._persisted.generation
-                snapshot = (self._persisted.state.latest, self._persisted.state.serving)
-            yield snapshot
+                latest, serving = self._persisted.state.latest, self._persisted.state.serving
+            extracted, pushed_at = extraction.done, now
+            yield latest, serving, extraction

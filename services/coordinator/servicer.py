@@ -91,8 +91,8 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
     def WatchStatus(
         self, request: pb.WatchStatusRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.GetStatusResponse]:
-        for status, serving in self._coordinator.watch(context.is_active):
-            yield status_message(status, serving, self._coordinator.extraction())
+        for status, serving, extraction in self._coordinator.watch(context.is_active):
+            yield status_message(status, serving, extraction)
 
     def ListRounds(
         self, request: pb.ListRoundsRequest, context: grpc.ServicerContext

@@ -145,3 +145,27 @@ def test_console_bar_renders_the_extraction_and_none_when_all_was_cached() -> No
     with ExtractionBar(Console(file=cached, width=120)) as bar:
         bar.show(pb.ExtractionProgress(images_done=18, images_total=18, running=False))
     assert cached.getvalue() == ""
+
+
+def _not_started() -> RoundWork:
+    raise AssertionError("the coordinator is not started here")
+
+
+def test_watch_status_pushes_the_extraction_as_it_moves(tmp_path: Path, serve) -> None:
+    progress = ExtractionProgress()
+    coordinator = Coordinator(StateStore(tmp_path / "state"), _not_started, extraction=progress)
+    stub = coordinator_pb2_grpc.CoordinatorServiceStub(
+        serve(create_server("127.0.0.1:0", coordinator, security=ServerSecurity.insecure()))
+    )
+    progress(0, 18)
+    watch = stub.WatchStatus(pb.WatchStatusRequest(), timeout=10)
+    seen: list[int] = []
+    try:
+        for update in watch:  # no round changes: every message is the extraction moving
+            seen.append(update.extraction.images_done)
+            if update.extraction.images_done == 18:
+                break
+            progress(update.extraction.images_done + 6, 18)
+    finally:
+        watch.cancel()
+    assert seen == [0, 6, 12, 18]
