@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from annealpb.retrieval.v1 import retrieval_pb2
 from services.security.principal import Role
 from services.web.context import WebContext, current_session, web_context
+from services.web.extraction_view import extraction_view
 from services.web.http_errors import ERROR_RESPONSES, WebError
 from services.web.round_views import (
     LABELS_OPEN,
@@ -323,7 +324,8 @@ async def round_events(request: Request, session: SignedIn, context: Context) ->
 
 @router.get("/status")
 def system_status(session: SignedIn, context: Context) -> dict[str, Any]:
-    """Each service's health, what serves queries, and the latest round's label counts."""
+    """Each service's health, what serves queries, the latest round's label counts and the
+    archive's feature extraction (None before it began)."""
     health = context.client.health()
     status = context.client.status(session.token)
     labels = None
@@ -346,4 +348,5 @@ def system_status(session: SignedIn, context: Context) -> dict[str, Any]:
         "serving_model_version": status.serving_model_version,
         "round": round_view(status.round) if status.HasField("round") else None,
         "labels": labels,
+        "extraction": extraction_view(status),
     }

@@ -1,5 +1,5 @@
 // Status: the services' health, the serving index and model, the latest round and label
-// counts, refreshed every 5 s (and at once when the tab is shown again).
+// counts and, while it runs, the feature extraction's progress bar, refreshed every 5 s (and at once when the tab is shown again).
 
 import { api } from "./api.js";
 import { clearError, el, every, formatTime, showError } from "./ui.js";
@@ -23,6 +23,29 @@ function healthBadge(health) {
     el("span", { class: "badge-icon", "aria-hidden": "true" }, known.icon),
     ` ${known.text}`,
   );
+}
+
+function clock(seconds) {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
+// Shown while the archive's features are being extracted (first start); hidden otherwise.
+function renderExtraction(x) {
+  const panel = $("extraction");
+  panel.hidden = !(x && x.running);
+  if (panel.hidden) return;
+  const bar = $("extraction-bar");
+  bar.max = x.images_total;
+  bar.value = x.images_done;
+  $("extraction-count").textContent = `${x.images_done} / ${x.images_total} images`;
+  $("extraction-rate").textContent =
+    x.seconds_left === null
+      ? "measuring images/s"
+      : `${x.images_per_second.toFixed(1)} images/s · ${clock(x.seconds_left)} left`;
 }
 
 function render(data) {
@@ -52,6 +75,8 @@ function render(data) {
   $("count-labelled-pairs").textContent = labels.labelled_pairs ?? "—";
   $("count-labels").textContent = labels.labels ?? "—";
   $("count-annotators").textContent = labels.annotators ?? "—";
+
+  renderExtraction(data.extraction);
 
   const down = services.filter((s) => s.health !== "serving").length;
   document.body.dataset.servicesDown = String(down);
