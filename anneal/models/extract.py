@@ -1,9 +1,10 @@
 """Run a backbone over an archive, reusing cached features and skipping unreadable files.
 
-Features are computed a batch at a time through one hook, a :data:`BatchExtractor` (the
-backbone in this process by default; a pool of remote workers can be plugged in), and each
-batch is stored in the feature cache as soon as it is computed, so an interrupted extraction
-resumes with the images not stored yet.
+Files are read and keyed by content here; their encoded bytes go a batch at a time to one hook,
+a :data:`BatchExtractor`, which decodes and computes the features where it runs (this process
+by default; a pool of remote workers can be plugged in). Each batch is stored in the feature
+cache as soon as it is computed, so an interrupted extraction resumes with the images not stored
+yet; an image the hook could not decode is reported in ``Extraction.failed`` and skipped.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import numpy as np
 import torch
 
 from anneal.data.archive import Archive
-from anneal.data.image_io import decode_image
-from anneal.errors import ArchiveError, ImageDecodeError
+from anneal.errors import ArchiveError
 from anneal.models.backbone import Backbone
+from anneal.models.encoded_features import ImageFeatures, encoded_features
 from anneal.models.feature_cache import FeatureCache, content_key
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (images done, images in the archive) as images are stored, cached or skipped."""
-BatchExtractor = Callable[[Sequence[np.ndarray]], np.ndarray]
-"""A batch of RGB uint8 images -> their (B, feature_dim) backbone features."""
+BatchExtractor = Callable[[Sequence[bytes]], Sequence[ImageFeatures]]
+"""A batch of encoded images -> per image, in order, its (feature_dim,) backbone features or
+the reason it could not be decoded (see :func:`anneal.models.encoded_features.encoded_features`)."""
 
 
 @dataclass
@@ -50,23 +52,32 @@ def extract_features(
 ) -> Extraction:
     """Features for every readable image of the archive; unreadable ones are logged and skipped.
 
-    ``extractor`` computes a batch (default: ``backbone.features`` on ``device``); the cache is
-    keyed by ``backbone``'s name and input size either way, so it must compute the same
-    features."""
-    compute = extractor or (lambda images: backbone.features(images, device))
+    ``extractor`` decodes and computes a batch (default: ``encoded_features`` with ``backbone``
+    on ``device``, in this process); the cache is keyed by ``backbone``'s name and input size
+    either way, so it must compute the same features."""
+    compute = extractor or (lambda images: encoded_features(backbone, images, device))
     cache = FeatureCache(cache_dir, f"{backbone.name}-{backbone.input_size}") if cache_dir else None
     features: dict[int, np.ndarray] = {}
     failed: dict[str, str] = {}
-    pending: list[tuple[int, str, np.ndarray]] = []
+    pending: list[tuple[int, str, bytes]] = []
 
     def flush() -> None:
         if not pending:
             return
-        out = compute([image for _, _, image in pending])
-        for (row, _, _), vector in zip(pending, out, strict=True):
-            features[row] = vector
-        if cache is not None:
-            cache.put_many([key for _, key, _ in pending], out)
+        out = compute([data for _, _, data in pending])
+        keys: list[str] = []
+        vectors: list[np.ndarray] = []
+        for (row, key, _), result in zip(pending, out, strict=True):
+            if isinstance(result, str):
+                image_id = archive.images[row].id
+                failed[image_id] = result
+                log.warning("skipping unreadable image %s: %s", image_id, result)
+            else:
+                features[row] = result
+                keys.append(key)
+                vectors.append(result)
+        if cache is not None and keys:
+            cache.put_many(keys, np.stack(vectors))
         pending.clear()
 
     total = len(archive)
@@ -78,8 +89,8 @@ def extract_features(
             if cached is not None:
                 features[row] = cached
             else:
-                pending.append((row, key, decode_image(data)))
-        except (ImageDecodeError, OSError) as exc:
+                pending.append((row, key, data))
+        except OSError as exc:
             failed[item.id] = str(exc)
             log.warning("skipping unreadable image %s: %s", item.id, exc)
         if len(pending) >= batch_size:

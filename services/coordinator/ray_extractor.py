@@ -1,17 +1,18 @@
 """Backbone feature extraction on a pool of Ray actors: the ``BatchExtractor`` hook, fanned out.
 
 Opt-in (``ANNEAL_EXTRACT_WORKERS`` > 0; by default the coordinator extracts in its own process).
-Each batch that :func:`anneal.models.extract.extract_features` hands the hook is split evenly
-over the actors, computed side by side and put back together in order; reading, decoding, the
+Each batch of encoded images that :func:`anneal.models.extract.extract_features` hands the hook
+is split evenly over the actors; each actor decodes its chunk (``decode_image`` within the image
+limits, header checked first, as the embedding workers do) and computes its features, and the
+per-image results are put back together in order. An image that does not decode comes back as
+its reason, so it is reported failed and the rest of its batch is kept. Reading the files, the
 feature cache, resuming and progress stay with the caller, so what a crash loses is the batch in
-progress, as in-process. Actors follow the embedding service's pattern (``services/embedding/
-worker_pool.py``): one per GPU with ``num_gpus=1`` where the cluster has GPUs, else CPU actors
-with ``cpu_threads`` each; restarted by Ray after a crash, and a batch is idempotent, so Ray
-retries it once on a restarted actor.
+progress, as in-process; only encoded bytes cross Ray's object store.
 
-Limits of this first step: images travel decoded (through Ray's object store), and decoding
-stays on the coordinator's CPU; a full ingest job would send encoded bytes and decode on the
-actors (or the GPU), as the embedding workers do.
+Actors follow the embedding service's pattern (``services/embedding/worker_pool.py``): one per
+GPU with ``num_gpus=1`` where the cluster has GPUs, else CPU actors with ``cpu_threads`` each;
+restarted by Ray after a crash, and a batch is idempotent, so Ray retries it once on a restarted
+actor.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from anneal.data.image_limits import DEFAULT_LIMITS, ImageLimits
+from anneal.models.encoded_features import ImageFeatures
 from services.common.errors import UnavailableError
 
 ACTOR_RESTARTS = 3
 
 
 class FeatureWorker:
-    """One actor: the backbone, computing features of a chunk of decoded images."""
+    """One actor: the backbone, decoding a chunk of encoded images and computing features."""
 
-    def __init__(self, backbone_name: str, cpu_threads: int) -> None:
+    def __init__(
+        self, backbone_name: str, cpu_threads: int, limits: ImageLimits = DEFAULT_LIMITS
+    ) -> None:
         import torch
 
         from anneal.models.registry import build_backbone
@@ -40,17 +45,22 @@ class FeatureWorker:
         if self._device == "cpu":
             torch.set_num_threads(cpu_threads)
         self._backbone = build_backbone(backbone_name)
+        self._limits = limits
 
     def device(self) -> str:
         """ "cuda" or "cpu"; also the call that says the actor is up."""
         return self._device
 
-    def features(self, images: list[np.ndarray]) -> np.ndarray:
-        return self._backbone.features(images, self._device)
+    def features(self, images: list[bytes]) -> list[ImageFeatures]:
+        """Per image, in order: its features, or why it could not be decoded."""
+        from anneal.models.encoded_features import encoded_features
+
+        return encoded_features(self._backbone, images, self._device, self._limits)
 
 
 class RayExtractor:
-    """Call it with a batch of images; the features, computed on every actor at once."""
+    """Call it with a batch of encoded images; per image its features or why it failed,
+    decoded and computed on every actor at once."""
 
     def __init__(self, actors: Sequence[Any], timeout_s: float) -> None:
         self._actors = list(actors)
@@ -58,10 +68,15 @@ class RayExtractor:
 
     @classmethod
     def start(
-        cls, workers: int, backbone: str, cpu_threads: int = 1, timeout_s: float = 600.0
+        cls,
+        workers: int,
+        backbone: str,
+        cpu_threads: int = 1,
+        timeout_s: float = 600.0,
+        limits: ImageLimits = DEFAULT_LIMITS,
     ) -> RayExtractor:
-        """``workers`` actors (call after ``ray.init``); ``timeout_s`` bounds their start and
-        each batch."""
+        """``workers`` actors (call after ``ray.init``) decoding within ``limits``;
+        ``timeout_s`` bounds their start and each batch."""
         gpus = int(ray.cluster_resources().get("GPU", 0))
         actor_class: Any = ray.remote(FeatureWorker).options(
             num_cpus=1 if gpus else cpu_threads,
@@ -69,7 +84,7 @@ class RayExtractor:
             max_restarts=ACTOR_RESTARTS,
             max_task_retries=1,
         )
-        actors = [actor_class.remote(backbone, cpu_threads) for _ in range(workers)]
+        actors = [actor_class.remote(backbone, cpu_threads, limits) for _ in range(workers)]
         try:
             ray.get([actor.device.remote() for actor in actors], timeout=timeout_s)
         except GetTimeoutError as exc:
@@ -90,13 +105,13 @@ class RayExtractor:
     def size(self) -> int:
         return len(self._actors)
 
-    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def __call__(self, images: Sequence[bytes]) -> list[ImageFeatures]:
         chunks = [list(c) for c in np.array_split(np.arange(len(images)), self.size) if len(c)]
         refs = [
             actor.features.remote([images[int(i)] for i in chunk])
             for actor, chunk in zip(self._actors, chunks, strict=False)
         ]
-        return np.concatenate(ray.get(refs, timeout=self._timeout_s))
+        return [result for chunk in ray.get(refs, timeout=self._timeout_s) for result in chunk]
 
     def close(self) -> None:
         for actor in self._actors:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from anneal.data.archive import Archive
+from anneal.models.encoded_features import ImageFeatures, encoded_features
 from anneal.models.extract import extract_features
 from anneal.models.extraction_progress import ExtractionProgress
 from anneal.models.feature_cache import FeatureCache
@@ -33,12 +34,12 @@ class CountingExtractor:
         self.batches = 0
         self.images = 0
 
-    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def __call__(self, images: Sequence[bytes]) -> list[ImageFeatures]:
         self.batches += 1
         if self.batches == self.fail_on:
             raise Interrupted
         self.images += len(images)
-        return self.backbone.features(images)
+        return encoded_features(self.backbone, images)
 
 
 def test_an_interrupted_extraction_resumes_with_only_the_images_not_stored(

@@ -3,7 +3,8 @@ session's shared Ray, whose CPUs the embedding pool holds, is not involved).
 
 ``python ray_extraction_job.py ARCHIVE SCRATCH`` extracts the archive's features on 2 CPU
 actors in batches of 4, interrupted on the third batch, then resumed; prints a JSON line with
-the images each run passed to the pool and whether the features equal an in-process run's.
+the images each run passed to the pool, the images each way reported failed, and whether the
+features equal an in-process run's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from anneal.data.archive import Archive
+from anneal.models.encoded_features import ImageFeatures
 from anneal.models.extract import extract_features
 from anneal.models.registry import build_backbone
 from services.coordinator.ray_extractor import RayExtractor
@@ -36,7 +38,7 @@ class Counted:
         self.batches = 0
         self.images = 0
 
-    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def __call__(self, images: Sequence[bytes]) -> list[ImageFeatures]:
         self.batches += 1
         if self.batches == self.fail_on:
             raise Interrupted
@@ -61,7 +63,12 @@ def main(archive_folder: str, scratch: str) -> None:
         and np.allclose(result.features, local.features, rtol=1e-5, atol=1e-5)
     )
     pool.close()
-    print(json.dumps({"first": first.images, "resumed": resumed.images, "same": same}))
+    failed = {"ray": sorted(result.failed), "local": sorted(local.failed)}
+    print(
+        json.dumps(
+            {"first": first.images, "resumed": resumed.images, "failed": failed, "same": same}
+        )
+    )
 
 
 if __name__ == "__main__":
