@@ -25,7 +25,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from anneal.data.image_limits import DEFAULT_LIMITS, ImageLimits
-from anneal.models.encoded_features import ImageFeatures
+from anneal.models.encoded_features import ImageFeatures, encoded_features
 from services.common.errors import UnavailableError
 
 ACTOR_RESTARTS = 3
@@ -53,8 +53,6 @@ class FeatureWorker:
 
     def features(self, images: list[bytes]) -> list[ImageFeatures]:
         """Per image, in order: its features, or why it could not be decoded."""
-        from anneal.models.encoded_features import encoded_features
-
         return encoded_features(self._backbone, images, self._device, self._limits)
 
 

@@ -1,5 +1,6 @@
 // Status: the services' health, the serving index and model, the latest round and label
-// counts and, while it runs, the feature extraction's progress bar, refreshed every 5 s (and at once when the tab is shown again).
+// counts and, while it runs, the feature extraction's progress bar, refreshed every 5 s (and
+// at once when the tab is shown again).
 
 import { api } from "./api.js";
 import { clearError, el, every, formatTime, showError } from "./ui.js";
