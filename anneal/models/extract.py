@@ -3,8 +3,10 @@
 Files are read and keyed by content here; their encoded bytes go a batch at a time to one hook,
 a :data:`BatchExtractor`, which decodes and computes the features where it runs (this process
 by default; a pool of remote workers can be plugged in). Each batch is stored in the feature
-cache as soon as it is computed, so an interrupted extraction resumes with the images not stored
-yet; an image the hook could not decode is reported in ``Extraction.failed`` and skipped.
+store (:mod:`anneal.models.feature_store`) as soon as it is computed, so an interrupted
+extraction resumes with the images not stored yet; an image the hook could not decode is
+reported in ``Extraction.failed`` and skipped. With a store, features are not kept in memory as
+they are computed: the result is read from the store at the end, one (n, dim) array.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from anneal.data.archive import Archive
 from anneal.errors import ArchiveError
 from anneal.models.backbone import Backbone
 from anneal.models.encoded_features import ImageFeatures, encoded_features
-from anneal.models.feature_cache import FeatureCache, content_key
+from anneal.models.feature_store import FeatureStore, content_key
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,14 @@ def extract_features(
 ) -> Extraction:
     """Features for every readable image of the archive; unreadable ones are logged and skipped.
 
-    ``extractor`` decodes and computes a batch (default: ``encoded_features`` with ``backbone``
-    on ``device``, in this process); the cache is keyed by ``backbone``'s name and input size
-    either way, so it must compute the same features."""
+    ``cache_dir``: the feature store's root (None: features only in memory). ``extractor``
+    decodes and computes a batch (default: ``encoded_features`` with ``backbone`` on ``device``,
+    in this process); the store is keyed by ``backbone``'s name and input size either way, so
+    it must compute the same features."""
     compute = extractor or (lambda images: encoded_features(backbone, images, device))
-    cache = FeatureCache(cache_dir, f"{backbone.name}-{backbone.input_size}") if cache_dir else None
-    features: dict[int, np.ndarray] = {}
+    store = FeatureStore(cache_dir, f"{backbone.name}-{backbone.input_size}") if cache_dir else None
+    stored: dict[int, str] = {}  # row -> its key in the store
+    computed: dict[int, np.ndarray] = {}  # row -> its features, without a store
     failed: dict[str, str] = {}
     pending: list[tuple[int, str, bytes]] = []
 
@@ -72,12 +76,14 @@ def extract_features(
                 image_id = archive.images[row].id
                 failed[image_id] = result
                 log.warning("skipping unreadable image %s: %s", image_id, result)
+            elif store is None:
+                computed[row] = result
             else:
-                features[row] = result
+                stored[row] = key
                 keys.append(key)
                 vectors.append(result)
-        if cache is not None and keys:
-            cache.put_many(keys, np.stack(vectors))
+        if store is not None and keys:
+            store.put_many(keys, np.stack(vectors))
         pending.clear()
 
     total = len(archive)
@@ -85,9 +91,8 @@ def extract_features(
         try:
             data = Path(item.path).read_bytes()
             key = content_key(data)
-            cached = cache.get(key) if cache is not None else None
-            if cached is not None:
-                features[row] = cached
+            if store is not None and key in store:
+                stored[row] = key
             else:
                 pending.append((row, key, data))
         except OSError as exc:
@@ -96,11 +101,13 @@ def extract_features(
         if len(pending) >= batch_size:
             flush()
         if progress is not None:
-            progress(len(features) + len(failed), total)
+            progress(len(stored) + len(computed) + len(failed), total)
     flush()
     if progress is not None:
         progress(total, total)
-    if not features:
+    if not stored and not computed:
         raise ArchiveError(f"no readable image in archive {archive.root} ({len(failed)} failed)")
-    rows = np.array(sorted(features), dtype=np.int64)
-    return Extraction(np.stack([features[r] for r in rows]), rows, failed)
+    rows = np.array(sorted(stored or computed), dtype=np.int64)
+    if store is not None:
+        return Extraction(store.matrix([stored[r] for r in rows]), rows, failed)
+    return Extraction(np.stack([computed[r] for r in rows]), rows, failed)

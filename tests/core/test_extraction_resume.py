@@ -17,7 +17,6 @@ from anneal.data.archive import Archive
 from anneal.models.encoded_features import ImageFeatures, encoded_features
 from anneal.models.extract import extract_features
 from anneal.models.extraction_progress import ExtractionProgress
-from anneal.models.feature_cache import FeatureCache
 from anneal.models.registry import build_backbone
 
 
@@ -69,17 +68,6 @@ def test_an_interrupted_extraction_resumes_with_only_the_images_not_stored(
     assert whole.images == 18
     np.testing.assert_array_equal(result.rows, uninterrupted.rows)
     np.testing.assert_allclose(result.features, uninterrupted.features, rtol=1e-5, atol=1e-5)
-
-
-def test_a_shard_left_half_written_by_a_crash_is_ignored_and_removed(tmp_path: Path) -> None:
-    cache = FeatureCache(tmp_path, "m")
-    cache.put_many(["a", "b"], np.ones((2, 3), dtype=np.float32))
-    (cache.folder / "deadbeef.npz.partial").write_bytes(b"PK\x03\x04 truncated")
-    (cache.folder / "cafe.tmp.npz").write_bytes(b"PK\x03\x04 truncated")
-    reopened = FeatureCache(tmp_path, "m")
-    assert len(reopened) == 2
-    np.testing.assert_array_equal(reopened.get("a"), [1, 1, 1])
-    assert sorted(p.suffix for p in cache.folder.iterdir()) == [".npz"]
 
 
 def test_progress_measures_images_per_second_and_time_left_over_its_window() -> None:
