@@ -112,7 +112,7 @@ def experiment(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     run: Annotated[str | None, typer.Option(help="Run name (folder under --results).")] = None,
     results: Annotated[Path, typer.Option(help="Where runs are written.")] = Path("results"),
-    cache_dir: Annotated[Path, typer.Option(help="Backbone feature cache.")] = Path(
+    cache_dir: Annotated[Path, typer.Option(help="Backbone feature store folder.")] = Path(
         ".cache/features"
     ),
     resume: Annotated[bool, typer.Option(help="Continue the named run.")] = False,

@@ -2,7 +2,7 @@
 
 Fed by :func:`anneal.models.extract.extract_features` through its ``progress`` callback and read
 from other threads (the coordinator's status and metrics). The rate is measured over a sliding
-window, so the burst of images already in the feature cache at the start is soon forgotten and
+window, so the burst of images already in the feature store at the start is soon forgotten and
 the time left follows the images actually computed. It keeps at most one sample per
 ``resolution_s``, so a million cached images read in a burst cost a few samples, not a million.
 """

@@ -38,7 +38,7 @@ def serve(
     metrics_port_base: int = typer.Option(
         SERVICES["retrieval"].metrics_port, min=1, max=65000, help="retrieval's metrics port"
     ),
-    feature_cache: str = typer.Option(".cache/features", help="backbone feature cache folder"),
+    feature_cache: str = typer.Option(".cache/features", help="backbone feature store folder"),
     dim: int = typer.Option(128, min=0, help="embedding dimension (0: the backbone's)"),
     insecure: bool = typer.Option(
         False, "--insecure", help="NO TLS and NO access control: for debugging only"

@@ -61,8 +61,14 @@ RAY_ADDRESS = Setting(
     text,
 )
 FEATURE_CACHE = Setting(
-    "--feature-cache", "ANNEAL_FEATURE_CACHE", ".cache/features", "backbone feature cache", text
+    "--feature-cache",
+    "ANNEAL_FEATURE_CACHE",
+    ".cache/features",
+    "backbone feature store folder (.npy shards and a manifest per model)",
+    text,
 )
+"""Named ``FEATURE_CACHE`` (and its flag and variable) from before the feature store, kept so
+existing deployments and scripts keep working."""
 
 
 def _dimension(value: str) -> int | None:

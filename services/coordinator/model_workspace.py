@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    """Backbone, embedding dimension (None: the backbone's), feature cache and how many images
-    it stores per batch (an interrupted extraction loses at most one), what a round trains on
-    (the answers and the pairs they imply) and how."""
+    """Backbone, embedding dimension (None: the backbone's), feature store folder and how many
+    images it stores per batch (an interrupted extraction loses at most one), what a round
+    trains on (the answers and the pairs they imply) and how."""
 
     backbone: str = "efficientnet-lite0"
     dim: int | None = 128

@@ -24,7 +24,7 @@ def demo(
     budget: int = typer.Option(100, min=1, max=10_000),
     strategy: str = typer.Option("mgue"),
     feature_cache: Path = typer.Option(
-        Path(".cache/features"), help="backbone feature cache (kept)"
+        Path(".cache/features"), help="backbone feature store folder (kept)"
     ),
     grpc_port_base: int = typer.Option(SERVICES["retrieval"].grpc_port, min=1, max=65000),
     metrics_port_base: int = typer.Option(SERVICES["retrieval"].metrics_port, min=1, max=65000),

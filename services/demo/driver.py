@@ -74,7 +74,7 @@ def stage_p99(
 
 
 class Demo:
-    """One demo run on a fresh state folder (the feature cache is kept between runs)."""
+    """One demo run on a fresh state folder (the feature store is kept between runs)."""
 
     def __init__(
         self, config: SystemConfig, settings: DemoSettings, out: Path, console: Console
