@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +45,17 @@ def files(store: FeatureStore) -> list[str]:
 
 class Crash(Exception):
     pass
+
+
+WRITER = """
+import sys
+import numpy as np
+from anneal.models.feature_store import FeatureStore
+store = FeatureStore(sys.argv[1], "m", fanout=2, large_rows=64)
+for n in range(1_000_000):
+    store.put_many([f"k{n}"], np.full((1, 3), n, dtype=np.float32))
+"""
+"""Puts k0, k1, ... one a shard (merging every other put), until it is killed."""
 
 
 def test_features_round_trip_through_the_manifest_and_memory_mapped_shards(tmp_path: Path):
@@ -114,6 +130,36 @@ def test_a_crash_between_shard_and_manifest_leaves_the_previous_store(
     again = FeatureStore(tmp_path, "m")
     assert set(again.keys()) == {"k0", "k1", "k4"}
     np.testing.assert_array_equal(again.matrix(["k4", "k1"]), rows(4, 1))
+
+
+def test_a_writer_killed_mid_put_leaves_the_puts_it_finished(tmp_path: Path):
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], env=os.environ)
+    listed = tmp_path / "m" / "manifest.json"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and writer.poll() is None:
+            if (
+                listed.exists()
+                and sum(s["rows"] for s in json.loads(listed.read_text())["shards"]) >= 30
+            ):
+                break
+            time.sleep(0.01)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    store = FeatureStore(tmp_path, "m", fanout=2, large_rows=64)
+    done = len(store)
+    assert done >= 30
+    assert set(store.keys()) == set(keys(*range(done)))
+    np.testing.assert_array_equal(store.matrix(keys(*range(done))), rows(*range(done)))
+    put(store, done)
+    entries = manifest(store)["shards"]
+    assert files(store) == sorted(
+        ["manifest.json"]
+        + [f"{s['name']}.npy" for s in entries]
+        + [f"{s['name']}.keys.npy" for s in entries]
+    )
+    assert len(FeatureStore(tmp_path, "m")) == done + 1
 
 
 def test_newest_shards_merge_by_tier_keeping_their_rows(tmp_path: Path):
