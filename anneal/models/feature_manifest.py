@@ -61,9 +61,14 @@ def read_manifest(folder: Path, model_key: str) -> Manifest | None:
     fix = f"delete {folder} to compute its features again"
     try:
         data = json.loads(text)
-        if data.get("format") != FORMAT or data.get("version") != VERSION:
+        if (
+            data.get("format") != FORMAT
+            or data.get("version") != VERSION
+            or data.get("dtype") != "float32"
+        ):
             raise StateError(
-                f"feature store manifest {path} is not a {FORMAT} version {VERSION} manifest; {fix}"
+                f"feature store manifest {path} is not a {FORMAT} version {VERSION} manifest "
+                f"of float32 features; {fix}"
             )
         manifest = Manifest(
             model_key=str(data["model_key"]),

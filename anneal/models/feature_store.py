@@ -12,9 +12,10 @@ and every shard it lists intact; what was being written is an orphan, ignored by
 deleted by the next writer before its first write. An interrupted extraction so loses at most
 the batch in progress.
 
-**Reading by path.** Opening a store reads the manifest and the keys (64 bytes an image) and
-memory-maps the features, so a consumer of 1,000,000 x 1,280 features (4.9 GiB) reads pages
-as it touches them; :meth:`FeatureStore.matrix` gathers given keys' rows shard by shard into
+**Reading by path.** Opening a store reads the manifest and the keys (64 bytes an image on disk,
+about 180 in memory as the key -> row index) and memory-maps the features, so a consumer of
+1,000,000 x 1,280 features (4.9 GiB) holds about 180 MB and reads feature pages as it touches
+them; :meth:`FeatureStore.matrix` gathers given keys' rows shard by shard into
 one array, :meth:`FeatureStore.get` returns a read-only view of one row.
 
 **Damage.** Each listed shard's file sizes and ``.npy`` header (shape, dtype) are checked on open,
