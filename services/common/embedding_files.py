@@ -82,7 +82,7 @@ class EmbeddingFiles:
         matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True).clip(1e-12)
         folder = self.path(version)
         (folder / "manifest.json").unlink(missing_ok=True)
-        ids_text = json.dumps(list(ids)).encode("utf-8")
+        ids_text = json.dumps(list(ids), separators=(",", ":")).encode("utf-8")
         write_atomic(folder / "vectors.npy", lambda out: np.save(out, matrix, allow_pickle=False))
         write_atomic(folder / "ids.json", lambda out: out.write(ids_text))
         manifest = {
