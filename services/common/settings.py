@@ -77,7 +77,9 @@ FEATURE_CACHE = Setting(
 def embeddings_folder(embeddings_dir: str, state_dir: str) -> Path:
     """The embeddings folder: ``ANNEAL_EMBEDDINGS_DIR``, else the coordinator's under the state
     folder (the same path for every service that shares the state folder on one machine)."""
-    return Path(embeddings_dir) if embeddings_dir else Path(state_dir) / "coordinator" / "embeddings"
+    if embeddings_dir:
+        return Path(embeddings_dir)
+    return Path(state_dir) / "coordinator" / "embeddings"
 
 
 def _dimension(value: str) -> int | None:

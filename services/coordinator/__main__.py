@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from anneal.al.training_pairs import TrainingPairs
 from anneal.models.extraction_progress import ExtractionProgress
 from services.common.catalog import SERVICES
-from services.common.priority import lower_priority
 from services.common.embedding_files import EmbeddingFiles
+from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.common.settings import embeddings_folder
 from services.coordinator.coordinator import Coordinator

@@ -6,7 +6,8 @@
 The parts, one file each: what each state does (``round_states.py``, a table of handlers),
 stepping a round and retrying transient failures (``round_machine.py``, ``step_backoff.py``),
 the state in memory and on disk (``persisted_state.py``, ``state_store.py``, and
-services/common/embedding_files.py for EMBEDDING's output), and the worker thread (``round_worker.py``).
+services/common/embedding_files.py for EMBEDDING's output), and the worker thread
+(``round_worker.py``).
 This class wires them and answers the RPCs. After a restart a round resumes in the state it
 was saved in: each state's inputs are on disk, and a handler whose input is missing sends the
 round back to the state that produces it (docs: services/coordinator/README.md).

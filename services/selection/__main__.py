@@ -14,8 +14,8 @@ from pathlib import Path
 
 from anneal.data.archive import Archive
 from services.common.catalog import SERVICES
-from services.common.priority import lower_priority
 from services.common.embedding_files import EmbeddingFiles
+from services.common.priority import lower_priority
 from services.common.runner import run_service
 from services.common.settings import embeddings_folder
 from services.selection.label_client import LabelClient

@@ -143,8 +143,7 @@ class SearchServiceVectors(VectorSource):
     def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
         ids, matrix, model_version, received = self._export(version, timeout_s)
         log.info(
-            "index version %d: %d embeddings exported by the search service (%d bytes over"
-            " gRPC)",
+            "index version %d: %d embeddings exported by the search service (%d bytes over gRPC)",
             version,
             len(ids),
             received,
