@@ -32,15 +32,18 @@ class ArchiveVectors:
         order, so the rows, and with them the selected pairs, do not depend on the order the
         version lists them in. ``matrix`` itself when it is that already (no copy: a mapped
         file stays mapped). FailedPreconditionError when fewer than 2 are there."""
-        rows = {image_id: row for row, image_id in enumerate(ids)}
-        found = [image_id for image_id in archive_ids if image_id in rows]
+        if tuple(archive_ids) == tuple(ids):  # the version lists the archive as it is
+            found: Sequence[str] = ids
+            kept = matrix
+        else:
+            rows = {image_id: row for row, image_id in enumerate(ids)}
+            found = [image_id for image_id in archive_ids if image_id in rows]
+            kept = matrix[[rows[image_id] for image_id in found]]
         if len(found) < 2:
             raise FailedPreconditionError(
                 f"index version {version} holds {len(found)} of the archive's images; at least"
                 " 2 are needed to form pairs"
             )
-        same = len(found) == len(ids) and all(a == b for a, b in zip(found, ids, strict=True))
-        kept = matrix if same else matrix[[rows[image_id] for image_id in found]]
         return cls(tuple(found), kept, version, model_version)
 
     def rows(self) -> dict[str, int]:
