@@ -5,13 +5,13 @@
 A handler does its state's work through :class:`RoundWork`, records what it produced in the
 round's :class:`RoundStatus` (pairs, label count, model version and checkpoint, metrics, index
 version) and returns an :class:`Outcome`: the next state, or stay and poll again. Every input a
-state needs is on disk (the state file, the checkpoint, the round's embeddings in
-services/common/embedding_files.py), so a handler runs
-the same whether the coordinator just moved the round here or restarted in this state: when an
-input is missing (lost while the coordinator was down, or an unswapped build lost by a restart of
-the search service) the handler sends the round back to the state that produces it. There is no
-other restart path. Failures are raised; :class:`~services.coordinator.round_machine.
-RoundMachine` retries the transient ones and fails the round on the rest.
+state needs is on disk (the state file, the checkpoint, the index version's embeddings:
+services/common/embedding_files.py), so a handler runs the same whether the coordinator just
+moved the round here or restarted in this state: when an input is missing (lost while the
+coordinator was down, or an unswapped build lost by a restart of the search service) the handler
+sends the round back to the state that produces it. There is no other restart path. Failures
+are raised; :class:`~services.coordinator.round_machine.RoundMachine` retries the transient ones
+and fails the round on the rest.
 """
 
 from __future__ import annotations

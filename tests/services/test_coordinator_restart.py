@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from round_fakes import METRICS, FakeWork, Harness, embeddings_of
+from round_fakes import ARCHIVE_IDS, METRICS, FakeWork, Harness, embeddings_of
 
 from services.coordinator.round_status import RoundState, Serving
 
@@ -115,6 +115,20 @@ def test_embeddings_written_without_their_manifest_are_made_again(harness: Harne
     assert states[:2] == [RoundState.EMBEDDING, RoundState.INDEXING]
     assert harness.work.calls == ["embed", "index", "serving_version", "swap"]
     assert harness.embeddings.read(2).model_version == "round-1"
+
+
+def test_embeddings_of_another_model_under_the_rounds_version_are_made_again(
+    harness: Harness,
+) -> None:
+    harness.open_round()
+    harness.run_to(RoundState.INDEXING)
+    stale = embeddings_of(1)[::-1]  # e.g. left by an earlier deployment's version 2
+    harness.embeddings.write(2, "round-0-d8", ARCHIVE_IDS, stale)
+    harness.restart()
+    harness.work.calls.clear()
+    harness.run_to(RoundState.DONE)
+    assert harness.work.calls == ["embed", "index", "serving_version", "swap"]
+    assert np.allclose(harness.work.indexed, embeddings_of(1))
 
 
 @pytest.mark.parametrize("state", [RoundState.EMBEDDING, RoundState.INDEXING, RoundState.SWAPPING])
