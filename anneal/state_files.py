@@ -2,7 +2,7 @@
 
 Shared by experiment runs (per-round AL state) and the services that keep state under
 ``ANNEAL_STATE_DIR`` (selection, coordinator). JSON for records; :func:`write_atomic` for any
-other content (the coordinator's round embeddings are ``.npy`` files).
+other content (the index versions' embedding files: services/common/embedding_files.py).
 """
 
 from __future__ import annotations

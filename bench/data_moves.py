@@ -10,6 +10,11 @@ array the next step uses). Per item is the code as it was before packing (the co
 this process, without gRPC or Milvus (their costs are the same either way), median of
 ``--repeats``. Synthetic data: seeded Gaussian vectors, UC Merced-like ids and metadata.
 
+Selection's embeddings as it reads them now: the files the coordinator writes once per index
+version (services/common/embedding_files.py), bytes on disk, write time (the coordinator) and
+read time (selection's ``FileVectors``: map the version and go through every row once, as
+choosing pairs does); nothing crosses gRPC. ExportVectors is what selection falls back to.
+
 Labels: a real label service on loopback holding ``--rounds`` rounds of ``--budget`` answered
 pairs; the GetResolvedLabels calls (counted by its ``grpc_server_handled_total``), bytes and
 time (median of 3 x ``--repeats``) that selection and the coordinator spend reading the earlier
@@ -32,6 +37,7 @@ import numpy as np
 
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2
+from services.common.embedding_files import EmbeddingFiles
 from services.common.metrics import grpc_service_registry
 from services.common.vector_chunks import pack_chunks, unpack_chunk
 from services.coordinator.downstream import Downstream
@@ -42,6 +48,7 @@ from services.search.build_rows import BuildRows, vectors_matrix
 from services.security.channels import ChannelSecurity
 from services.security.server_security import ServerSecurity
 from services.selection.label_client import LabelClient
+from services.selection.vector_source import FileVectors
 
 Encoded = list[bytes]
 OLD_BUILD_BATCH = 256
@@ -204,6 +211,28 @@ def vector_rows(n: int, dim: int, repeats: int) -> None:
         )
 
 
+def file_rows(n: int, dim: int, repeats: int, folder: Path) -> None:
+    """Selection's embeddings from the coordinator's files: written once, read in place."""
+    ids, vectors, _meta = archive(n, dim)
+    files = EmbeddingFiles(folder / f"embeddings-{n}")
+    write_s, written = timed(lambda: files.write(2, "round-1", ids, vectors), repeats)
+    source = FileVectors(files, ids)
+
+    def read() -> np.ndarray:
+        matrix = source.load(2, None).matrix
+        float(np.asarray(matrix).sum())  # every row read once, as choosing pairs does
+        return matrix
+
+    read_s, matrix = timed(read, repeats)
+    assert isinstance(matrix, np.ndarray) and np.array_equal(matrix, written)
+    size = sum(path.stat().st_size for path in files.path(2).iterdir())
+    print(
+        f"| embedding files | {n:,} x {dim} | written once, mapped by selection | 0 |"
+        f" {size / 1e6:.2f} MB on disk ({size / n:.0f} B/image), 0 over gRPC |"
+        f" {write_s * 1e3:,.0f} | {read_s * 1e3:,.0f} | {(write_s + read_s) * 1e3:,.0f} |"
+    )
+
+
 # -- labels ---------------------------------------------------------------------------------
 
 
@@ -285,8 +314,10 @@ def main() -> None:
     args = parser.parse_args()
     print("| RPC | images x dim | form | messages | bytes | encode ms | decode ms | both ms |")
     print("|---|---|---|---|---|---|---|---|")
-    for n in args.sizes:
-        vector_rows(n, args.dim, args.repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        for n in args.sizes:
+            vector_rows(n, args.dim, args.repeats)
+            file_rows(n, args.dim, args.repeats, Path(folder))
     print(
         f"\nlabels of earlier rounds in round {args.rounds} ({args.budget} answered pairs a round)"
     )

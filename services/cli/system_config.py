@@ -22,6 +22,7 @@ from services.common.settings import (
     ADDRESSES,
     ARCHIVE,
     EMBEDDING_DIM,
+    EMBEDDINGS_DIR,
     FEATURE_CACHE,
     HOST,
     LABEL_DB,
@@ -31,6 +32,7 @@ from services.common.settings import (
     PORT,
     RAY_ADDRESS,
     STATE_DIR,
+    embeddings_folder,
 )
 from services.security.channels import ChannelSecurity
 from services.security.local_setup import LocalSecurity
@@ -141,6 +143,7 @@ class SystemConfig:
             LOG_LEVEL.env: self.log_level,
             ARCHIVE.env: str(self.archive),
             STATE_DIR.env: str(self.state_dir),
+            EMBEDDINGS_DIR.env: str(embeddings_folder("", str(self.state_dir))),
             LABEL_DB.env: str(self.state_dir / "labels.db"),
             MILVUS_URI.env: milvus,
             RAY_ADDRESS.env: self.ray_address,

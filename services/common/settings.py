@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
@@ -42,6 +43,14 @@ LOG_LEVEL = Setting(
 
 ARCHIVE = Setting("--archive", "ANNEAL_ARCHIVE", "", "archive folder", text)
 STATE_DIR = Setting("--state-dir", "ANNEAL_STATE_DIR", "state", "state folder", text)
+EMBEDDINGS_DIR = Setting(
+    "--embeddings-dir",
+    "ANNEAL_EMBEDDINGS_DIR",
+    "",
+    "folder of each index version's embeddings, written by the coordinator and read by"
+    " selection (empty: <state dir>/coordinator/embeddings)",
+    text,
+)
 BACKBONE = Setting("--backbone", "ANNEAL_BACKBONE", "efficientnet-lite0", "backbone name", text)
 LABEL_DB = Setting(
     "--label-db", "ANNEAL_LABEL_DB", "state/labels.db", "SQLite file of the label store", text
@@ -69,6 +78,14 @@ FEATURE_CACHE = Setting(
 )
 """Named ``FEATURE_CACHE`` (and its flag and variable) from before the feature store, kept so
 existing deployments and scripts keep working."""
+
+
+def embeddings_folder(embeddings_dir: str, state_dir: str) -> Path:
+    """The embeddings folder: ``ANNEAL_EMBEDDINGS_DIR``, else the coordinator's under the state
+    folder (the same path for every service that shares the state folder on one machine)."""
+    if embeddings_dir:
+        return Path(embeddings_dir)
+    return Path(state_dir) / "coordinator" / "embeddings"
 
 
 def _dimension(value: str) -> int | None:

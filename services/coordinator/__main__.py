@@ -1,6 +1,8 @@
 """``python -m services.coordinator``: the round state machine (settings: docs/architecture.md).
 
-Keeps its state and model checkpoints under ``ANNEAL_STATE_DIR/coordinator``; reads the archive
+Keeps its state and model checkpoints under ``ANNEAL_STATE_DIR/coordinator``, each index
+version's embeddings under ``ANNEAL_EMBEDDINGS_DIR`` (default ``ANNEAL_STATE_DIR/coordinator/
+embeddings``, where the selection service reads them); reads the archive
 from ``ANNEAL_ARCHIVE``; calls the selection, label, search and embedding services at
 ``ANNEAL_*_ADDR`` (an empty embedding address runs without one: image queries then use whatever
 model the embedding service has).
@@ -16,8 +18,10 @@ from typing import TYPE_CHECKING
 from anneal.al.training_pairs import TrainingPairs
 from anneal.models.extraction_progress import ExtractionProgress
 from services.common.catalog import SERVICES
+from services.common.embedding_files import EmbeddingFiles
 from services.common.priority import lower_priority
 from services.common.runner import run_service
+from services.common.settings import embeddings_folder
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
 from services.coordinator.metrics import COLLECTORS, watch_extraction
@@ -61,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.feature_cache,
         pairs=TrainingPairs(transitivity=implied > 0, implied_pairs=implied),
     )
+    files = EmbeddingFiles(embeddings_folder(settings.embeddings_dir, settings.state_dir))
     extraction = ExtractionProgress()
     watch_extraction(extraction)
     extractor: RayExtractor | None = None
@@ -81,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             channels.get("embedding"),
             progress=extraction,
             extractor=extractor,
+            files=files,
         ),
         extraction=extraction,
+        embeddings=files,
     )
     coordinator.start()
     try:

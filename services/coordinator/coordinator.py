@@ -6,7 +6,8 @@
 The parts, one file each: what each state does (``round_states.py``, a table of handlers),
 stepping a round and retrying transient failures (``round_machine.py``, ``step_backoff.py``),
 the state in memory and on disk (``persisted_state.py``, ``state_store.py``, and
-``embedding_store.py`` for EMBEDDING's output), and the worker thread (``round_worker.py``).
+services/common/embedding_files.py for EMBEDDING's output), and the worker thread
+(``round_worker.py``).
 This class wires them and answers the RPCs. After a restart a round resumes in the state it
 was saved in: each state's inputs are on disk, and a handler whose input is missing sends the
 round back to the state that produces it (docs: services/coordinator/README.md).
@@ -20,8 +21,8 @@ from collections.abc import Callable, Iterator
 
 from anneal.al.round_parameters import RoundParameters
 from anneal.models.extraction_progress import ExtractionProgress, ExtractionSnapshot
+from services.common.embedding_files import EmbeddingFiles
 from services.common.errors import FailedPreconditionError, NotFoundError
-from services.coordinator.embedding_store import EmbeddingStore
 from services.coordinator.persisted_state import PersistedState
 from services.coordinator.round_machine import RoundMachine
 from services.coordinator.round_status import RoundState, RoundStatus, Serving
@@ -47,13 +48,16 @@ class Coordinator:
         reconcile_s: float = 2.0,
         backoff: StepBackoff | None = None,
         extraction: ExtractionProgress | None = None,
+        embeddings: EmbeddingFiles | None = None,
     ) -> None:
-        """``extraction``: the progress ``prepare`` reports its feature extraction to."""
+        """``extraction``: the progress ``prepare`` reports its feature extraction to;
+        ``embeddings``: where the index versions' embeddings go (default: ``embeddings`` next
+        to the state file)."""
         self._extraction = extraction or ExtractionProgress()
         self._persisted = PersistedState(store)
         self._machine = RoundMachine(
             self._persisted,
-            EmbeddingStore(store.path.parent / "embeddings"),
+            embeddings or EmbeddingFiles(store.path.parent / "embeddings"),
             backoff or StepBackoff(),
             poll_s,
         )

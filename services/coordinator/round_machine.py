@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from services.coordinator.embedding_store import EmbeddingStore
+from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.persisted_state import PersistedState
 from services.coordinator.round_states import HANDLERS, STAGE_NAMES, RoundContext
 from services.coordinator.round_status import RoundState, RoundStatus
@@ -43,7 +43,7 @@ class RoundMachine:
     def __init__(
         self,
         persisted: PersistedState,
-        embeddings: EmbeddingStore,
+        embeddings: EmbeddingFiles,
         backoff: StepBackoff,
         poll_s: float,
     ) -> None:
@@ -73,7 +73,7 @@ class RoundMachine:
                 self._persisted.state.serving = outcome.serving
             self._persisted.transition(status, outcome.next)
         if outcome.next.finished:
-            self._embeddings.drop(status.round)
+            self._tidy_embeddings(status)
         return GO_ON
 
     def take_start_error(self, round_number: int) -> Exception | None:
@@ -104,8 +104,17 @@ class RoundMachine:
             if state is RoundState.SELECTING:
                 self._start_errors[status.round] = exc
             self._persisted.transition(status, RoundState.FAILED, f"{state.value}: {_reason(exc)}")
-        self._embeddings.drop(status.round)
+        self._tidy_embeddings(status)
         return GO_ON
+
+    def _tidy_embeddings(self, status: RoundStatus) -> None:
+        """A finished round: drop its version's embeddings unless they serve (FAILED before the
+        swap) and those of versions older than the serving one and the one before it."""
+        with self._persisted.lock:
+            serving = self._persisted.state.serving.index_version
+        if status.index_version > serving:
+            self._embeddings.drop(status.index_version)
+        self._embeddings.drop_older(serving)
 
 
 def _reason(exc: Exception) -> str:

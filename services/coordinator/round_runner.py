@@ -15,6 +15,7 @@ import numpy as np
 
 from anneal.al.round_parameters import RoundParameters
 from anneal.models.model_version import ModelVersion
+from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace
@@ -33,8 +34,12 @@ class RoundRunner:
         downstream: Downstream,
         reembedder: ReEmbedder,
         evaluator: Evaluator | None,
+        files: EmbeddingFiles | None = None,
     ) -> None:
+        """``files``: where the bootstrap writes the embeddings of the version it builds, as
+        EMBEDDING does a round's (None: not written; selection then exports them from search)."""
         self.workspace = workspace
+        self._files = files
         self.downstream = downstream
         self._reembedder = reembedder
         self._evaluator = evaluator
@@ -72,6 +77,10 @@ class RoundRunner:
         checkpoint = str(self.workspace.checkpoint(model_version))
         self.downstream.load_model(str(model_version), checkpoint, make_default=True)
         embeddings = self._reembedder.embed(model)
+        if self._files is not None:
+            embeddings = self._files.write(
+                version, str(model_version), self.workspace.ids, embeddings
+            )
         self.downstream.build_index(
             version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
@@ -113,6 +122,9 @@ class RoundRunner:
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
         embeddings = self._reembedder.embed(model)
         return embeddings, self.evaluate(embeddings)
+
+    def archive_ids(self) -> Sequence[str]:
+        return self.workspace.ids
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
         """Build (and have verified) the round's index version; its build seconds."""

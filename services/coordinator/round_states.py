@@ -5,12 +5,13 @@
 A handler does its state's work through :class:`RoundWork`, records what it produced in the
 round's :class:`RoundStatus` (pairs, label count, model version and checkpoint, metrics, index
 version) and returns an :class:`Outcome`: the next state, or stay and poll again. Every input a
-state needs is on disk (the state file, the checkpoint, the round's embeddings), so a handler runs
-the same whether the coordinator just moved the round here or restarted in this state: when an
-input is missing (lost while the coordinator was down, or an unswapped build lost by a restart of
-the search service) the handler sends the round back to the state that produces it. There is no
-other restart path. Failures are raised; :class:`~services.coordinator.round_machine.
-RoundMachine` retries the transient ones and fails the round on the rest.
+state needs is on disk (the state file, the checkpoint, the index version's embeddings:
+services/common/embedding_files.py), so a handler runs the same whether the coordinator just
+moved the round here or restarted in this state: when an input is missing (lost while the
+coordinator was down, or an unswapped build lost by a restart of the search service) the handler
+sends the round back to the state that produces it. There is no other restart path. Failures
+are raised; :class:`~services.coordinator.round_machine.RoundMachine` retries the transient ones
+and fails the round on the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from services.coordinator.embedding_store import EmbeddingStore
+from services.common.embedding_files import EmbeddingFiles, EmbeddingsAbsentError
 from services.coordinator.round_status import RoundState, RoundStatus, Serving, now_ms
 from services.coordinator.round_work import RoundWork
 
@@ -51,7 +52,8 @@ class RoundContext:
     serving: Serving
     label_rounds: list[int]
     """The rounds whose labels train this round's model: every round so far that had pairs."""
-    embeddings: EmbeddingStore
+    embeddings: EmbeddingFiles
+    """Where EMBEDDING writes the index version's embeddings, read by INDEXING and selection."""
 
 
 Handler = Callable[[RoundStatus, RoundContext], Outcome]
@@ -87,29 +89,41 @@ def train(status: RoundStatus, context: RoundContext) -> Outcome:
 
 
 def embed(status: RoundStatus, context: RoundContext) -> Outcome:
-    """Embed the archive with the round's model and evaluate it; the embeddings are saved for
-    INDEXING, and the index version to build is fixed (the serving one + 1)."""
+    """Embed the archive with the round's model and evaluate it; the index version to build is
+    fixed (the serving one + 1) and its embeddings written under it, for INDEXING and for the
+    selection service of the next round."""
     lost = _checkpoint_lost(status)
     if lost is not None:
         return lost
     embeddings, status.metrics = context.work.embed(status)
-    context.embeddings.save(status.round, embeddings)
     if status.index_version == 0:
         status.index_version = context.serving.index_version + 1
+    ids = context.work.archive_ids()
+    context.embeddings.write(status.index_version, status.model_version, ids, embeddings)
     return Outcome(RoundState.INDEXING)
 
 
 def index(status: RoundStatus, context: RoundContext) -> Outcome:
-    """Build the round's index version from the saved embeddings (one built already is used)."""
+    """Build the round's index version from its written embeddings (one built already is used)."""
     lost = _checkpoint_lost(status)
     if lost is not None:
         return lost
-    embeddings = context.embeddings.load(status.round)
-    if embeddings is None:
-        log.info("round %d: no saved embeddings; embedding the archive again", status.round)
+    try:
+        stored = context.embeddings.read(status.index_version)
+    except EmbeddingsAbsentError as exc:
+        log.info("round %d: %s; embedding the archive again", status.round, exc)
+        return Outcome(RoundState.EMBEDDING, redo=True)
+    if stored.model_version != status.model_version:
+        log.info(
+            "round %d: index version %d's embeddings are of model %s, not %s; embedding again",
+            status.round,
+            status.index_version,
+            stored.model_version,
+            status.model_version,
+        )
         return Outcome(RoundState.EMBEDDING, redo=True)
     started = time.perf_counter()
-    build_seconds = context.work.index(status, embeddings)
+    build_seconds = context.work.index(status, stored.vectors)
     status.stage_seconds["index_build"] = build_seconds or time.perf_counter() - started
     return Outcome(RoundState.SWAPPING)
 

@@ -39,6 +39,10 @@ class RoundWork(Protocol):
         """The archive's embeddings under the round's model, and their evaluation."""
         ...
 
+    def archive_ids(self) -> Sequence[str]:
+        """The archive's image ids, in the order of the rows ``embed`` returns."""
+        ...
+
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
         """Build the round's index version (a version built already is used as is); seconds."""
         ...

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 
 from anneal.models.extract import BatchExtractor, Progress
+from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace, WorkspaceConfig
@@ -29,11 +30,13 @@ def prepare_runner(
     embedding_channel: grpc.Channel | None = None,
     progress: Progress | None = None,
     extractor: BatchExtractor | None = None,
+    files: EmbeddingFiles | None = None,
 ) -> RoundRunner:
     """Extract (or read cached) features, reporting to ``progress``, and build the runner.
 
     ``reembed``: "features" applies the head to cached backbone features (head mode, fast);
-    "service" streams the archive through the embedding service.
+    "service" streams the archive through the embedding service. ``files``: where the
+    bootstrap writes its version's embeddings (for the selection service to read).
     """
     if reembed not in REEMBED_MODES:
         raise ValueError(f"unknown re-embedding mode {reembed!r}; use one of {REEMBED_MODES}")
@@ -46,4 +49,4 @@ def prepare_runner(
     else:
         reembedder = CachedFeatureReEmbedder(workspace.features)
     evaluator = Evaluator(workspace.ids, workspace.classes) if workspace.classes else None
-    return RoundRunner(workspace, downstream, reembedder, evaluator)
+    return RoundRunner(workspace, downstream, reembedder, evaluator, files)

@@ -12,6 +12,7 @@ from services.common.settings import (
     ARCHIVE,
     BACKBONE,
     EMBEDDING_DIM,
+    EMBEDDINGS_DIR,
     FEATURE_CACHE,
     RAY_ADDRESS,
     STATE_DIR,
@@ -43,6 +44,7 @@ class CoordinatorSettings(CommonSettings):
     service: ClassVar[str] = "coordinator"
 
     state_dir: str = STATE_DIR.but("round state and checkpoints").field()
+    embeddings_dir: str = EMBEDDINGS_DIR.field()
     archive: str = ARCHIVE.field()
     selection_addr: str = ADDRESSES["selection"].field()
     labels_addr: str = ADDRESSES["labels"].field()

@@ -1,7 +1,8 @@
 """``python -m services.selection``: the pair selection service (settings: docs/architecture.md).
 
-It reads the archive's image ids from ``ANNEAL_ARCHIVE``, their current embeddings from the
-search service (``ANNEAL_SEARCH_ADDR``), registers rounds with the label service
+It reads the archive's image ids from ``ANNEAL_ARCHIVE``, an index version's embeddings from
+the coordinator's files under ``ANNEAL_EMBEDDINGS_DIR`` (or, for a version without them, from
+the search service at ``ANNEAL_SEARCH_ADDR``), registers rounds with the label service
 (``ANNEAL_LABELS_ADDR``) and keeps each round's pairs under ``ANNEAL_STATE_DIR/selection``.
 """
 
@@ -13,14 +14,20 @@ from pathlib import Path
 
 from anneal.data.archive import Archive
 from services.common.catalog import SERVICES
+from services.common.embedding_files import EmbeddingFiles
 from services.common.priority import lower_priority
 from services.common.runner import run_service
+from services.common.settings import embeddings_folder
 from services.selection.label_client import LabelClient
 from services.selection.round_store import RoundStore
 from services.selection.rounds import SelectionRounds
 from services.selection.server import create_server
 from services.selection.settings import SelectionSettings
-from services.selection.vector_source import SearchServiceVectors
+from services.selection.vector_source import (
+    FallbackVectors,
+    FileVectors,
+    SearchServiceVectors,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -36,9 +43,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"error: {exc}") from None
     search = calls.channel(settings.search_addr)
     labels = calls.channel(settings.labels_addr)
+    files = EmbeddingFiles(embeddings_folder(settings.embeddings_dir, settings.state_dir))
+    vectors = FallbackVectors(
+        FileVectors(files, archive.ids), SearchServiceVectors(search, archive.ids)
+    )
     rounds = SelectionRounds(
         RoundStore(Path(settings.state_dir) / "selection"),
-        SearchServiceVectors(search, archive.ids),
+        vectors,
         LabelClient(labels),
     )
     try:

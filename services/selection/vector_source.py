@@ -1,15 +1,18 @@
-"""Where selection gets the embeddings of the archive: the search service's index.
+"""Where selection gets the archive's embeddings of an index version.
 
-The search service owns the index, so it is the one place that knows which embeddings serve
-now. Selection reads a whole index version with one ``ExportVectors`` stream of packed float32
-chunks (services/common/vector_chunks.py; all rows from that one version, which the search
-service holds until the stream ends), keeps the archive's images of it, and caches the last
-version in memory: a round's pairs are chosen over one consistent set of embeddings, and a
-version's embeddings never change.
+:class:`FileVectors` reads the files the coordinator wrote for the version
+(services/common/embedding_files.py) in place, memory-mapped: no bytes over the network and no
+work but the mapping. :class:`SearchServiceVectors` reads them from the search service's index
+with one ``ExportVectors`` stream of packed float32 chunks (services/common/vector_chunks.py):
+for a version without files (the folder is not shared with the coordinator, or the version was
+indexed before the files existed). :class:`FallbackVectors` asks the first, then the second. A
+source caches the last version it gave: a round's pairs are chosen over one consistent set of
+embeddings, and a version's embeddings never change.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -18,16 +21,19 @@ import grpc
 import numpy as np
 
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.common.embedding_files import EmbeddingFiles, EmbeddingsAbsentError
 from services.common.errors import FailedPreconditionError, UnavailableError
 from services.common.vector_chunks import unpack_chunk
 from services.selection.archive_vectors import ArchiveVectors
+
+log = logging.getLogger(__name__)
 
 EXPORT_BATCH = 10_000
 """Rows per Milvus page; the search service sends them in chunks of at most 2 MiB."""
 
 
 class VectorSource(ABC):
-    """Gives the archive's embeddings of one index version; subclasses fill :meth:`_load`."""
+    """Gives the archive's embeddings of one index version, caching the last one given."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -40,51 +46,79 @@ class VectorSource(ABC):
         nor built (its embeddings cannot be read).
         """
         with self._lock:
-            wanted = index_version or self._serving_version(timeout_s)
+            wanted = index_version or self.serving_version(timeout_s)
             if wanted == 0:
                 raise FailedPreconditionError(
                     "no index serves yet, so there are no embeddings to select pairs over;"
                     " index the archive first"
                 )
             if self._cached is None or self._cached.version != wanted:
-                self._cached = self._load(wanted, timeout_s)
+                self._cached = self.load(wanted, timeout_s)
             return self._cached
 
     @abstractmethod
-    def _serving_version(self, timeout_s: float | None) -> int:
+    def serving_version(self, timeout_s: float | None) -> int:
         """The serving index version, 0 when none serves."""
 
     @abstractmethod
-    def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
-        """All archive embeddings of ``version``."""
+    def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
+        """All archive embeddings of ``version``, read now (not cached)."""
+
+
+class FileVectors(VectorSource):
+    """Reads a version's embeddings from the coordinator's files, memory-mapped (they were
+    L2-normalised when written). EmbeddingsAbsentError when the version has none complete,
+    and for the serving version, which the files do not record."""
+
+    def __init__(self, files: EmbeddingFiles, image_ids: Sequence[str]) -> None:
+        super().__init__()
+        self._files = files
+        self._ids = list(image_ids)
+
+    def serving_version(self, timeout_s: float | None) -> int:
+        raise EmbeddingsAbsentError(
+            f"the embeddings folder {self._files.folder} does not record which version serves"
+        )
+
+    def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
+        stored = self._files.read(version)
+        log.info(
+            "index version %d: %d x %d embeddings mapped from %s (%d bytes read from disk,"
+            " 0 over gRPC)",
+            version,
+            *stored.vectors.shape,
+            self._files.path(version),
+            stored.bytes_read,
+        )
+        return ArchiveVectors.of_archive(
+            self._ids, stored.ids, stored.vectors, version, stored.model_version
+        )
 
 
 class SearchServiceVectors(VectorSource):
-    """Reads a version's embeddings from the search service with one ``ExportVectors`` stream.
-
-    Only the images of ``image_ids`` (the archive) are kept, in that order, so the rows, and
-    with them the selected pairs, do not depend on the order Milvus returns them in.
-    """
+    """Reads a version's embeddings from the search service with one ``ExportVectors`` stream
+    (all rows from that one version, which the search service holds until the stream ends)."""
 
     def __init__(self, channel: grpc.Channel, image_ids: Sequence[str]) -> None:
         super().__init__()
         self._stub = search_pb2_grpc.SearchServiceStub(channel)
         self._ids = list(image_ids)
 
-    def _serving_version(self, timeout_s: float | None) -> int:
+    def serving_version(self, timeout_s: float | None) -> int:
         info = self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
         return int(info.version) if info.has_index else 0
 
     def _export(
         self, version: int, timeout_s: float | None
-    ) -> tuple[dict[str, int], np.ndarray, str]:
-        """(image id -> row, matrix, model version) of the whole exported version."""
+    ) -> tuple[list[str], np.ndarray, str, int]:
+        """(ids, matrix, model version, bytes received) of the whole exported version."""
         request = search_pb2.ExportVectorsRequest(
             version=version, batch_size=EXPORT_BATCH, packed=True
         )
         ids: list[str] = []
         blocks: list[np.ndarray] = []
         model_version = ""
+        received = 0
         try:
             for reply in self._stub.ExportVectors(request, timeout=timeout_s):
                 if reply.index_version != version:
@@ -96,6 +130,7 @@ class SearchServiceVectors(VectorSource):
                 ids.extend(rows.ids)
                 blocks.append(rows.vectors)
                 model_version = reply.model_version
+                received += reply.ByteSize()
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise FailedPreconditionError(
@@ -103,16 +138,42 @@ class SearchServiceVectors(VectorSource):
                 ) from exc
             raise
         matrix = np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)
-        return {image_id: row for row, image_id in enumerate(ids)}, matrix, model_version
+        return ids, matrix, model_version, received
 
-    def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
-        rows, matrix, model_version = self._export(version, timeout_s)
-        found = [image_id for image_id in self._ids if image_id in rows]
-        if len(found) < 2:
-            raise FailedPreconditionError(
-                f"index version {version} holds {len(found)} of the archive's images; at least"
-                " 2 are needed to form pairs"
-            )
-        kept = matrix[[rows[image_id] for image_id in found]]
-        kept /= np.linalg.norm(kept, axis=1, keepdims=True).clip(1e-12)
-        return ArchiveVectors(tuple(found), kept, version, model_version)
+    def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
+        ids, matrix, model_version, received = self._export(version, timeout_s)
+        log.info(
+            "index version %d: %d embeddings exported by the search service (%d bytes over gRPC)",
+            version,
+            len(ids),
+            received,
+        )
+        vectors = ArchiveVectors.of_archive(self._ids, ids, matrix, version, model_version)
+        norms = np.linalg.norm(vectors.matrix, axis=1, keepdims=True).clip(1e-12)
+        return ArchiveVectors(vectors.ids, vectors.matrix / norms, version, model_version)
+
+
+class FallbackVectors(VectorSource):
+    """Asks ``primary``; where it has no embeddings (EmbeddingsAbsentError), ``fallback``. The
+    first fall back is logged as a warning with the reason, later ones at INFO."""
+
+    def __init__(self, primary: VectorSource, fallback: VectorSource) -> None:
+        super().__init__()
+        self._primary = primary
+        self._fallback = fallback
+        self._warned = False
+
+    def serving_version(self, timeout_s: float | None) -> int:
+        try:
+            return self._primary.serving_version(timeout_s)
+        except EmbeddingsAbsentError:
+            return self._fallback.serving_version(timeout_s)
+
+    def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
+        try:
+            return self._primary.load(version, timeout_s)
+        except EmbeddingsAbsentError as exc:
+            level = logging.INFO if self._warned else logging.WARNING
+            log.log(level, "index version %d: %s; reading it the other way", version, exc)
+            self._warned = True
+            return self._fallback.load(version, timeout_s)

@@ -103,7 +103,13 @@ def test_every_setting_is_read_by_its_service(
 
 # Settings naming files or folders. Their defaults are relative paths, i.e. inside the image's
 # read-only working directory, so a pod must set them to absolute paths on a volume.
-PATH_SETTINGS = {"ANNEAL_STATE_DIR", "ANNEAL_LABEL_DB", "ANNEAL_MILVUS_URI", "ANNEAL_FEATURE_CACHE"}
+PATH_SETTINGS = {
+    "ANNEAL_STATE_DIR",
+    "ANNEAL_LABEL_DB",
+    "ANNEAL_MILVUS_URI",
+    "ANNEAL_FEATURE_CACHE",
+    "ANNEAL_EMBEDDINGS_DIR",
+}
 
 
 def required_in_a_pod(name: str, defaults: dict[str, str]) -> set[str]:
@@ -215,23 +221,44 @@ def test_state_lives_on_the_workloads_own_volume(objects: tuple[Obj, ...]) -> No
 CHECKPOINTS = "coordinator/models"
 
 
+def assert_shared_folder(
+    overlay: str, objects: tuple[Obj, ...], reader_name: str, folder: str
+) -> None:
+    """The coordinator writes ``folder`` and ``reader_name`` reads it: the same path in both
+    pods, on one claim, read-write for the coordinator, read-only for the reader, and shared
+    between nodes (ReadWriteMany) but in the one-node dev overlay."""
+    workloads = service_workloads(objects)
+    coordinator, reader = workloads["coordinator"], workloads[reader_name]
+    written, read = mount_of(coordinator, folder), mount_of(reader, folder)
+    assert written["mountPath"] == read["mountPath"], "the same path in both pods"
+    assert not written.get("readOnly", False), "the coordinator writes there"
+    assert read.get("readOnly") is True, f"{reader_name} only reads there"
+    claim = shared_claim(coordinator, written)
+    assert shared_claim(reader, read) == claim, "both pods mount the same claim"
+    modes = named(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"]
+    assert modes == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), modes
+
+
 def test_embedding_reads_the_checkpoints_the_coordinator_writes(
     overlay: str, objects: tuple[Obj, ...]
 ) -> None:
     source = (REPO / "services" / "coordinator" / "__main__.py").read_text()
     assert '/ "coordinator"' in source and '/ "models"' in source, "checkpoint folder moved"
-    workloads = service_workloads(objects)
-    coordinator, embedding = workloads["coordinator"], workloads["embedding"]
+    coordinator = service_workloads(objects)["coordinator"]
     state = container_env(main_container(coordinator))["ANNEAL_STATE_DIR"]["value"]
-    folder = f"{state}/{CHECKPOINTS}"
-    written, read = mount_of(coordinator, folder), mount_of(embedding, folder)
-    assert written["mountPath"] == read["mountPath"], "the same path in both pods"
-    assert not written.get("readOnly", False), "the coordinator writes checkpoints"
-    assert read.get("readOnly") is True, "embedding only reads them"
-    claim = shared_claim(coordinator, written)
-    assert shared_claim(embedding, read) == claim, "both pods mount the same claim"
-    modes = named(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"]
-    assert modes == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), modes
+    assert_shared_folder(overlay, objects, "embedding", f"{state}/{CHECKPOINTS}")
+
+
+def test_selection_reads_the_embeddings_the_coordinator_writes(
+    overlay: str, objects: tuple[Obj, ...]
+) -> None:
+    workloads = service_workloads(objects)
+    folders = {
+        name: container_env(main_container(workloads[name]))["ANNEAL_EMBEDDINGS_DIR"]["value"]
+        for name in ("coordinator", "selection")
+    }
+    assert folders["coordinator"] == folders["selection"], "both name the same folder"
+    assert_shared_folder(overlay, objects, "selection", folders["coordinator"])
 
 
 def test_search_never_runs_twice(objects: tuple[Obj, ...]) -> None:

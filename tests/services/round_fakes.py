@@ -3,7 +3,7 @@
 No Ray, Milvus or gRPC server: the fake keeps the other services' state in memory (the index
 versions built and serving, the label count), writes each checkpoint as a tiny file, and logs
 every call, so a test can say exactly which work a step did. The harness builds the parts a
-coordinator is made of (persisted state, embedding store, machine) on a folder, and builds them
+coordinator is made of (persisted state, embedding files, machine) on a folder, and builds them
 again on the same folder to play a restart; the fake (the other services) outlives it.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from services.coordinator.embedding_store import EmbeddingStore
+from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.persisted_state import PersistedState
 from services.coordinator.round_machine import Pause, RoundMachine
 from services.coordinator.round_status import RoundState, RoundStatus, Serving
@@ -45,8 +45,12 @@ def unavailable() -> Status:
     return Status(grpc.StatusCode.UNAVAILABLE, "the search service is restarting")
 
 
+ARCHIVE_IDS = ("a", "b", "c")
+
+
 def embeddings_of(round_number: int) -> np.ndarray:
-    """The archive's (3 x 2) embeddings under round ``round_number``'s model."""
+    """The archive's (3 x 2) embeddings under round ``round_number``'s model (unit rows times
+    the round number: written normalised, they read back as round 1's)."""
     return np.array([[1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32) * round_number
 
 
@@ -102,6 +106,9 @@ class FakeWork:
         self._call("embed")
         return embeddings_of(status.round), dict(METRICS)
 
+    def archive_ids(self) -> Sequence[str]:
+        return ARCHIVE_IDS
+
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
         self._call("index")
         self.indexed = embeddings
@@ -135,7 +142,7 @@ class Harness:
     def restart(self) -> None:
         """A coordinator started again: everything in memory is gone, the files stay."""
         self.persisted = PersistedState(StateStore(self.folder))
-        self.embeddings = EmbeddingStore(self.folder / "embeddings")
+        self.embeddings = EmbeddingFiles(self.folder / "embeddings")
         self.machine = RoundMachine(self.persisted, self.embeddings, StepBackoff(), poll_s=0.5)
 
     @property

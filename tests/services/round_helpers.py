@@ -17,7 +17,9 @@ from PIL import Image
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
+from services.common.embedding_files import EmbeddingFiles
 from services.common.server import AnnealServer
+from services.common.settings import embeddings_folder
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
 from services.coordinator.model_workspace import WorkspaceConfig
@@ -38,7 +40,11 @@ from services.selection.label_client import LabelClient
 from services.selection.round_store import RoundStore
 from services.selection.rounds import SelectionRounds
 from services.selection.server import create_server as selection_server
-from services.selection.vector_source import SearchServiceVectors
+from services.selection.vector_source import (
+    FallbackVectors,
+    FileVectors,
+    SearchServiceVectors,
+)
 
 CLASSES = ("blue", "green", "red")
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200)}
@@ -110,6 +116,10 @@ class Stack:
     as ``anneal serve`` secures them: TLS, tokens, services calling each other with their
     certificates on the mutual-TLS ports.
 
+    Selection reads an index version's embeddings from the files the coordinator writes
+    (``embeddings``, where both default to on one machine), else exports them from search, as
+    ``anneal serve`` runs them.
+
     ``serve`` is the conftest fixture that starts a built server and returns a channel. The test
     channels ``labels`` and ``selection`` carry the local annotator token, ``search`` the
     operator's. The coordinator can be stopped and started again on the same state folder.
@@ -134,9 +144,11 @@ class Stack:
         self.search = serve(search, self.security.client(Role.OPERATOR))
         self.internal = {"labels": labels[0].internal_port, "search": search[0].internal_port}
         self.public = {"labels": labels[1], "search": search[1]}
+        self.embeddings = EmbeddingFiles(embeddings_folder("", str(self.state_dir)))
+        exported = SearchServiceVectors(self.service_channel("selection", "search"), self.ids)
         rounds = SelectionRounds(
             RoundStore(self.state_dir / "selection"),
-            SearchServiceVectors(self.service_channel("selection", "search"), self.ids),
+            FallbackVectors(FileVectors(self.embeddings, self.ids), exported),
             LabelClient(self.service_channel("selection", "labels")),
         )
         selection = selection_server(
@@ -184,10 +196,15 @@ class Stack:
         self.coordinator = Coordinator(
             StateStore(folder),
             lambda: prepare_runner(
-                self.root / "archive", folder / "models", config, self.downstream
+                self.root / "archive",
+                folder / "models",
+                config,
+                self.downstream,
+                files=self.embeddings,
             ),
             poll_s=0.1,
             reconcile_s=1.0,
+            embeddings=self.embeddings,
         )
         self.coordinator.start()
         self.server, port = coordinator_server(

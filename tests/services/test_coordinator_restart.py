@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from round_fakes import METRICS, FakeWork, Harness, embeddings_of
+from round_fakes import ARCHIVE_IDS, METRICS, FakeWork, Harness, embeddings_of
 
 from services.coordinator.round_status import RoundState, Serving
 
@@ -47,7 +47,7 @@ def test_a_round_resumes_in_the_state_it_stopped_in(
     assert harness.work.calls == left
     assert (harness.latest.index_version, harness.work.serving) == (2, 2)
     assert harness.persisted.state.serving.model_version == "round-1"
-    assert np.array_equal(harness.work.indexed, embeddings_of(1))
+    assert np.allclose(harness.work.indexed, embeddings_of(1))
 
 
 def test_a_restart_after_the_swap_but_before_done_was_saved_only_records_it(
@@ -78,16 +78,57 @@ def test_a_build_lost_by_the_search_service_is_built_again_from_the_saved_embedd
     assert harness.work.serving == 2
 
 
+def test_indexing_after_a_restart_reads_the_written_embeddings_in_place(
+    harness: Harness,
+) -> None:
+    harness.open_round()
+    harness.run_to(RoundState.INDEXING)
+    harness.restart()
+    harness.work.calls.clear()
+    harness.step()
+    assert harness.latest.state is RoundState.SWAPPING
+    assert harness.work.calls == ["index"]
+    indexed = harness.work.indexed
+    assert isinstance(indexed, np.memmap)  # the file, mapped: not embedded or copied again
+    assert Path(indexed.filename) == (harness.embeddings.path(2) / "vectors.npy").resolve()
+
+
 def test_missing_saved_embeddings_are_made_again(harness: Harness) -> None:
     harness.open_round()
     harness.run_to(RoundState.INDEXING)
-    harness.embeddings.drop(1)  # e.g. a state folder restored from a backup without them
+    harness.embeddings.drop(2)  # e.g. a state folder restored from a backup without them
     harness.restart()
     harness.work.calls.clear()
     states = harness.run_to(RoundState.DONE)
     assert states[:2] == [RoundState.EMBEDDING, RoundState.INDEXING]
     assert harness.work.calls == ["embed", "index", "serving_version", "swap"]
     assert "embedding" in harness.latest.stage_seconds
+
+
+def test_embeddings_written_without_their_manifest_are_made_again(harness: Harness) -> None:
+    harness.open_round()
+    harness.run_to(RoundState.INDEXING)
+    (harness.embeddings.path(2) / "manifest.json").unlink()  # died before the manifest
+    harness.restart()
+    harness.work.calls.clear()
+    states = harness.run_to(RoundState.DONE)
+    assert states[:2] == [RoundState.EMBEDDING, RoundState.INDEXING]
+    assert harness.work.calls == ["embed", "index", "serving_version", "swap"]
+    assert harness.embeddings.read(2).model_version == "round-1"
+
+
+def test_embeddings_of_another_model_under_the_rounds_version_are_made_again(
+    harness: Harness,
+) -> None:
+    harness.open_round()
+    harness.run_to(RoundState.INDEXING)
+    stale = embeddings_of(1)[::-1]  # e.g. left by an earlier deployment's version 2
+    harness.embeddings.write(2, "round-0-d8", ARCHIVE_IDS, stale)
+    harness.restart()
+    harness.work.calls.clear()
+    harness.run_to(RoundState.DONE)
+    assert harness.work.calls == ["embed", "index", "serving_version", "swap"]
+    assert np.allclose(harness.work.indexed, embeddings_of(1))
 
 
 @pytest.mark.parametrize("state", [RoundState.EMBEDDING, RoundState.INDEXING, RoundState.SWAPPING])

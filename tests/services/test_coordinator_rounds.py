@@ -32,6 +32,16 @@ def labelled_pairs_counted() -> float:
     return LABELS_REGISTRY.get_sample_value("anneal_labelled_pairs_total") or 0.0
 
 
+def exports() -> float:
+    """ExportVectors calls the search service answered (its grpc_server_handled_total)."""
+    labels = {
+        "grpc_service": "anneal.search.v1.SearchService",
+        "grpc_method": "ExportVectors",
+        "grpc_code": "OK",
+    }
+    return LABELS_REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+
+
 @pytest.fixture
 def stack(serve, tmp_path: Path) -> Iterator[Stack]:
     built = Stack(serve, tmp_path)
@@ -51,6 +61,7 @@ def test_round_goes_through_every_state_then_resumes_after_restart(stack: Stack)
     wait_for(stub, lambda r: r.serving_index_version == 1)
     assert serving(stack).model_version == "round-0-d8"
     assert serving(stack).count == 18
+    exported = exports()
 
     started = stub.StartRound(
         pb.StartRoundRequest(strategy="mgue", budget=6, seed=3, close_when_answered=True)
@@ -97,6 +108,10 @@ def test_round_goes_through_every_state_then_resumes_after_restart(stack: Stack)
         (1, pb.ROUND_STATE_DONE),
         (2, pb.ROUND_STATE_DONE),
     ]
+    # both rounds chose their pairs over the coordinator's files (versions 1 and 2), and after
+    # the last swap the serving version's and the one before stay
+    assert exports() == exported
+    assert stack.embeddings.versions() == [2, 3]
 
 
 def test_failed_round_keeps_the_previous_index_and_bad_calls_get_codes(stack: Stack) -> None:

@@ -9,7 +9,16 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from round_fakes import METRICS, ROUND0, FakeWork, Harness, Status, embeddings_of, unavailable
+from round_fakes import (
+    ARCHIVE_IDS,
+    METRICS,
+    ROUND0,
+    FakeWork,
+    Harness,
+    Status,
+    embeddings_of,
+    unavailable,
+)
 
 from services.common.metrics import grpc_service_registry
 from services.coordinator.metrics import COLLECTORS
@@ -52,7 +61,7 @@ def test_a_round_goes_through_every_state_and_records_what_each_produced(
     ]
     assert work.selected_on == 1  # selection scores with the serving index
     assert work.trained_on == [1]
-    assert np.array_equal(work.indexed, embeddings_of(1))  # INDEXING built what EMBEDDING made
+    assert np.allclose(work.indexed, embeddings_of(1))  # INDEXING built what EMBEDDING made
     assert (status.pairs, status.labelled_pairs) == (4, 4)
     assert (status.model_version, status.index_version, status.metrics) == ("round-1", 2, METRICS)
     assert set(status.stage_seconds) == {
@@ -68,20 +77,41 @@ def test_a_round_goes_through_every_state_and_records_what_each_produced(
     assert harness.persisted.state.serving == serving
     assert work.serving == 2
     assert harness.stored() == status  # every change is on disk
-    assert not harness.embeddings.path(1).exists()  # dropped once the round is DONE
+    assert harness.embeddings.read(2).model_version == "round-1"  # serving: kept for selection
     assert REGISTRY.get_sample_value("anneal_round") == 1
     assert REGISTRY.get_sample_value("anneal_round_state", {"state": "done"}) == 1
     assert REGISTRY.get_sample_value("anneal_round_state", {"state": "swapping"}) == 0
     assert REGISTRY.get_sample_value("anneal_eval_map", {"k": "20"}) == 0.5
 
 
-def test_embedding_saves_its_output_for_indexing(harness: Harness) -> None:
+def test_embedding_writes_its_output_under_the_index_version_it_fixes(harness: Harness) -> None:
     harness.work.labelled = 4
     harness.open_round()
     harness.run_to(RoundState.INDEXING)
-    saved = harness.embeddings.load(1)
-    assert saved is not None and np.array_equal(saved, embeddings_of(1))
     assert harness.stored().index_version == 2  # fixed with the move to INDEXING, on disk
+    saved = harness.embeddings.read(2)
+    assert (saved.version, saved.model_version, saved.ids) == (2, "round-1", ARCHIVE_IDS)
+    assert np.allclose(saved.vectors, embeddings_of(1))
+
+
+def test_the_written_embeddings_are_normalised_and_indexed_as_written(harness: Harness) -> None:
+    harness.work.labelled = 4
+    for _ in range(2):
+        harness.open_round()
+        harness.run_to(RoundState.DONE)
+    # round 2's model gives rows of length 2; they are stored, and indexed, as unit rows
+    assert np.allclose(np.linalg.norm(harness.embeddings.read(3).vectors, axis=1), 1.0)
+    assert np.allclose(harness.work.indexed, embeddings_of(1))
+
+
+def test_after_a_swap_the_serving_and_the_previous_versions_embeddings_are_kept(
+    harness: Harness,
+) -> None:
+    harness.work.labelled = 4
+    for _ in range(3):  # index versions 2, 3 and 4
+        harness.open_round()
+        harness.run_to(RoundState.DONE)
+    assert harness.embeddings.versions() == [3, 4]
 
 
 def test_collecting_polls_until_the_round_is_closed(harness: Harness) -> None:
@@ -153,7 +183,7 @@ def test_a_failure_that_is_not_transient_fails_the_round_in_any_state(
     assert harness.stored().state is RoundState.FAILED
     assert harness.persisted.state.serving == ROUND0  # only a finished SWAPPING changes it
     assert harness.work.serving == 1
-    assert not harness.embeddings.path(1).exists()
+    assert harness.embeddings.versions() == []  # the unswapped version's files are dropped
 
 
 def test_a_selection_refusal_is_kept_once_for_start_round(harness: Harness) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -13,6 +15,7 @@ from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2 as pb
 from annealpb.selection.v1 import selection_pb2_grpc
+from services.common.embedding_files import EmbeddingFiles
 from services.common.metrics import grpc_service_registry
 from services.labels.metrics import COLLECTORS as LABEL_COLLECTORS
 from services.labels.server import create_server as create_labels_server
@@ -25,7 +28,12 @@ from services.selection.label_client import LabelClient
 from services.selection.round_store import RoundStore
 from services.selection.rounds import SelectionRounds
 from services.selection.server import create_server
-from services.selection.vector_source import SearchServiceVectors
+from services.selection.vector_source import (
+    FallbackVectors,
+    FileVectors,
+    SearchServiceVectors,
+    VectorSource,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +53,14 @@ def system(serve, tmp_path: Path):
         build_stream(1, ids, class_vectors(ids), model_version="m1", swap=True, batch=8)
     )
 
-    def selection(state: Path = tmp_path / "state") -> selection_pb2_grpc.SelectionServiceStub:
-        rounds = SelectionRounds(
-            RoundStore(state),
-            SearchServiceVectors(search_channel, ids),
-            LabelClient(labels_channel),
-        )
+    def selection(
+        state: Path = tmp_path / "state",
+        source: Callable[[grpc.Channel], VectorSource] | None = None,
+    ) -> selection_pb2_grpc.SelectionServiceStub:
+        """A selection server on ``state``; its embeddings from ``source(search channel)``
+        (default: exported by the search service)."""
+        vectors = source(search_channel) if source else SearchServiceVectors(search_channel, ids)
+        rounds = SelectionRounds(RoundStore(state), vectors, LabelClient(labels_channel))
         return selection_pb2_grpc.SelectionServiceStub(
             serve(create_server("127.0.0.1:0", rounds, security=INSECURE))
         )
@@ -168,3 +178,60 @@ def test_bad_inputs_get_precise_codes_and_change_nothing(system) -> None:
     assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "budget 3" in info.value.details()
     assert stub.GetRound(pb.GetRoundRequest(round=1)).round.budget == 3
+
+
+def pairs_of(stub: selection_pb2_grpc.SelectionServiceStub) -> list[tuple[str, str, float]]:
+    """Round 1's pairs (and scores), chosen over index version 1."""
+    request = pb.StartRoundRequest(round=1, strategy="mgue", budget=6, seed=7, index_version=1)
+    return [(p.image_a, p.image_b, p.score) for p in stub.StartRound(request).pairs]
+
+
+def files_first(
+    files: EmbeddingFiles, ids: list[str], search: grpc.Channel | None = None
+) -> Callable[[grpc.Channel], VectorSource]:
+    """The service's own source: the files, else the search service (``search``, default the
+    one serving version 1)."""
+    return lambda served: FallbackVectors(
+        FileVectors(files, ids), SearchServiceVectors(search or served, ids)
+    )
+
+
+def test_selection_reads_a_version_from_its_files_with_no_search_service_and_picks_the_same(
+    system, tmp_path: Path
+) -> None:
+    ids, selection, _labels = system
+    exported = pairs_of(selection(tmp_path / "exported"))
+    files = EmbeddingFiles(tmp_path / "embeddings")
+    files.write(1, "m1", ids, class_vectors(ids))  # what the coordinator indexed as version 1
+    nowhere = grpc.insecure_channel("127.0.0.1:1")  # any call to it fails: UNAVAILABLE
+    try:
+        from_files = pairs_of(selection(tmp_path / "files", files_first(files, ids, nowhere)))
+    finally:
+        nowhere.close()
+    assert from_files == exported
+
+
+def test_a_version_without_files_is_exported_from_the_search_service(
+    system, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids, selection, _labels = system
+    exported = pairs_of(selection(tmp_path / "exported"))
+    files = EmbeddingFiles(tmp_path / "embeddings")  # e.g. a folder not shared with the coordinator
+    with caplog.at_level(logging.INFO, logger="services.selection.vector_source"):
+        assert pairs_of(selection(tmp_path / "fallback", files_first(files, ids))) == exported
+    assert "holds no complete embeddings" in caplog.text
+    assert "bytes over gRPC" in caplog.text
+
+
+def test_files_whose_manifest_was_never_written_are_not_read(
+    system, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids, selection, _labels = system
+    exported = pairs_of(selection(tmp_path / "exported"))
+    files = EmbeddingFiles(tmp_path / "embeddings")
+    files.write(1, "m1", ids, class_vectors(ids, seed=1)[::-1])  # other embeddings...
+    (files.path(1) / "manifest.json").unlink()  # ...and the writer died before the manifest
+    with caplog.at_level(logging.INFO, logger="services.selection.vector_source"):
+        assert pairs_of(selection(tmp_path / "fallback", files_first(files, ids))) == exported
+    assert "no manifest" in caplog.text
+    assert "mapped from" not in caplog.text

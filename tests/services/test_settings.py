@@ -11,6 +11,7 @@ import pytest
 
 from services.cli.system_config import SystemConfig
 from services.common.setting import Setting, port_number, positive, read_settings, settings_of, text
+from services.common.settings import embeddings_folder
 from services.coordinator.settings import CoordinatorSettings
 from services.embedding.settings import EmbeddingSettings
 from services.labels.settings import LabelSettings
@@ -123,6 +124,20 @@ def test_every_variable_anneal_serve_sets_is_one_a_service_reads(tmp_path: Path)
         assert not unread, f"anneal serve sets {sorted(unread)} for {kind.service}; none reads it"
     web = {s.env for s in settings_of(WebSettings)}
     assert set(config.web_environment()) <= web
+
+
+def test_the_coordinator_and_selection_share_one_embeddings_folder(tmp_path: Path) -> None:
+    """The coordinator writes each index version's embeddings where selection reads them: under
+    ``anneal serve``, and by default for two processes on one state folder."""
+    config = SystemConfig(archive=tmp_path, state_dir=tmp_path / "state", insecure=True)
+    folders = set()
+    for kind in (CoordinatorSettings, SelectionSettings):
+        served = kind.read([], config.environment(kind.service))
+        alone = {"ANNEAL_STATE_DIR": str(tmp_path / "state"), "ANNEAL_INSECURE": "true"}
+        default = kind.read([], alone)
+        folders.add(embeddings_folder(served.embeddings_dir, served.state_dir))
+        folders.add(embeddings_folder(default.embeddings_dir, default.state_dir))
+    assert folders == {tmp_path / "state" / "coordinator" / "embeddings"}
 
 
 def test_each_variable_has_one_flag_in_every_reader() -> None:
