@@ -117,7 +117,7 @@ class PairTrainer:
         return float(loss.detach())
 
     def epochs_of(self, steps: int, pairs: int) -> int:
-        """Passes over ``pairs`` training pairs that ``steps`` batches make (a started one counts)."""
+        """Passes over ``pairs`` pairs that ``steps`` batches make (a started one counts)."""
         per_epoch = -(-pairs // self.batch_pairs)
         return -(-steps // per_epoch)
 
