@@ -21,6 +21,8 @@ class TrainReport:
     steps: int
     final_loss: float
     seconds: float
+    workers: int = 1
+    """Processes that trained data-parallel (the coordinator's full mode runs several)."""
 
 
 class PairTrainer:
