@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import ray
 import torch
-from ray.train import Checkpoint, RunConfig, ScalingConfig
+from ray.train import Checkpoint, RunConfig, ScalingConfig, TrainingFailedError
 from ray.train.torch import TorchTrainer, get_device, prepare_model
 
 from anneal.models.embedding_model import EmbeddingModel
@@ -148,15 +148,21 @@ class RayFullTrainer:
                 storage_path=str(self._storage), name=f"full-{uuid.uuid4().hex[:12]}"
             ),
         )
-        result = trainer.fit()
-        if result.checkpoint is None:
+        try:
+            result = trainer.fit()
+        except TrainingFailedError as exc:
+            raise RuntimeError(
+                f"full-mode training failed on Ray Train ({type(exc).__name__}); the run's"
+                f" worker logs under {self._storage} and Ray's logs say why"
+            ) from exc
+        checkpoint, metrics = result.checkpoint, result.metrics
+        if checkpoint is None or metrics is None:
             raise RuntimeError(
                 f"the Ray Train run {result.path} reported no model; its worker logs say why"
             )
-        with result.checkpoint.as_directory() as folder:
+        with checkpoint.as_directory() as folder:
             model = EmbeddingModel.load(Path(folder) / MODEL_FILE)
-        shutil.rmtree(result.checkpoint.path, ignore_errors=True)  # the round keeps its copy
-        metrics = result.metrics
+        shutil.rmtree(checkpoint.path, ignore_errors=True)  # the round keeps its copy
         report = TrainReport(
             int(metrics["epochs"]),
             int(metrics["steps"]),
