@@ -95,6 +95,9 @@ class Coordinator:
                 raise FailedPreconditionError(
                     f"the coordinator is not ready: {not_ready}; retry shortly"
                 )
+            work = self._worker.work
+            if work is not None:  # refused now, not after the pairs are labelled
+                work.check_mode(mode)
             latest = self._persisted.state.latest
             if latest is not None and not latest.state.finished:
                 raise FailedPreconditionError(

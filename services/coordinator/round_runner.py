@@ -57,6 +57,9 @@ class RoundRunner:
                 " start the round in one of those modes"
             ) from None
 
+    def check_mode(self, mode: str) -> None:
+        self.mode(mode)
+
     def evaluate(self, embeddings: np.ndarray) -> dict[str, float]:
         return self._evaluator.evaluate(embeddings) if self._evaluator else {}
 

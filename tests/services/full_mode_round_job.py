@@ -37,7 +37,7 @@ from services.security.channels import ChannelSecurity
 from services.selection.vector_source import SearchServiceVectors
 
 TRAIN = TrainConfig(epochs=2, batch_pairs=8)
-"""Two steps per worker on a round's 10 answers over 2 workers: seconds, and enough to move."""
+"""Two steps per worker on the full round's 10 answers (5 a round) over 2 workers: seconds."""
 
 
 class Recorded:
@@ -51,8 +51,15 @@ class Recorded:
     def include_backbone_in_checkpoint(self) -> bool:
         return self.trainer.include_backbone_in_checkpoint
 
-    def fit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        model, report = self.trainer.fit(*args, **kwargs)
+    def fit(
+        self,
+        initial: EmbeddingModel,
+        pairs: np.ndarray,
+        similar: np.ndarray,
+        cfg: TrainConfig,
+        generator: torch.Generator,
+    ) -> tuple[EmbeddingModel, TrainReport]:
+        model, report = self.trainer.fit(initial, pairs, similar, cfg, generator)
         self.reports.append(report)
         return model, report
 

@@ -32,7 +32,7 @@ def test_a_full_round_fine_tunes_on_ray_train_with_2_workers_and_indexes_the_new
         [sys.executable, str(job), str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=540,  # under the tests' 600 s limit
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         check=False,
