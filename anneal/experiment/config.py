@@ -11,10 +11,9 @@ from anneal.al.round_parameters import check_budget
 from anneal.al.strategies import PAIR_BASELINES, STRATEGIES, check_strategy
 from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
 from anneal.errors import ConfigError
-from anneal.training.config import TrainConfig
+from anneal.training.config import TrainConfig, check_mode
 from anneal.training.pair_loss import PairLoss
 
-MODES = ("head", "full")
 NOISE_MODELS = ("flip", "boundary")
 
 
@@ -106,8 +105,7 @@ class ExperimentConfig:
             raise ConfigError(
                 f"unknown calibration {self.calibration!r}; choose from {', '.join(CALIBRATIONS)}"
             )
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown mode {self.mode!r}; choose head or full")
+        check_mode(self.mode)
         for name in ("rounds", "seeds", "stop_k", "stop_patience", "ece_bins"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

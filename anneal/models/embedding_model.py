@@ -10,6 +10,7 @@ only when they were fine-tuned (`full` mode), so head-mode checkpoints stay a fe
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ class EmbeddingModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, backbone: Backbone | None = None) -> EmbeddingModel:
-        """Read a checkpoint; pass an already built `backbone` to share it between versions."""
+        """Read a checkpoint; pass an already built `backbone` to share it between versions
+        (a checkpoint with fine-tuned backbone weights gets a copy of it with those, so the
+        shared one never changes)."""
         path = Path(path)
         if not path.is_file():
             raise StateError(f"model checkpoint {path} does not exist; train a round first")
@@ -112,6 +115,7 @@ class EmbeddingModel(nn.Module):
         if backbone is None:
             backbone = build_backbone(state["backbone"])
         if state["backbone_state"] is not None:
+            backbone = copy.deepcopy(backbone)
             backbone.load_state_dict(state["backbone_state"])
         head = ProjectionHead(state["feature_dim"], state["dim"], int(state.get("hidden", 0)))
         head.load_state_dict(state["head"])

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anneal.errors import ConfigError
+
+#: What a round trains (anneal/training/modes.py): the head on cached features, or backbone and
+#: head on images.
+TRAINING_MODES = ("head", "full")
+
+
+def check_mode(mode: str) -> None:
+    """ConfigError unless ``mode`` is one of :data:`TRAINING_MODES`."""
+    if mode not in TRAINING_MODES:
+        raise ConfigError(
+            f"unknown training mode {mode!r}; choose one of {', '.join(TRAINING_MODES)}"
+        )
+
 
 @dataclass
 class TrainConfig:

@@ -20,7 +20,6 @@ from torch import nn
 from anneal.data.image_io import read_image
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.training.config import TrainConfig
-from anneal.training.pair_loss import PairLoss
 from anneal.training.sources import FeatureSource, ImageSource, InputSource
 from anneal.training.trainer import PairTrainer, TrainReport
 
@@ -50,15 +49,7 @@ class TrainingMode(ABC):
     ) -> tuple[EmbeddingModel, TrainReport]:
         """A new model trained from `initial` (never changed) on the labelled pairs."""
         model = copy.deepcopy(initial)
-        trainer = PairTrainer(
-            PairLoss.from_config(cfg),
-            epochs=cfg.epochs,
-            max_steps=cfg.max_steps,
-            lr=cfg.lr,
-            lr_pairs_per_image=cfg.lr_pairs_per_image,
-            batch_pairs=cfg.batch_pairs,
-            device=self.device,
-        )
+        trainer = PairTrainer.from_config(cfg, self.device)
         report = trainer.fit(self.trainee(model), self.source(model), pairs, similar, generator)
         self.trainee(model).to("cpu")
         return model, report

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from anneal.training.config import TrainConfig
 from anneal.training.pair_loss import PairLoss
 from anneal.training.sources import InputSource
 
@@ -20,6 +21,8 @@ class TrainReport:
     steps: int
     final_loss: float
     seconds: float
+    workers: int = 1
+    """Processes that trained data-parallel (the coordinator's full mode runs several)."""
 
 
 class PairTrainer:
@@ -49,6 +52,19 @@ class PairTrainer:
         self.batch_pairs = batch_pairs
         self.device = device
 
+    @classmethod
+    def from_config(cls, cfg: TrainConfig, device: str = "cpu") -> PairTrainer:
+        """The trainer a :class:`TrainConfig` describes, on ``device``."""
+        return cls(
+            PairLoss.from_config(cfg),
+            epochs=cfg.epochs,
+            max_steps=cfg.max_steps,
+            lr=cfg.lr,
+            lr_pairs_per_image=cfg.lr_pairs_per_image,
+            batch_pairs=cfg.batch_pairs,
+            device=device,
+        )
+
     def fit(
         self,
         model: nn.Module,
@@ -62,27 +78,56 @@ class PairTrainer:
         if len(pairs) == 0:
             return TrainReport(0, 0, float("nan"), 0.0)
         model.to(self.device).train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.Adam(params, lr=self.rate(len(pairs), len(source)))
+        optimiser = self.optimiser(model, len(pairs), len(source))
         steps, last = 0, float("nan")
-        for chosen in self._batches(len(pairs), generator):
-            batch_pairs, batch_bits = pairs[chosen], similar[chosen]
-            rows, local = np.unique(batch_pairs, return_inverse=True)
-            x = source.batch(rows, augment=True, generator=generator).to(self.device)
-            embeddings = model(x)
-            loss = self.loss(
-                embeddings,
-                torch.from_numpy(local.reshape(-1, 2)).to(self.device),
-                torch.from_numpy(batch_bits).to(self.device),
-            )
-            optimiser.zero_grad()
-            loss.backward()  # type: ignore[union-attr]
-            optimiser.step()
+        for chosen in self.batches(len(pairs), generator):
+            last = self.step(model, optimiser, source, pairs[chosen], similar[chosen], generator)
             steps += 1
-            last = float(loss.detach())
         model.eval()
-        per_epoch = -(-len(pairs) // self.batch_pairs)
-        return TrainReport(-(-steps // per_epoch), steps, last, time.perf_counter() - start)
+        return TrainReport(
+            self.epochs_of(steps, len(pairs)), steps, last, time.perf_counter() - start
+        )
+
+    def optimiser(self, model: nn.Module, pairs: int, images: int) -> torch.optim.Optimizer:
+        """Adam over the model's trainable weights at the :meth:`rate` for ``pairs`` training
+        pairs over ``images`` archive images."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.rate(pairs, images))
+
+    def step(
+        self,
+        model: nn.Module,
+        optimiser: torch.optim.Optimizer,
+        source: InputSource,
+        pairs: np.ndarray,
+        similar: np.ndarray,
+        generator: torch.Generator,
+    ) -> float:
+        """One optimiser step on a batch of canonical ``pairs``; the batch's loss. The images
+        each batch names are fetched once (augmented) and embedded together."""
+        rows, local = np.unique(pairs, return_inverse=True)
+        x = source.batch(rows, augment=True, generator=generator).to(self.device)
+        embeddings = model(x)
+        loss = self.loss(
+            embeddings,
+            torch.from_numpy(local.reshape(-1, 2)).to(self.device),
+            torch.from_numpy(similar).to(self.device),
+        )
+        optimiser.zero_grad()
+        loss.backward()  # type: ignore[union-attr]
+        optimiser.step()
+        return float(loss.detach())
+
+    def epochs_of(self, steps: int, pairs: int) -> int:
+        """Passes over ``pairs`` pairs that ``steps`` batches make (a started one counts)."""
+        per_epoch = -(-pairs // self.batch_pairs)
+        return -(-steps // per_epoch)
+
+    def steps(self, n: int) -> int:
+        """Batches a fit on ``n`` pairs takes: `epochs` passes, cut to `max_steps` when that is
+        set and fewer."""
+        total = self.epochs * -(-n // self.batch_pairs)
+        return min(total, self.max_steps) if self.max_steps > 0 else total
 
     def rate(self, pairs: int, images: int) -> float:
         """The learning rate for `pairs` training pairs over `images` archive images: `lr`,
@@ -92,13 +137,13 @@ class PairTrainer:
             return self.lr
         return self.lr * float(np.sqrt(pairs / full))
 
-    def _batches(self, n: int, generator: torch.Generator) -> Iterator[np.ndarray]:
-        """Row indices of each batch: `epochs` shuffled passes over the n pairs, cut short after
-        `max_steps` batches when that is set and fewer."""
-        per_epoch = -(-n // self.batch_pairs)
-        total = self.epochs * per_epoch
-        if self.max_steps > 0:
-            total = min(total, self.max_steps)
+    def batches(
+        self, n: int, generator: torch.Generator, total: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Row indices of each batch: shuffled passes over the n pairs, ``total`` batches in all
+        (None: :meth:`steps`; more passes when it is larger, as data-parallel workers with
+        shards of unequal size must all take the same number of steps)."""
+        total = self.steps(n) if total is None else total
         done = 0
         while done < total:
             order = torch.randperm(n, generator=generator).numpy()

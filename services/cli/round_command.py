@@ -9,6 +9,7 @@ import typer
 from anneal.al.round_parameters import MAX_BUDGET
 from anneal.al.strategies import STRATEGIES
 from anneal.cli.console import output_console
+from anneal.training.config import TRAINING_MODES
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
@@ -34,6 +35,11 @@ def start(
     close_when_answered: bool = typer.Option(
         True, help="train as soon as every pair is answered (else wait for `round close`)"
     ),
+    mode: str = typer.Option(
+        "head",
+        help=f"training mode, one of {', '.join(TRAINING_MODES)}: the head on cached features"
+        " (CPU), or the backbone fine-tuned on Ray Train (GPUs)",
+    ),
     coordinator: str = COORDINATOR,
     token: str | None = TOKEN,
     ca: Path | None = CA,
@@ -41,14 +47,18 @@ def start(
 ) -> None:
     """Start the next round: select pairs for people to label."""
     request = pb.StartRoundRequest(
-        strategy=strategy, budget=budget, seed=seed, close_when_answered=close_when_answered
+        strategy=strategy,
+        budget=budget,
+        seed=seed,
+        close_when_answered=close_when_answered,
+        mode=mode,
     )
     with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         status = stub.StartRound(request, timeout=START_TIMEOUT_S).status
     output_console().print(
-        f"round {status.round} is {state_name(status.state)}: {status.budget} pairs to label"
-        " (`anneal label`)"
+        f"round {status.round} ({status.mode} mode) is {state_name(status.state)}:"
+        f" {status.budget} pairs to label (`anneal label`)"
     )
 
 

@@ -54,6 +54,7 @@ def status(
     if reply.HasField("round"):
         r = reply.round
         console.print(
-            f"round {r.round}: {state_name(r.state)}, {r.labelled_pairs}/{r.budget} pairs labelled"
+            f"round {r.round} ({r.mode or 'head'} mode): {state_name(r.state)},"
+            f" {r.labelled_pairs}/{r.budget} pairs labelled"
             + (f", error: {r.error}" if r.error else "")
         )

@@ -26,13 +26,33 @@ from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
 from services.coordinator.metrics import COLLECTORS, watch_extraction
 from services.coordinator.model_workspace import WorkspaceConfig
-from services.coordinator.runner_factory import prepare_runner
+from services.coordinator.runner_factory import FullMode, prepare_runner
 from services.coordinator.server import create_server
 from services.coordinator.settings import CoordinatorSettings
 from services.coordinator.state_store import StateStore
 
 if TYPE_CHECKING:
+    from services.coordinator.model_workspace import ModelWorkspace
     from services.coordinator.ray_extractor import RayExtractor
+    from services.coordinator.round_mode import RoundMode
+
+
+def full_mode(settings: CoordinatorSettings, storage: Path) -> FullMode:
+    """Full rounds on the Ray cluster of ``--ray-address`` (joined on the first one); Ray is
+    imported once the workspace is ready, not at start-up."""
+
+    def build(workspace: ModelWorkspace) -> RoundMode:
+        from services.coordinator.full_mode import full_round_mode
+        from services.embedding.ray_session import connect_ray
+
+        return full_round_mode(
+            workspace,
+            storage,
+            settings.train_workers,
+            lambda: connect_ray(settings.ray_address),
+        )
+
+    return build
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -87,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             progress=extraction,
             extractor=extractor,
             files=files,
+            full=full_mode(settings, folder / "ray-train"),
         ),
         extraction=extraction,
         embeddings=files,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 
 from anneal.al.round_parameters import RoundParameters
 from anneal.models.extraction_progress import ExtractionProgress, ExtractionSnapshot
+from anneal.training.config import check_mode
 from services.common.embedding_files import EmbeddingFiles
 from services.common.errors import FailedPreconditionError, NotFoundError
 from services.coordinator.persisted_state import PersistedState
@@ -80,16 +81,27 @@ class Coordinator:
     # -- RPC-facing methods ---------------------------------------------------------------------
 
     def start_round(
-        self, strategy: str, budget: int, seed: int, close_when_answered: bool, timeout_s: float
+        self,
+        strategy: str,
+        budget: int,
+        seed: int,
+        close_when_answered: bool,
+        timeout_s: float,
+        mode: str = "head",
     ) -> RoundStatus:
-        """Open the next round and wait until its pairs are selected (or selection failed)."""
+        """Open the next round, training in ``mode`` (anneal/training/config.py
+        TRAINING_MODES), and wait until its pairs are selected (or selection failed)."""
         RoundParameters(strategy, budget, seed)  # a ValueError names a bad strategy or budget
+        check_mode(mode)
         with self._changed:
             not_ready = self._worker.not_ready
             if not_ready:
                 raise FailedPreconditionError(
                     f"the coordinator is not ready: {not_ready}; retry shortly"
                 )
+            work = self._worker.work
+            if work is not None:  # refused now, not after the pairs are labelled
+                work.check_mode(mode)
             latest = self._persisted.state.latest
             if latest is not None and not latest.state.finished:
                 raise FailedPreconditionError(
@@ -102,6 +114,7 @@ class Coordinator:
                 budget=budget,
                 seed=seed,
                 close_when_answered=close_when_answered,
+                mode=mode,
             )
             self._persisted.state.rounds.append(status)
             self._persisted.save()

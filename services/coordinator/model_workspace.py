@@ -1,9 +1,10 @@
 """The archive as the coordinator trains on it: backbone features, models and checkpoints.
 
-Head mode: the backbone is frozen, so the archive's backbone features are extracted once (and
-cached on disk by content) and every round only trains the projection head on them. Each round
-trains from the round-0 model on all labels so far, so a round's model does not depend on the
-path of earlier ones.
+Head mode (the default): the backbone is frozen, so the archive's backbone features are
+extracted once (and cached on disk by content) and every round only trains the projection head
+on them. A full-mode round passes its own trainer (``round_mode.py``), which fine-tunes the
+backbone on the images too. Each round trains from the round-0 model on all labels so far, so a
+round's model does not depend on the path of earlier ones.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 from anneal.training.config import TrainConfig
 from anneal.training.modes import HeadMode
+from services.coordinator.round_mode import ModelTrainer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class ModelWorkspace:
         self.archive = archive
         self.features = features
         self.ids = [archive.ids[int(r)] for r in rows]
+        self.paths = [archive.images[int(r)].path for r in rows]
         self.classes = (
             [archive.images[int(r)].label or "" for r in rows] if archive.is_labelled else None
         )
@@ -64,7 +67,7 @@ class ModelWorkspace:
         self.config = config
         self._rows = {image_id: row for row, image_id in enumerate(self.ids)}
         self._backbone = build_backbone(config.backbone)
-        self._mode = HeadMode(features)
+        self.head_mode = HeadMode(features)
         self._round0: EmbeddingModel | None = None
 
     @classmethod
@@ -125,8 +128,16 @@ class ModelWorkspace:
             return self.round0()
         return EmbeddingModel.load(self.checkpoint(version), backbone=self._backbone)
 
-    def train(self, round_number: int, answers: list[Answer], seed: int) -> Path:
-        """Train the round's model from round 0 on ``answers`` and save its checkpoint."""
+    def train(
+        self,
+        round_number: int,
+        answers: list[Answer],
+        seed: int,
+        trainer: ModelTrainer | None = None,
+    ) -> Path:
+        """Train the round's model from round 0 on ``answers`` with ``trainer`` (None: head
+        mode on the cached features) and save its checkpoint."""
+        trainer = trainer or self.head_mode
         labelled = LabelledPairs.from_answers(answers, self._rows)
         if len(labelled) == 0:
             raise ValueError(
@@ -140,18 +151,21 @@ class ModelWorkspace:
             labelled.similar,
             round_generator(seed, round_number),
         )
-        model, report = self._mode.fit(
+        model, report = trainer.fit(
             self.round0(), chosen.pairs, chosen.similar, self.config.train, generator
         )
         model.version = self.model_version(round_number)
         path = self.checkpoint(model.version)
-        model.save(path)
+        model.save(path, include_backbone=trainer.include_backbone_in_checkpoint)
         log.info(
-            "trained round %d on %d answers and %d implied pairs: loss %.4f in %.1fs",
+            "trained round %d on %d answers and %d implied pairs: loss %.4f in %.1fs"
+            " (%d steps on %d workers)",
             round_number,
             len(labelled),
             chosen.implied,
             report.final_loss,
             report.seconds,
+            report.steps,
+            report.workers,
         )
         return path

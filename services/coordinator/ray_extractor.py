@@ -7,7 +7,8 @@ limits, header checked first, as the embedding workers do) and computes its feat
 per-image results are put back together in order. An image that does not decode comes back as
 its reason, so it is reported failed and the rest of its batch is kept. Reading the files, the
 feature cache, resuming and progress stay with the caller, so what a crash loses is the batch in
-progress, as in-process; only encoded bytes cross Ray's object store.
+progress, as in-process; only encoded bytes cross Ray's object store. Given a model, the same
+pool computes its embeddings instead: full mode's re-embedding (``ray_reembedder.py``).
 
 Actors follow the embedding service's pattern (``services/embedding/worker_pool.py``): one per
 GPU with ``num_gpus=1`` where the cluster has GPUs, else CPU actors with ``cpu_threads`` each;
@@ -17,7 +18,8 @@ actor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,17 +27,27 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from anneal.data.image_limits import DEFAULT_LIMITS, ImageLimits
-from anneal.models.encoded_features import ImageFeatures, encoded_features
+from anneal.models.embedding_model import EmbeddingModel
+from anneal.models.encoded_features import (
+    ImageFeatures,
+    encoded_embeddings,
+    encoded_features,
+)
 from services.common.errors import UnavailableError
 
 ACTOR_RESTARTS = 3
 
 
 class FeatureWorker:
-    """One actor: the backbone, decoding a chunk of encoded images and computing features."""
+    """One actor: the backbone, decoding a chunk of encoded images and computing features; or,
+    given a ``model``, that model's embeddings (its own backbone, then its head)."""
 
     def __init__(
-        self, backbone_name: str, cpu_threads: int, limits: ImageLimits = DEFAULT_LIMITS
+        self,
+        backbone_name: str,
+        cpu_threads: int,
+        limits: ImageLimits = DEFAULT_LIMITS,
+        model: EmbeddingModel | None = None,
     ) -> None:
         import torch
 
@@ -44,7 +56,11 @@ class FeatureWorker:
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
         if self._device == "cpu":
             torch.set_num_threads(cpu_threads)
-        self._backbone = build_backbone(backbone_name)
+        self._compute: Callable[[list[bytes], str, ImageLimits], list[ImageFeatures]] = (
+            partial(encoded_features, build_backbone(backbone_name))
+            if model is None
+            else partial(encoded_embeddings, model)
+        )
         self._limits = limits
 
     def device(self) -> str:
@@ -53,7 +69,7 @@ class FeatureWorker:
 
     def features(self, images: list[bytes]) -> list[ImageFeatures]:
         """Per image, in order: its features, or why it could not be decoded."""
-        return encoded_features(self._backbone, images, self._device, self._limits)
+        return self._compute(images, self._device, self._limits)
 
 
 class RayExtractor:
@@ -72,9 +88,11 @@ class RayExtractor:
         cpu_threads: int = 1,
         timeout_s: float = 600.0,
         limits: ImageLimits = DEFAULT_LIMITS,
+        model: Any = None,
     ) -> RayExtractor:
         """``workers`` actors (call after ``ray.init``) decoding within ``limits``;
-        ``timeout_s`` bounds their start and each batch."""
+        ``timeout_s`` bounds their start and each batch. ``model`` (an :class:`EmbeddingModel`
+        or a Ray reference to one): the actors compute its embeddings instead of features."""
         gpus = int(ray.cluster_resources().get("GPU", 0))
         actor_class: Any = ray.remote(FeatureWorker).options(
             num_cpus=1 if gpus else cpu_threads,
@@ -82,7 +100,7 @@ class RayExtractor:
             max_restarts=ACTOR_RESTARTS,
             max_task_retries=1,
         )
-        actors = [actor_class.remote(backbone, cpu_threads, limits) for _ in range(workers)]
+        actors = [actor_class.remote(backbone, cpu_threads, limits, model) for _ in range(workers)]
         try:
             ray.get([actor.device.remote() for actor in actors], timeout=timeout_s)
         except GetTimeoutError as exc:

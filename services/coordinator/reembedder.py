@@ -4,7 +4,8 @@ Head mode trains only the projection head on cached backbone features, so the ar
 embeddings are the head applied to those features: milliseconds, in the coordinator. Sending
 the archive through the embedding service instead would decode and run the backbone on every
 image again (minutes on a CPU) to get the same numbers. :class:`EmbeddingServiceReEmbedder`
-does that, for full mode (a fine-tuned backbone) or to check the service against the local path.
+does that (``--reembed service``), to check the service against the local path. Full mode (a
+fine-tuned backbone) re-embeds on Ray actors holding the new model (``ray_reembedder.py``).
 """
 
 from __future__ import annotations

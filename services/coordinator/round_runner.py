@@ -9,30 +9,32 @@ record the results, the state machine persists them. Nothing here changes what s
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from anneal.al.round_parameters import RoundParameters
+from anneal.errors import ConfigError
 from anneal.models.model_version import ModelVersion
 from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace
-from services.coordinator.reembedder import ReEmbedder
+from services.coordinator.round_mode import RoundMode
 from services.coordinator.round_status import RoundStatus, Serving
 
 log = logging.getLogger(__name__)
 
 
 class RoundRunner:
-    """Runs stages against the other services with one workspace and one re-embedder."""
+    """Runs stages against the other services with one workspace and, per training mode name,
+    how that mode trains and re-embeds (``modes``; a round uses its ``mode``'s)."""
 
     def __init__(
         self,
         workspace: ModelWorkspace,
         downstream: Downstream,
-        reembedder: ReEmbedder,
+        modes: Mapping[str, RoundMode],
         evaluator: Evaluator | None,
         files: EmbeddingFiles | None = None,
     ) -> None:
@@ -41,7 +43,7 @@ class RoundRunner:
         self.workspace = workspace
         self._files = files
         self.downstream = downstream
-        self._reembedder = reembedder
+        self._modes = dict(modes)
         self._evaluator = evaluator
         self._metadata = [
             {"label": cls, "path": image_id} if cls else {"path": image_id}
@@ -49,6 +51,19 @@ class RoundRunner:
                 workspace.ids, workspace.classes or [""] * len(workspace.ids), strict=True
             )
         ]
+
+    def mode(self, name: str) -> RoundMode:
+        """The parts of training mode ``name``; ConfigError when this coordinator has none."""
+        try:
+            return self._modes[name]
+        except KeyError:
+            raise ConfigError(
+                f"this coordinator runs no {name!r} rounds (it runs {', '.join(self._modes)});"
+                " start the round in one of those modes"
+            ) from None
+
+    def check_mode(self, mode: str) -> None:
+        self.mode(mode)
 
     def evaluate(self, embeddings: np.ndarray) -> dict[str, float]:
         return self._evaluator.evaluate(embeddings) if self._evaluator else {}
@@ -70,13 +85,15 @@ class RoundRunner:
             )
             version = serving.index_version
             model_version = ModelVersion.parse(serving.model_version)
+            mode = serving.mode
         else:
             version = info.version + 1 if info is not None else 1
             model_version = self.workspace.model_version(0)
+            mode = Serving().mode  # round 0's backbone is the one the features came from
         model = self.workspace.model(model_version)
         checkpoint = str(self.workspace.checkpoint(model_version))
         self.downstream.load_model(str(model_version), checkpoint, make_default=True)
-        embeddings = self._reembedder.embed(model)
+        embeddings = self.mode(mode).reembedder.embed(model)
         if self._files is not None:
             embeddings = self._files.write(
                 version, str(model_version), self.workspace.ids, embeddings
@@ -87,7 +104,7 @@ class RoundRunner:
         if not self.downstream.swap_index(version):
             raise RuntimeError(f"the search service lost index version {version} just built")
         log.info("index version %d serves model %s", version, model_version)
-        return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings))
+        return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings), mode)
 
     def reconcile(self, serving: Serving) -> None:
         """Reload the serving model into the embedding service if it lost it (a restart)."""
@@ -112,7 +129,8 @@ class RoundRunner:
     def train(self, status: RoundStatus, label_rounds: Sequence[int]) -> tuple[str, str]:
         """Train on the labels of ``label_rounds``; the model version and checkpoint path."""
         answers = self.downstream.answers(label_rounds)
-        path = self.workspace.train(status.round, answers, seed=status.seed)
+        trainer = self.mode(status.mode).trainer
+        path = self.workspace.train(status.round, answers, status.seed, trainer)
         return str(self.workspace.model_version(status.round)), str(path)
 
     def embed(self, status: RoundStatus) -> tuple[np.ndarray, dict[str, float]]:
@@ -120,7 +138,7 @@ class RoundRunner:
         and their evaluation."""
         model = self.workspace.model(ModelVersion.parse(status.model_version))
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
-        embeddings = self._reembedder.embed(model)
+        embeddings = self.mode(status.mode).reembedder.embed(model)
         return embeddings, self.evaluate(embeddings)
 
     def archive_ids(self) -> Sequence[str]:

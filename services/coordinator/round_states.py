@@ -142,7 +142,11 @@ def swap(status: RoundStatus, context: RoundContext) -> Outcome:
             )
             return Outcome(RoundState.INDEXING, redo=True)
     serving = Serving(
-        status.index_version, status.model_version, status.checkpoint, dict(status.metrics)
+        status.index_version,
+        status.model_version,
+        status.checkpoint,
+        dict(status.metrics),
+        status.mode,
     )
     return Outcome(RoundState.DONE, serving=serving)
 

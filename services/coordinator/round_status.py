@@ -38,6 +38,9 @@ class RoundStatus:
     budget: int
     seed: int
     close_when_answered: bool
+    mode: str = "head"
+    """The training mode (anneal/training/config.py TRAINING_MODES); files from before modes
+    existed load as head, the only mode then."""
     state: RoundState = RoundState.SELECTING
     pairs: int = 0
     labelled_pairs: int = 0
@@ -63,12 +66,14 @@ class RoundStatus:
 
 @dataclass
 class Serving:
-    """What serves queries: index version, the model that filled it, its checkpoint, its mAP."""
+    """What serves queries: index version, the model that filled it, its checkpoint, its mAP,
+    and the training mode of that model (how to embed the archive again if the index is lost)."""
 
     index_version: int = 0
     model_version: str = ""
     checkpoint: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    mode: str = "head"
 
 
 @dataclass

@@ -19,6 +19,10 @@ class RoundWork(Protocol):
         the serving record, a new object when it changed."""
         ...
 
+    def check_mode(self, mode: str) -> None:
+        """ConfigError unless rounds of training mode ``mode`` can run here."""
+        ...
+
     def reconcile(self, serving: Serving) -> None:
         """Reload the serving model into the embedding service if it lost it."""
         ...

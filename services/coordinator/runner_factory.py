@@ -1,7 +1,8 @@
-"""Assembles a :class:`RoundRunner`: workspace (features), re-embedder and evaluator."""
+"""Assembles a :class:`RoundRunner`: workspace (features), the training modes and evaluator."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -16,9 +17,13 @@ from services.coordinator.reembedder import (
     EmbeddingServiceReEmbedder,
     ReEmbedder,
 )
+from services.coordinator.round_mode import RoundMode
 from services.coordinator.round_runner import RoundRunner
 
 REEMBED_MODES = ("features", "service")
+
+FullMode = Callable[[ModelWorkspace], RoundMode]
+"""Builds full mode's parts over a ready workspace (``full_mode.py``'s ``full_round_mode``)."""
 
 
 def prepare_runner(
@@ -31,12 +36,14 @@ def prepare_runner(
     progress: Progress | None = None,
     extractor: BatchExtractor | None = None,
     files: EmbeddingFiles | None = None,
+    full: FullMode | None = None,
 ) -> RoundRunner:
     """Extract (or read cached) features, reporting to ``progress``, and build the runner.
 
-    ``reembed``: "features" applies the head to cached backbone features (head mode, fast);
-    "service" streams the archive through the embedding service. ``files``: where the
-    bootstrap writes its version's embeddings (for the selection service to read).
+    Head rounds: ``reembed`` "features" applies the head to cached backbone features (fast);
+    "service" streams the archive through the embedding service. Full rounds run only when
+    ``full`` is given (a full round is refused otherwise). ``files``: where the bootstrap
+    writes its version's embeddings (for the selection service to read).
     """
     if reembed not in REEMBED_MODES:
         raise ValueError(f"unknown re-embedding mode {reembed!r}; use one of {REEMBED_MODES}")
@@ -48,5 +55,8 @@ def prepare_runner(
         reembedder = EmbeddingServiceReEmbedder(embedding_channel, workspace.ids)
     else:
         reembedder = CachedFeatureReEmbedder(workspace.features)
+    modes = {"head": RoundMode(workspace.head_mode, reembedder)}
+    if full is not None:
+        modes["full"] = full(workspace)
     evaluator = Evaluator(workspace.ids, workspace.classes) if workspace.classes else None
-    return RoundRunner(workspace, downstream, reembedder, evaluator, files)
+    return RoundRunner(workspace, downstream, modes, evaluator, files)

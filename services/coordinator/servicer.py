@@ -23,6 +23,7 @@ def round_message(status: RoundStatus) -> pb.RoundStatus:
         strategy=status.strategy,
         budget=status.budget,
         seed=status.seed,
+        mode=status.mode,
         labelled_pairs=status.labelled_pairs,
         model_version=status.model_version,
         index_version=status.index_version,
@@ -71,7 +72,12 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
         remaining = time_left(context)
         wait_s = START_WAIT_S if remaining is None else min(START_WAIT_S, remaining)
         status = self._coordinator.start_round(
-            request.strategy, request.budget, request.seed, request.close_when_answered, wait_s
+            request.strategy,
+            request.budget,
+            request.seed,
+            request.close_when_answered,
+            wait_s,
+            request.mode or "head",
         )
         return pb.StartRoundResponse(status=round_message(status))
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from anneal.al.training_pairs import DEFAULT_IMPLIED_PAIRS
-from services.common.setting import Setting, count, text
+from services.common.setting import Setting, count, positive, text
 from services.common.settings import (
     ADDRESSES,
     ARCHIVE,
@@ -34,6 +34,14 @@ EXTRACT_WORKERS = Setting(
     "Ray actors extracting the archive's backbone features (0: in the coordinator's process)",
     count,
 )
+TRAIN_WORKERS = Setting(
+    "--train-workers",
+    "ANNEAL_TRAIN_WORKERS",
+    2,
+    "CPU workers of a full-mode round's Ray Train run and re-embedding where the Ray cluster"
+    " has no GPU (with GPUs: one per GPU)",
+    positive,
+)
 REEMBED = Setting(
     "--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}", text
 )
@@ -56,6 +64,8 @@ class CoordinatorSettings(CommonSettings):
     implied_pairs: int = IMPLIED_PAIRS.field()
     reembed: str = REEMBED.field()
     extract_workers: int = EXTRACT_WORKERS.field()
+    train_workers: int = TRAIN_WORKERS.field()
     ray_address: str = RAY_ADDRESS.but(
-        "Ray cluster for --extract-workers (ray://host:10001); empty = local Ray"
+        "Ray cluster for --extract-workers and full-mode rounds (ray://host:10001);"
+        " empty = local Ray"
     ).field()

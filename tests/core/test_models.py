@@ -99,3 +99,15 @@ def test_resnet_weights_from_a_local_file(tmp_path: Path):
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="not a torchvision ResNet-18"):
         build_backbone("resnet18", tmp_path / "bad.pt")
+
+
+def test_a_checkpoint_with_a_tuned_backbone_leaves_the_shared_backbone_alone(tmp_path: Path):
+    tuned = EmbeddingModel.create(dim=8)
+    with torch.no_grad():
+        tuned.backbone._conv_stem.weight.add_(1.0)
+    tuned.save(tmp_path / "full.pt", include_backbone=True)
+    shared = EfficientNetLite0()
+    before = shared._conv_stem.weight.detach().clone()
+    loaded = EmbeddingModel.load(tmp_path / "full.pt", backbone=shared)
+    assert torch.equal(shared._conv_stem.weight, before)
+    assert torch.equal(loaded.backbone._conv_stem.weight, tuned.backbone._conv_stem.weight)

@@ -8,7 +8,7 @@ import torch
 from anneal.errors import ConfigError
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.head import ProjectionHead
-from anneal.training.config import TrainConfig
+from anneal.training.config import TrainConfig, check_mode
 from anneal.training.pair_loss import PAIR_LOSSES, PairLoss
 from anneal.training.sources import FeatureSource
 from anneal.training.trainer import PairTrainer
@@ -140,3 +140,20 @@ def test_fit_without_pairs_takes_no_step_and_leaves_the_model_as_it_was():
     )
     assert (report.epochs, report.steps) == (0, 0)
     torch.testing.assert_close(head.linear.weight, before)
+
+
+def test_a_fixed_total_of_batches_runs_more_passes_over_a_smaller_shard():
+    # Data-parallel workers step in lockstep: a shard of 3 pairs in batches of 2 (2 batches a
+    # pass) asked for 5 batches takes 3 passes, the last cut after its first batch.
+    trainer = PairTrainer(epochs=1, batch_pairs=2)
+    batches = list(trainer.batches(3, torch.Generator().manual_seed(0), total=5))
+    assert [len(b) for b in batches] == [2, 1, 2, 1, 2]
+    assert all(sorted(np.concatenate(batches[i : i + 2])) == [0, 1, 2] for i in (0, 2))
+    assert trainer.steps(3) == 2 and len(list(trainer.batches(3, torch.Generator()))) == 2
+
+
+def test_training_modes_are_checked_by_name():
+    check_mode("head")
+    check_mode("full")
+    with pytest.raises(ConfigError, match="unknown training mode 'fast'; choose one of head, full"):
+        check_mode("fast")

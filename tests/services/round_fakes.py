@@ -79,6 +79,9 @@ class FakeWork:
         self._call("bootstrap")
         return serving if serving.index_version else ROUND0
 
+    def check_mode(self, mode: str) -> None:
+        """Every mode runs here."""
+
     def reconcile(self, serving: Serving) -> None:
         self._call("reconcile")
 

@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 from PIL import Image
 
+from anneal.training.config import TrainConfig
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
@@ -23,7 +24,7 @@ from services.common.settings import embeddings_folder
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.downstream import Downstream
 from services.coordinator.model_workspace import WorkspaceConfig
-from services.coordinator.runner_factory import prepare_runner
+from services.coordinator.runner_factory import FullMode, prepare_runner
 from services.coordinator.server import create_server as coordinator_server
 from services.coordinator.state_store import StateStore
 from services.labels.server import create_server as labels_server
@@ -187,12 +188,17 @@ class Stack:
         self._channels.append(channel)
         return channel
 
-    def start_coordinator(self) -> grpc.Channel:
-        """Start a coordinator (server + worker) on the stack's state folder; an operator's
-        channel to it."""
+    def start_coordinator(
+        self, full: FullMode | None = None, train: TrainConfig | None = None
+    ) -> grpc.Channel:
+        """Start a coordinator (server + worker) on the stack's state folder, running full
+        rounds when given ``full`` and training with ``train`` (default: TrainConfig's); an
+        operator's channel to it."""
 
         folder = self.state_dir / "coordinator"
-        config = WorkspaceConfig(dim=8, cache_dir=str(self.root / "features"))
+        config = WorkspaceConfig(
+            dim=8, cache_dir=str(self.root / "features"), train=train or TrainConfig()
+        )
         self.coordinator = Coordinator(
             StateStore(folder),
             lambda: prepare_runner(
@@ -201,6 +207,7 @@ class Stack:
                 config,
                 self.downstream,
                 files=self.embeddings,
+                full=full,
             ),
             poll_s=0.1,
             reconcile_s=1.0,

@@ -83,7 +83,11 @@ def test_round_start_label_from_file_close_and_status(capsys, stack: Stack, tmp_
     target = f"127.0.0.1:{stack.server_port}"
     local = ["--state-dir", str(stack.state_dir)]  # the CA and the tokens of each role
     start = ["round", "start", "--strategy", "random", "--budget", "4", "--no-close-when-answered"]
+    assert main([*start, "--mode", "fast", "--coordinator", target, *local]) != 0
+    printed = capsys.readouterr()
+    assert "unknown training mode 'fast'; choose one of head, full" in printed.out + printed.err
     assert main([*start, "--coordinator", target, *local]) == 0
+    assert "round 1 (head mode) is collecting" in capsys.readouterr().out
     pending = selection_pb2_grpc.SelectionServiceStub(stack.selection).ListPendingPairs(
         selection_pb2.ListPendingPairsRequest(round=1)
     )

@@ -194,9 +194,11 @@ def test_a_state_file_written_before_the_split_resumes(
     assert (first.state, first.stage_seconds["index_build"]) == (RoundState.DONE, 1.1)
     written = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     fixture = json.loads(BEFORE_SPLIT.read_text(encoding="utf-8"))
-    assert set(written) == set(fixture)  # the format is unchanged: the same keys
-    assert set(written["rounds"][-1]) == set(fixture["rounds"][-1])
-    assert set(written["serving"]) == set(fixture["serving"])
+    assert set(written) == set(fixture)  # the format is unchanged: the same keys, and the
+    # training mode added since (a file without it loads as head mode, the only one then)
+    assert set(written["rounds"][-1]) == set(fixture["rounds"][-1]) | {"mode"}
+    assert set(written["serving"]) == set(fixture["serving"]) | {"mode"}
+    assert (latest.mode, harness.persisted.state.serving.mode) == ("head", "head")
 
 
 def test_a_state_file_written_before_the_split_without_its_checkpoint_trains_again(

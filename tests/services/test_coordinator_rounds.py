@@ -126,6 +126,16 @@ def test_failed_round_keeps_the_previous_index_and_bad_calls_get_codes(stack: St
     invalid = grpc.StatusCode.INVALID_ARGUMENT
     assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="best", budget=4)) == invalid
     assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="mgue", budget=0)) == invalid
+    unknown_mode = pb.StartRoundRequest(strategy="mgue", budget=4, mode="fast")
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRound(unknown_mode)
+    assert info.value.code() == invalid
+    assert "unknown training mode 'fast'; choose one of head, full" in (info.value.details() or "")
+    no_full = pb.StartRoundRequest(strategy="mgue", budget=4, mode="full")  # started without it
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRound(no_full)
+    assert info.value.code() == invalid
+    assert "this coordinator runs no 'full' rounds (it runs head)" in (info.value.details() or "")
     # more pairs than the candidate pool: selection refuses, the round is recorded as FAILED
     assert code_of(stub.StartRound, pb.StartRoundRequest(strategy="mgue", budget=5000)) == invalid
     failed = stub.GetStatus(pb.GetStatusRequest(round=1)).round
