@@ -6,7 +6,7 @@ from pathlib import Path
 
 import grpc
 
-from anneal.models.extract import BatchExtractor, Progress
+from anneal.models.extract import Ingest, Progress, extract_features
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace, WorkspaceConfig
@@ -28,16 +28,17 @@ def prepare_runner(
     reembed: str = "features",
     embedding_channel: grpc.Channel | None = None,
     progress: Progress | None = None,
-    extractor: BatchExtractor | None = None,
+    ingest: Ingest = extract_features,
 ) -> RoundRunner:
-    """Extract (or read cached) features, reporting to ``progress``, and build the runner.
+    """Extract (or read cached) features with ``ingest``, reporting to ``progress``, and build
+    the runner.
 
     ``reembed``: "features" applies the head to cached backbone features (head mode, fast);
     "service" streams the archive through the embedding service.
     """
     if reembed not in REEMBED_MODES:
         raise ValueError(f"unknown re-embedding mode {reembed!r}; use one of {REEMBED_MODES}")
-    workspace = ModelWorkspace.prepare(archive, models_folder, config, progress, extractor)
+    workspace = ModelWorkspace.prepare(archive, models_folder, config, progress, ingest)
     reembedder: ReEmbedder
     if reembed == "service":
         if embedding_channel is None:
