@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 import ray
 import ray.data
@@ -175,8 +176,8 @@ class RayDataIngest:
         except GetTimeoutError as exc:
             raise UnavailableError(
                 f"{self.workers} feature extraction workers did not start within"
-                f" {self.timeout_s:.0f}s; does the Ray cluster have {self.workers} free"
-                f" {'GPUs' if gpus else f'slots of {self.cpu_threads} CPUs'}?"
+                f" {self.timeout_s:.0f}s; does the Ray cluster have room for {self.workers}"
+                f" actors of {'1 GPU' if gpus else f'{self.cpu_threads} CPU'} each?"
             ) from exc
 
     def _store(

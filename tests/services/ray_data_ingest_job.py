@@ -2,11 +2,12 @@
 
 ``python ray_data_ingest_job.py local ARCHIVE SCRATCH`` starts its own local Ray of 2 CPUs (so
 the session's shared Ray is not involved) and ingests on 2 CPU actors in batches of 4,
-interrupted once 8 images are done, then resumed. ``python ray_data_ingest_job.py ADDRESS
+interrupted once 8 images are done, then resumed, then asks for 3 actors of a CPU each (more
+than the local Ray has: refused). ``python ray_data_ingest_job.py ADDRESS
 ARCHIVE SCRATCH`` joins the cluster at ADDRESS and ingests once on 2 actors. Either prints a
-JSON line: per run the images the job computed and per Ray node, the keys stored after each
-run, each shard's keys, the images reported failed each way and whether the features equal an
-in-process extraction's.
+JSON line: per run the images the job computed (and stored, for the interrupted one; Ray nodes,
+for the last), why 3 actors were refused, the Ray nodes alive, each shard's keys, the images
+reported failed each way and whether the features equal an in-process extraction's.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import numpy as np
 import ray
 
 from anneal.data.archive import Archive
+from anneal.models.backbone import Backbone
 from anneal.models.extract import Extraction, extract_features
 from anneal.models.registry import build_backbone
+from services.common.errors import UnavailableError
 from services.coordinator.ray_data_ingest import RayDataIngest
 
 BACKBONE = "efficientnet-lite0"
@@ -51,6 +54,17 @@ def stored(cache_dir: Path) -> list[list[str]]:
         with np.load(shard) as data:
             shards.append(sorted(str(key) for key in data["keys"]))
     return shards
+
+
+def refused(archive: Archive, backbone: Backbone, scratch: Path) -> str:
+    """What a job asking for 3 actors of a CPU each on the local Ray of 2 CPUs fails with."""
+    try:
+        RayDataIngest(3, BACKBONE, timeout_s=10)(
+            archive, backbone, cache_dir=scratch / "refused", batch_size=4, progress=None
+        )
+    except UnavailableError as exc:
+        return str(exc)
+    return "not refused"
 
 
 def main(where: str, archive_folder: str, scratch: str) -> None:
@@ -82,6 +96,7 @@ def main(where: str, archive_folder: str, scratch: str) -> None:
     )
     report = {
         "runs": runs,
+        "refused": refused(archive, backbone, Path(scratch)) if where == "local" else None,
         "cluster_nodes": sum(bool(node["Alive"]) for node in ray.nodes()),
         "shards": stored(cache),
         "failed": {"ray": sorted(result.failed), "local": sorted(local.failed)},
