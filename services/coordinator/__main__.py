@@ -10,12 +10,14 @@ model the embedding service has).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anneal.al.training_pairs import TrainingPairs
+from anneal.models.extract import Ingest, extract_features
 from anneal.models.extraction_progress import ExtractionProgress
 from services.common.catalog import SERVICES
 from services.common.embedding_files import EmbeddingFiles
@@ -88,13 +90,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     files = EmbeddingFiles(embeddings_folder(settings.embeddings_dir, settings.state_dir))
     extraction = ExtractionProgress()
     watch_extraction(extraction)
-    extractor: RayExtractor | None = None
+    ingest: Ingest = extract_features
+    pool: RayExtractor | None = None
     if settings.extract_workers:  # Ray is imported only then: it adds seconds to every start
-        from services.coordinator.ray_extractor import RayExtractor
         from services.embedding.ray_session import connect_ray
 
         connect_ray(settings.ray_address)
-        extractor = RayExtractor.start(settings.extract_workers, settings.backbone)
+        if settings.extract_engine == "actors":
+            from services.coordinator.ray_extractor import RayExtractor
+
+            pool = RayExtractor.start(settings.extract_workers, settings.backbone)
+            ingest = functools.partial(extract_features, extractor=pool)
+        else:
+            from services.coordinator.ray_data_ingest import RayDataIngest
+
+            ingest = RayDataIngest(settings.extract_workers, settings.backbone)
     coordinator = Coordinator(
         StateStore(folder),
         lambda: prepare_runner(
@@ -105,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings.reembed,
             channels.get("embedding"),
             progress=extraction,
-            extractor=extractor,
+            ingest=ingest,
             files=files,
             full=full_mode(settings, folder / "ray-train"),
         ),
@@ -122,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     finally:
         coordinator.stop()
-        if extractor is not None:
-            extractor.close()
+        if pool is not None:
+            pool.close()
         for channel in channels.values():
             channel.close()
 

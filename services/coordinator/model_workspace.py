@@ -21,7 +21,7 @@ from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
 from anneal.models.embedding_model import EmbeddingModel
-from anneal.models.extract import BatchExtractor, Progress, extract_features
+from anneal.models.extract import Ingest, Progress, extract_features
 from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 from anneal.training.config import TrainConfig
@@ -77,19 +77,18 @@ class ModelWorkspace:
         folder: Path,
         config: WorkspaceConfig,
         progress: Progress | None = None,
-        extractor: BatchExtractor | None = None,
+        ingest: Ingest = extract_features,
     ) -> ModelWorkspace:
         """Scan the archive and extract (or read cached) backbone features of every image,
-        reporting to ``progress``; ``extractor`` computes a batch (default: the backbone here)."""
+        reporting to ``progress``; ``ingest`` computes them (default: the backbone here)."""
         archive = Archive.from_folder(archive_folder)
         backbone = build_backbone(config.backbone)
-        extraction = extract_features(
+        extraction = ingest(
             archive,
             backbone,
             cache_dir=config.cache_dir,
             batch_size=config.extract_batch,
             progress=progress,
-            extractor=extractor,
         )
         if extraction.failed:
             log.warning("%d unreadable archive images are left out", len(extraction.failed))

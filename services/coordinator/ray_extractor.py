@@ -56,11 +56,14 @@ class FeatureWorker:
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
         if self._device == "cpu":
             torch.set_num_threads(cpu_threads)
-        self._compute: Callable[[list[bytes], str, ImageLimits], list[ImageFeatures]] = (
-            partial(encoded_features, build_backbone(backbone_name))
-            if model is None
-            else partial(encoded_embeddings, model)
-        )
+        self._compute: Callable[[list[bytes], str, ImageLimits], list[ImageFeatures]]
+        if model is None:
+            backbone = build_backbone(backbone_name)
+            self._compute = partial(encoded_features, backbone)
+            self.output_dim = backbone.feature_dim
+        else:
+            self._compute = partial(encoded_embeddings, model)
+            self.output_dim = model.head.out_dim
         self._limits = limits
 
     def device(self) -> str:

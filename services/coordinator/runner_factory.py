@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from anneal.models.extract import BatchExtractor, Progress
+from anneal.models.extract import Ingest, Progress, extract_features
 from services.common.embedding_files import EmbeddingFiles
 from services.coordinator.downstream import Downstream
 from services.coordinator.evaluation import Evaluator
@@ -34,11 +34,12 @@ def prepare_runner(
     reembed: str = "features",
     embedding_channel: grpc.Channel | None = None,
     progress: Progress | None = None,
-    extractor: BatchExtractor | None = None,
+    ingest: Ingest = extract_features,
     files: EmbeddingFiles | None = None,
     full: FullMode | None = None,
 ) -> RoundRunner:
-    """Extract (or read cached) features, reporting to ``progress``, and build the runner.
+    """Extract (or read cached) features with ``ingest``, reporting to ``progress``, and build
+    the runner.
 
     Head rounds: ``reembed`` "features" applies the head to cached backbone features (fast);
     "service" streams the archive through the embedding service. Full rounds run only when
@@ -47,7 +48,7 @@ def prepare_runner(
     """
     if reembed not in REEMBED_MODES:
         raise ValueError(f"unknown re-embedding mode {reembed!r}; use one of {REEMBED_MODES}")
-    workspace = ModelWorkspace.prepare(archive, models_folder, config, progress, extractor)
+    workspace = ModelWorkspace.prepare(archive, models_folder, config, progress, ingest)
     reembedder: ReEmbedder
     if reembed == "service":
         if embedding_channel is None:

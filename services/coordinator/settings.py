@@ -18,6 +18,7 @@ from services.common.settings import (
     STATE_DIR,
     CommonSettings,
 )
+from services.common.shown import shown
 from services.coordinator.runner_factory import REEMBED_MODES
 
 IMPLIED_PAIRS = Setting(
@@ -31,7 +32,8 @@ EXTRACT_WORKERS = Setting(
     "--extract-workers",
     "ANNEAL_EXTRACT_WORKERS",
     0,
-    "Ray actors extracting the archive's backbone features (0: in the coordinator's process)",
+    "Ray actors extracting the archive's backbone features (0: in the coordinator's process;"
+    " how: --extract-engine)",
     count,
 )
 TRAIN_WORKERS = Setting(
@@ -41,6 +43,24 @@ TRAIN_WORKERS = Setting(
     "CPU workers of a full-mode round's Ray Train run and re-embedding where the Ray cluster"
     " has no GPU (with GPUs: one per GPU)",
     positive,
+)
+EXTRACT_ENGINES = ("ray-data", "actors")
+
+
+def extract_engine(value: str) -> str:
+    if value not in EXTRACT_ENGINES:
+        raise ValueError(f"expected one of {', '.join(EXTRACT_ENGINES)}, not {shown(value)}")
+    return value
+
+
+EXTRACT_ENGINE = Setting(
+    "--extract-engine",
+    "ANNEAL_EXTRACT_ENGINE",
+    "ray-data",
+    "how --extract-workers compute the features: ray-data (one Ray Data job, map_batches on an"
+    " actor pool; the archive must be readable on every Ray node) or actors (each batch split"
+    " over a pool of Ray actors; only encoded bytes cross Ray)",
+    extract_engine,
 )
 REEMBED = Setting(
     "--reembed", "ANNEAL_REEMBED", "features", f"one of {', '.join(REEMBED_MODES)}", text
@@ -65,6 +85,7 @@ class CoordinatorSettings(CommonSettings):
     reembed: str = REEMBED.field()
     extract_workers: int = EXTRACT_WORKERS.field()
     train_workers: int = TRAIN_WORKERS.field()
+    extract_engine: str = EXTRACT_ENGINE.field()
     ray_address: str = RAY_ADDRESS.but(
         "Ray cluster for --extract-workers and full-mode rounds (ray://host:10001);"
         " empty = local Ray"

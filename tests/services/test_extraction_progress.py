@@ -8,6 +8,7 @@ status is read mid-extraction with exactly 6 images done.
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -19,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from round_helpers import make_archive
 
+from anneal.models.extract import extract_features
 from anneal.models.extraction_progress import ExtractionProgress
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
@@ -85,9 +87,8 @@ def test_status_and_metrics_show_the_extraction_while_it_runs(tmp_path: Path, se
         registry.register(gauge)
 
     def prepare() -> RoundWork:
-        ModelWorkspace.prepare(
-            tmp_path / "archive", tmp_path / "models", config, progress, extractor
-        )
+        ingest = functools.partial(extract_features, extractor=extractor)
+        ModelWorkspace.prepare(tmp_path / "archive", tmp_path / "models", config, progress, ingest)
         raise Prepared
 
     coordinator = Coordinator(StateStore(tmp_path / "state"), prepare, extraction=progress)
