@@ -24,6 +24,8 @@ import ray
 from anneal.data.archive import Archive
 from anneal.models.backbone import Backbone
 from anneal.models.extract import Extraction, extract_features
+from anneal.models.feature_manifest import read_manifest
+from anneal.models.feature_shard import read_keys
 from anneal.models.registry import build_backbone
 from services.common.errors import UnavailableError
 from services.coordinator.ray_data_ingest import RayDataIngest
@@ -47,13 +49,12 @@ def stop_at(done_at: int):  # type: ignore[no-untyped-def]
 
 
 def stored(cache_dir: Path) -> list[list[str]]:
-    """The keys of each shard in the cache."""
+    """The keys of each shard the feature store's manifest lists."""
     folder = next(cache_dir.iterdir())
-    shards = []
-    for shard in sorted(folder.glob("*.npz")):
-        with np.load(shard) as data:
-            shards.append(sorted(str(key) for key in data["keys"]))
-    return shards
+    manifest = read_manifest(folder, folder.name)
+    if manifest is None:
+        return []
+    return [sorted(str(key) for key in read_keys(folder, entry)) for entry in manifest.shards]
 
 
 def refused(archive: Archive, backbone: Backbone, scratch: Path) -> str:
