@@ -62,7 +62,12 @@ from services.demo.metrics_scrape import gauge_value
 from services.demo.query_load import QueryLoad, retrieval_query
 from services.search.build_recall import exact_neighbours
 from services.search.index_choice import DEFAULT_ANN_MIN_ROWS
-from services.search.settings import ANN_MIN_ROWS, ANN_TYPE
+from services.search.settings import (
+    ANN_BUILD_PARAMS,
+    ANN_MIN_ROWS,
+    ANN_SEARCH_PARAMS,
+    ANN_TYPE,
+)
 from services.security.principal import Role
 
 SERVICES = ("search", "labels", "selection", "retrieval")
@@ -181,6 +186,17 @@ def recall_at_k(
     return found / (K * queries)
 
 
+def search_settings(args: argparse.Namespace) -> dict[str, str]:
+    """HNSW from ``--ann-min-rows``, with the build and search parameters asked (else the
+    service's defaults)."""
+    settings = {ANN_TYPE.env: "HNSW", ANN_MIN_ROWS.env: str(args.ann_min_rows)}
+    if args.ann_search_params:
+        settings[ANN_SEARCH_PARAMS.env] = args.ann_search_params
+    if args.ann_build_params:
+        settings[ANN_BUILD_PARAMS.env] = args.ann_build_params
+    return settings
+
+
 def bench(args: argparse.Namespace, scratch: Path) -> Report:
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -196,7 +212,7 @@ def bench(args: argparse.Namespace, scratch: Path) -> Report:
         grpc_port_base=free_port_base(57051),
         metrics_port_base=free_port_base(9501, offsets=(0,), count=7),
         log_level="WARNING",
-        extra={"search": {ANN_TYPE.env: "HNSW", ANN_MIN_ROWS.env: str(args.ann_min_rows)}},
+        extra={"search": search_settings(args)},
     )
     config.security.ensure([config.host])
     config.security.record_mode(False)
@@ -343,6 +359,16 @@ def main() -> None:
         type=int,
         default=DEFAULT_ANN_MIN_ROWS,
         help="rows from which the search service builds HNSW instead of FLAT",
+    )
+    parser.add_argument(
+        "--ann-search-params",
+        default="",
+        help='JSON HNSW search params, e.g. {"ef": 128} (default: the service\'s, {"ef": 64})',
+    )
+    parser.add_argument(
+        "--ann-build-params",
+        default="",
+        help='JSON HNSW build params (default: the service\'s, {"M": 16, "efConstruction": 200})',
     )
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--queries", type=int, default=400, help="per latency row")

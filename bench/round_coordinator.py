@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 from synthetic_archive import synthetic_archive
 
@@ -104,11 +105,10 @@ class BenchCoordinator:
         """Run the current state's handler until the round moves on (COLLECTING polls)."""
         state = self.status.state
         context = RoundContext(self.runner, self.serving, [1], self.embeddings)
-        while True:
-            outcome = HANDLERS[state](self.status, context)
-            if outcome.next is not None:
-                break
+        outcome = HANDLERS[state](self.status, context)
+        while outcome.next is None:
             time.sleep(POLL_S)
+            outcome = HANDLERS[state](self.status, context)
         if outcome.serving is not None:
             self.serving = outcome.serving
         self.status.state = outcome.next
@@ -138,7 +138,7 @@ def serve(plan: CoordinatorPlan, pipe: Connection) -> None:
     try:
         coordinator = BenchCoordinator(plan)
     except Exception as exc:
-        pipe.send(("error", time.perf_counter() - started, f"{type(exc).__name__}: {exc}"))
+        pipe.send(("error", time.perf_counter() - started, _reason(exc)))
         return
     pipe.send(("ok", time.perf_counter() - started, {}))
     commands = {"round0": coordinator.round0, "bootstrap": coordinator.bootstrap}
@@ -151,8 +151,15 @@ def serve(plan: CoordinatorPlan, pipe: Connection) -> None:
             try:
                 details = coordinator.step() if command == "step" else commands[command]()
             except Exception as exc:
-                pipe.send(("error", time.perf_counter() - started, f"{type(exc).__name__}: {exc}"))
+                pipe.send(("error", time.perf_counter() - started, _reason(exc)))
                 continue
             pipe.send(("ok", time.perf_counter() - started, details))
     finally:
         coordinator.close()
+
+
+def _reason(exc: Exception) -> str:
+    """One line: a failed call's status code and details, else the exception."""
+    if isinstance(exc, grpc.RpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return f"{type(exc).__name__}: {exc}"
