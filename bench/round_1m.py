@@ -49,6 +49,7 @@ from milvus_server import start_milvus_server
 from process_probes import ProcessProbes
 from retrieve_latency import as_service, retrieve_by_id, retrieve_by_vector
 from round_coordinator import CoordinatorPlan, serve
+from round_report import TOP_K as K
 from round_report import Report
 from synthetic_archive import synthetic_archive
 
@@ -82,7 +83,6 @@ STAGE_OF = {
     "indexing": "index build",
     "swapping": "swap",
 }
-K = 20
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,14 @@ class Coordinator:
         self.prepare_s = self._reply("prepare")[0]
 
     def _reply(self, command: str) -> tuple[float, dict[str, Any]]:
-        result, seconds, details = self._pipe.recv()
+        try:
+            result, seconds, details = self._pipe.recv()
+        except EOFError:
+            self.process.join(10)
+            raise SystemExit(
+                f"error: the coordinator process exited (code {self.process.exitcode}) during"
+                f" its {command}; -9 is a kill, e.g. out of memory"
+            ) from None
         if result != "ok":
             raise SystemExit(f"error: the coordinator's {command} failed: {details}")
         return seconds, details
@@ -116,9 +123,11 @@ class Coordinator:
         return self._reply(command)
 
     def send(self, command: str) -> None:
+        """Start ``command`` without waiting (the benchmark acts meanwhile, then :meth:`wait`)."""
         self._pipe.send(command)
 
     def wait(self, command: str) -> tuple[float, dict[str, Any]]:
+        """The seconds and details of the command sent last."""
         return self._reply(command)
 
     def stop(self) -> None:

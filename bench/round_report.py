@@ -18,6 +18,7 @@ ROUND_TARGET_S = 600.0
 SELECTION_TARGET_S = 60.0
 MEMORY_TARGET = 8 * GIB
 REBUILD_P99_TARGET = 2.0
+TOP_K = 20
 NOT_SERVICES = ("bench (clients, annotator)",)
 """Processes the memory target does not cover: the benchmark's clients and annotator."""
 UNTIMED = ("labelling (simulated)",)
@@ -152,7 +153,7 @@ class Report:
 
     def _latency_rows(self) -> list[str]:
         rows = [
-            f"Index {self.index}; Retrieve top-{20}, {self.args.queries} queries a row:\n",
+            f"Index {self.index}; Retrieve top-{TOP_K}, {self.args.queries} queries a row:\n",
             "| query | clients | p50 ms | p99 ms | queries/s | errors |",
             "|---|---|---|---|---|---|",
         ]
@@ -163,7 +164,7 @@ class Report:
             )
         built = "n/a" if self.build_recall is None else f"{self.build_recall:.3f}"
         rows.append(
-            f"\nrecall@20 of Retrieve by vector against exact (numpy) search,"
+            f"\nrecall@{TOP_K} of Retrieve by vector against exact (numpy) search,"
             f" {self.args.recall_queries} stored vectors: **{self.recall:.3f}**"
             f" (the search service's own check at build: {built})"
         )
