@@ -26,6 +26,9 @@ from anneal.models.head import ProjectionHead
 from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 
+EMBED_CHUNK_ROWS = 65_536
+"""Rows of features the head embeds at once (65,536 x 1280 float32 is 320 MiB)."""
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -72,12 +75,22 @@ class EmbeddingModel(nn.Module):
         return self.head(self.backbone(x))
 
     @torch.inference_mode()
-    def embed_features(self, features: np.ndarray) -> np.ndarray:
-        """The features path: embeddings of backbone features, with the head where it is."""
+    def embed_features(
+        self, features: np.ndarray, chunk_rows: int = EMBED_CHUNK_ROWS
+    ) -> np.ndarray:
+        """The features path: embeddings of backbone features, with the head where it is.
+
+        ``chunk_rows`` rows at a time: the head normalises its input, a copy as large as the
+        input, so a million 1280-d features (4.9 GiB) cost one chunk's copy, not a second 4.9.
+        """
         self.head.eval()
         device = self.head.linear.weight.device
-        x = torch.from_numpy(np.asarray(features, np.float32)).to(device)
-        return self.head(x).float().cpu().numpy()
+        out = np.empty((len(features), self.head.out_dim), dtype=np.float32)
+        for start in range(0, len(features), chunk_rows):
+            chunk = np.asarray(features[start : start + chunk_rows], np.float32)
+            x = torch.from_numpy(chunk).to(device)
+            out[start : start + len(chunk)] = self.head(x).float().cpu().numpy()
+        return out
 
     def embed_images(
         self, images: Sequence[np.ndarray], device: torch.device | str = "cpu"

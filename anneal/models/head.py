@@ -11,6 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
+PCA_CHUNK_ROWS = 16_384
+"""Rows of features read at once (16,384 x 1280 float32: 84 MB)."""
+
 
 class ProjectionHead(nn.Module):
     """A linear map followed by L2 normalisation; with `hidden` > 0 a residual branch
@@ -35,13 +38,29 @@ class ProjectionHead(nn.Module):
             nn.init.zeros_(last.bias)
             self.branch = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), last)
 
-    def init_pca(self, features: np.ndarray) -> None:
-        """Start as the PCA projection of (normalised) features onto out_dim components."""
-        x = features / np.linalg.norm(features, axis=1, keepdims=True).clip(1e-12)
-        x = x - x.mean(axis=0, keepdims=True)
-        _, _, vt = np.linalg.svd(x, full_matrices=False)
+    def init_pca(self, features: np.ndarray, chunk_rows: int = PCA_CHUNK_ROWS) -> None:
+        """Start as the PCA projection of (normalised) features onto out_dim components.
+
+        The components are the top eigenvectors of the features' covariance (in_dim x in_dim),
+        made in two passes of ``chunk_rows`` rows (the mean, then the centred rows' products,
+        each chunk's in float32, summed in float64): the projection the SVD of the centred
+        features gives (up to each component's sign), without a copy of the features or an SVD
+        over every row (a million 1280-d features: 4.9 GiB and hours, against 13 MB and about
+        a minute).
+        """
+        chunks = [slice(s, s + chunk_rows) for s in range(0, len(features), chunk_rows)]
+        total = np.zeros(self.in_dim, dtype=np.float64)
+        for rows in chunks:
+            total += _normalised(features[rows]).sum(axis=0, dtype=np.float64)
+        mean = (total / max(len(features), 1)).astype(np.float32)
+        covariance = np.zeros((self.in_dim, self.in_dim), dtype=np.float64)
+        for rows in chunks:
+            x = _normalised(features[rows]) - mean
+            covariance += x.T @ x
+        _, vectors = np.linalg.eigh(covariance)  # eigenvalues ascending
+        components = vectors[:, ::-1][:, : self.out_dim].T
         with torch.no_grad():
-            self.linear.weight.copy_(torch.from_numpy(vt[: self.out_dim].astype(np.float32)))
+            self.linear.weight.copy_(torch.from_numpy(components.astype(np.float32)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         features = nn.functional.normalize(features, dim=1)
@@ -49,3 +68,9 @@ class ProjectionHead(nn.Module):
         if self.branch is not None:
             out = out + self.branch(features)
         return nn.functional.normalize(out, dim=1)
+
+
+def _normalised(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32; zero rows stay zero)."""
+    x = np.asarray(features, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)

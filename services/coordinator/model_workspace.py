@@ -58,7 +58,8 @@ class ModelWorkspace:
     ) -> None:
         self.archive = archive
         self.features = features
-        self.ids = [archive.ids[int(r)] for r in rows]
+        archive_ids = archive.ids  # a new list at every access: read once, not once per row
+        self.ids = [archive_ids[int(r)] for r in rows]
         self.paths = [archive.images[int(r)].path for r in rows]
         self.classes = (
             [archive.images[int(r)].label or "" for r in rows] if archive.is_labelled else None

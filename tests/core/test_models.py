@@ -36,6 +36,26 @@ def test_pca_head_compresses_and_normalises():
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_pca_head_read_in_chunks_projects_onto_the_top_svd_components():
+    feats = (np.random.default_rng(1).random((30, 16)) + 2).astype(np.float32)  # far from 0
+    head = ProjectionHead(16, 4)
+    head.init_pca(feats, chunk_rows=7)  # five chunks, the last of 2 rows
+    centred = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    centred -= centred.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    overlap = head.linear.weight.detach().numpy() @ vt[:4].T  # +-1 on the diagonal, 0 elsewhere
+    np.testing.assert_allclose(np.abs(overlap), np.eye(4), atol=1e-4)
+
+
+def test_features_embedded_in_chunks_are_the_features_embedded_at_once():
+    model = EmbeddingModel.create(dim=8)
+    feats = np.random.default_rng(2).random((30, model.head.in_dim)).astype(np.float32)
+    model.head.init_pca(feats)
+    np.testing.assert_allclose(
+        model.embed_features(feats, chunk_rows=7), model.embed_features(feats), atol=1e-6
+    )
+
+
 def test_feature_cache_and_unreadable_file(tiny_archive: Path, tmp_path: Path):
     (tiny_archive / "red" / "broken.png").write_bytes(b"\x89PNG garbage")
     archive = Archive.from_folder(tiny_archive)
