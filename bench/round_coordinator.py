@@ -21,11 +21,13 @@ import grpc
 import numpy as np
 from synthetic_archive import synthetic_archive
 
+from services.common.embedding_files import EmbeddingFiles
+from services.common.settings import embeddings_folder
 from services.coordinator.downstream import Downstream
-from services.coordinator.embedding_store import EmbeddingStore
 from services.coordinator.evaluation import Evaluator
 from services.coordinator.model_workspace import ModelWorkspace, WorkspaceConfig
 from services.coordinator.reembedder import CachedFeatureReEmbedder
+from services.coordinator.round_mode import RoundMode
 from services.coordinator.round_runner import RoundRunner
 from services.coordinator.round_states import HANDLERS, RoundContext
 from services.coordinator.round_status import RoundStatus, Serving
@@ -43,7 +45,7 @@ class CoordinatorPlan:
     work: Path
     """Where the synthetic archive lies (kept between runs)."""
     scratch: Path
-    """This run's coordinator folder: models and the round's embeddings."""
+    """This run's coordinator folder: its models."""
     n: int
     clusters: int
     seed: int
@@ -80,10 +82,12 @@ class BenchCoordinator:
             if plan.evaluate and self.workspace.classes
             else None
         )
+        # where the selection service reads each index version's embeddings (as anneal serve)
+        self.embeddings = EmbeddingFiles(embeddings_folder("", str(plan.state_dir)))
+        head = RoundMode(self.workspace.head_mode, CachedFeatureReEmbedder(synthetic.features))
         self.runner = RoundRunner(
-            self.workspace, downstream, CachedFeatureReEmbedder(synthetic.features), evaluator
+            self.workspace, downstream, {"head": head}, evaluator, self.embeddings
         )
-        self.embeddings = EmbeddingStore(folder / "embeddings")
         self.serving = Serving()
         self.status = RoundStatus(
             round=1,
@@ -120,7 +124,7 @@ class BenchCoordinator:
             "index_version": self.status.index_version,
             "stage_seconds": dict(self.status.stage_seconds),
             "metrics": dict(self.status.metrics),
-            "embeddings": str(self.embeddings.path(self.status.round)),
+            "embeddings": str(self.embeddings.path(self.status.index_version) / "vectors.npy"),
         }
 
     def close(self) -> None:
