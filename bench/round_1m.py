@@ -68,6 +68,7 @@ from services.search.settings import (
     ANN_MIN_ROWS,
     ANN_SEARCH_PARAMS,
     ANN_TYPE,
+    BUILD_STEP_TIMEOUT_S,
 )
 from services.security.principal import Role
 
@@ -196,9 +197,13 @@ def recall_at_k(
 
 
 def search_settings(args: argparse.Namespace) -> dict[str, str]:
-    """HNSW from ``--ann-min-rows``, with the build and search parameters asked (else the
-    service's defaults)."""
-    settings = {ANN_TYPE.env: "HNSW", ANN_MIN_ROWS.env: str(args.ann_min_rows)}
+    """``--ann-type`` from ``--ann-min-rows``, with the build and search parameters asked (else
+    the service's defaults), and Milvus calls of a build allowed ``--build-step-timeout-s``."""
+    settings = {
+        ANN_TYPE.env: args.ann_type,
+        ANN_MIN_ROWS.env: str(args.ann_min_rows),
+        BUILD_STEP_TIMEOUT_S.env: str(args.build_step_timeout_s),
+    }
     if args.ann_search_params:
         settings[ANN_SEARCH_PARAMS.env] = args.ann_search_params
     if args.ann_build_params:
@@ -367,17 +372,24 @@ def main() -> None:
         "--ann-min-rows",
         type=int,
         default=DEFAULT_ANN_MIN_ROWS,
-        help="rows from which the search service builds HNSW instead of FLAT",
+        help="rows from which the search service builds --ann-type instead of FLAT",
+    )
+    parser.add_argument("--ann-type", default="HNSW", help="HNSW, IVF_FLAT or IVF_SQ8")
+    parser.add_argument(
+        "--build-step-timeout-s",
+        type=int,
+        default=1800,
+        help="longest Milvus call of an index build (a million rows take minutes)",
     )
     parser.add_argument(
         "--ann-search-params",
         default="",
-        help='JSON HNSW search params, e.g. {"ef": 128} (default: the service\'s, {"ef": 64})',
+        help='JSON ANN search params, e.g. {"ef": 128} (default: the service\'s, {"ef": 64})',
     )
     parser.add_argument(
         "--ann-build-params",
         default="",
-        help='JSON HNSW build params (default: the service\'s, {"M": 16, "efConstruction": 200})',
+        help='JSON ANN build params (default: the service\'s, {"M": 16, "efConstruction": 200})',
     )
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--queries", type=int, default=400, help="per latency row")

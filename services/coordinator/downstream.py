@@ -27,6 +27,9 @@ TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
 )
 CALL_TIMEOUT_S = 120.0
+BUILD_TIMEOUT_S = 3600.0
+"""Longest wait for one BuildIndex: streaming the rows, Milvus's index build over them (minutes
+at a million rows) and the recall check; a retry would start the build over."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -140,7 +143,7 @@ class Downstream:
 
         try:
             reply = retried(
-                "BuildIndex", lambda: self.search.BuildIndex(stream(), timeout=CALL_TIMEOUT_S * 5)
+                "BuildIndex", lambda: self.search.BuildIndex(stream(), timeout=BUILD_TIMEOUT_S)
             )
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.ALREADY_EXISTS:

@@ -125,6 +125,16 @@ BATCH_WAIT_MS = Setting(
 )
 
 
+BUILD_STEP_TIMEOUT_S = Setting(
+    "--build-step-timeout-s",
+    "ANNEAL_BUILD_STEP_TIMEOUT_S",
+    120,
+    "longest wait for one Milvus call of an index build (insert, flush, index, load); raise it"
+    " for archives of millions of images, whose index takes minutes to build",
+    positive,
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SearchSettings(CommonSettings):
     service: ClassVar[str] = "search"
@@ -141,6 +151,7 @@ class SearchSettings(CommonSettings):
     rows_in_memory_mib: int = ROWS_IN_MEMORY_MIB.field()
     retire_grace: float = RETIRE_GRACE_S.field()
     batch_wait_ms: float = BATCH_WAIT_MS.field()
+    build_step_timeout_s: float = BUILD_STEP_TIMEOUT_S.field()
 
     def index_config(self) -> IndexConfig:
         """How this service builds and searches index versions."""
@@ -155,4 +166,5 @@ class SearchSettings(CommonSettings):
             recall_floor=self.recall_floor,
             rows_in_memory_max_bytes=self.rows_in_memory_mib * MIB,
             retire_grace_s=0.0 if self.milvus.is_lite else self.retire_grace,
+            milvus_timeout_s=self.build_step_timeout_s,
         )
