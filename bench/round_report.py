@@ -175,7 +175,7 @@ class Report:
         head = (
             f"`{command}`\n\n{a.n:,} images, {a.clusters} classes, features 1280-d -> "
             f"{a.dim}-d head, budget {a.budget} ({a.strategy}), seed {a.seed},"
-            f" {os.cpu_count()} CPUs, HNSW from {a.ann_min_rows:,} rows"
+            f" {os.cpu_count()} CPUs, {a.ann_type} from {a.ann_min_rows:,} rows"
             f" (build {a.ann_build_params or 'default'},"
             f" search {a.ann_search_params or 'default'}); load average"
             f" {self.load_before:.1f} before the bootstrap, {self.load_after:.1f} at the end\n"
