@@ -9,7 +9,7 @@ image id and hit metadata come from there, searches always go to Milvus.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from services.search.search_result import Hit, SearchResult, StoredVector
 from services.search.stored_rows import StoredRows, rows_bytes
 from services.search.vector_export import DEFAULT_EXPORT_BATCH, export_batches
 from services.search.vector_lookup import query_rows
+
+HELD_QUERY_IDS = 1000
+"""Ids per Milvus query when asking which ids a version holds (they go into one filter)."""
 
 
 class IndexReader:
@@ -59,6 +62,37 @@ class IndexReader:
         batches = export_batches(self._connection.client, version, DEFAULT_EXPORT_BATCH, True)
         self.keep(StoredRows.of_batches(version, batches))
         return True
+
+    def append(
+        self,
+        grown: IndexVersion,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]],
+    ) -> StoredRows | None:
+        """Rows added to a version held in memory join it there, as ``grown`` (its new count);
+        a version that no longer fits is forgotten (look-ups then query Milvus). Returns the
+        rows held before, for :meth:`keep` to put back if the addition fails (None: none held).
+        """
+        with self._lock:
+            rows = self._memory.get(grown.version)
+            if rows is None:
+                return None
+            if self.fits(grown):
+                self._memory[grown.version] = rows.appended(grown, ids, vectors, metadata)
+            else:
+                del self._memory[grown.version]
+            return rows
+
+    def held(self, version: IndexVersion, image_ids: Sequence[str]) -> set[str]:
+        """Which of ``image_ids`` ``version`` holds (from memory, else Milvus queries of
+        ``HELD_QUERY_IDS`` ids each)."""
+        found: set[str] = set()
+        for start in range(0, len(image_ids), HELD_QUERY_IDS):
+            batch = image_ids[start : start + HELD_QUERY_IDS]
+            rows = self._rows(version, batch)
+            found.update(image_id for image_id in batch if image_id in rows)
+        return found
 
     def forget(self, version: int) -> None:
         with self._lock:
