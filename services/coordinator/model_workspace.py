@@ -19,6 +19,7 @@ from anneal.al.labelled_pairs import Answer, LabelledPairs
 from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
+from anneal.errors import ArchiveError
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import BatchExtractor, Progress, extract_features
 from anneal.models.model_version import ModelVersion
@@ -43,8 +44,22 @@ class WorkspaceConfig:
     pairs: TrainingPairs = field(default_factory=TrainingPairs)
 
 
+@dataclass(frozen=True)
+class Growth:
+    """What :meth:`ModelWorkspace.grow` added: workspace rows ``start`` to the end, and the new
+    files it left out as unreadable (id -> reason)."""
+
+    start: int
+    ids: list[str]
+    unreadable: dict[str, str]
+
+
 class ModelWorkspace:
-    """Features of the readable archive images (row i is ``ids[i]``) and the models over them."""
+    """Features of the readable archive images (row i is ``ids[i]``) and the models over them.
+
+    It grows when images are added to the archive folder (:meth:`grow`): their rows are appended,
+    so rows never move while the coordinator runs; a restart orders them as the folder does.
+    """
 
     def __init__(
         self,
@@ -53,7 +68,10 @@ class ModelWorkspace:
         rows: np.ndarray,
         folder: Path,
         config: WorkspaceConfig,
+        progress: Progress | None = None,
+        extractor: BatchExtractor | None = None,
     ) -> None:
+        """``progress`` and ``extractor`` serve the extractions of added images (:meth:`grow`)."""
         self.archive = archive
         self.features = features
         self.ids = [archive.ids[int(r)] for r in rows]
@@ -62,6 +80,8 @@ class ModelWorkspace:
         )
         self.folder = folder
         self.config = config
+        self._progress = progress
+        self._extractor = extractor
         self._rows = {image_id: row for row, image_id in enumerate(self.ids)}
         self._backbone = build_backbone(config.backbone)
         self._mode = HeadMode(features)
@@ -90,7 +110,44 @@ class ModelWorkspace:
         )
         if extraction.failed:
             log.warning("%d unreadable archive images are left out", len(extraction.failed))
-        return cls(archive, extraction.features, extraction.rows, folder, config)
+        return cls(
+            archive, extraction.features, extraction.rows, folder, config, progress, extractor
+        )
+
+    def grow(self) -> Growth:
+        """Scan the archive folder again and append the images not in the workspace yet.
+
+        Only the new files are read and their features computed (or read from the feature
+        cache); files unreadable now are left out and tried again next time. Images gone from
+        the folder stay (removing images is not supported). The round-0 model stays as it was
+        saved: its PCA head is fitted once, on the archive of the first start.
+        """
+        start = len(self.ids)
+        scanned = Archive.from_folder(self.archive.root)
+        new = [image for image in scanned.images if image.id not in self._rows]
+        if not new:
+            return Growth(start, [], {})
+        added = Archive(scanned.root, new)
+        try:
+            extraction = extract_features(
+                added,
+                self._backbone,
+                cache_dir=self.config.cache_dir,
+                batch_size=self.config.extract_batch,
+                progress=self._progress,
+                extractor=self._extractor,
+            )
+        except ArchiveError:  # none of the new files could be read
+            return Growth(start, [], {image.id: "unreadable" for image in new})
+        ids = [new[int(r)].id for r in extraction.rows]
+        self.features = np.concatenate([self.features, extraction.features])
+        self.ids.extend(ids)
+        if self.classes is not None:
+            self.classes.extend(new[int(r)].label or "" for r in extraction.rows)
+        self._rows.update((image_id, start + row) for row, image_id in enumerate(ids))
+        self._mode = HeadMode(self.features)
+        log.info("the workspace grew by %d images to %d", len(ids), len(self.ids))
+        return Growth(start, ids, extraction.failed)
 
     def model_version(self, round_number: int) -> ModelVersion:
         """The version of a round's model; round 0 names its dimension."""

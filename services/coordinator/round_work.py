@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from services.coordinator.ingest_report import IngestReport
 from services.coordinator.round_status import RoundStatus, Serving
 
 
@@ -17,6 +18,11 @@ class RoundWork(Protocol):
     def bootstrap(self, serving: Serving) -> Serving:
         """Make sure an index serves (the archive indexed with the round-0 model at first start);
         the serving record, a new object when it changed."""
+        ...
+
+    def ingest(self, serving: Serving) -> IngestReport:
+        """Add the images that appeared in the archive folder to the workspace and to the
+        serving index version, in place (features and embeddings of only those)."""
         ...
 
     def reconcile(self, serving: Serving) -> None:

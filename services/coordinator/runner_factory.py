@@ -42,8 +42,8 @@ def prepare_runner(
     if reembed == "service":
         if embedding_channel is None:
             raise ValueError("re-embedding through the embedding service needs its address")
-        reembedder = EmbeddingServiceReEmbedder(embedding_channel, workspace.ids)
+        reembedder = EmbeddingServiceReEmbedder(embedding_channel)
     else:
-        reembedder = CachedFeatureReEmbedder(workspace.features)
+        reembedder = CachedFeatureReEmbedder()
     evaluator = Evaluator(workspace.ids, workspace.classes) if workspace.classes else None
     return RoundRunner(workspace, downstream, reembedder, evaluator)

@@ -1,8 +1,9 @@
 """``python -m services.selection``: the pair selection service (settings: docs/architecture.md).
 
-It reads the archive's image ids from ``ANNEAL_ARCHIVE``, their current embeddings from the
-search service (``ANNEAL_SEARCH_ADDR``), registers rounds with the label service
-(``ANNEAL_LABELS_ADDR``) and keeps each round's pairs under ``ANNEAL_STATE_DIR/selection``.
+It reads the archive's image ids from ``ANNEAL_ARCHIVE`` (again whenever the index grows), their
+current embeddings from the search service (``ANNEAL_SEARCH_ADDR``), registers rounds with the
+label service (``ANNEAL_LABELS_ADDR``) and keeps each round's pairs under
+``ANNEAL_STATE_DIR/selection``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not settings.archive:
         raise SystemExit("selection needs the archive folder: set --archive or ANNEAL_ARCHIVE")
     lower_priority()  # scoring candidate pairs must not starve the query path of CPU
-    archive = Archive.from_folder(settings.archive)
+    Archive.from_folder(settings.archive)  # fail at start on an unusable folder
     try:
         calls = settings.security.client()
     except ValueError as exc:
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     labels = calls.channel(settings.labels_addr)
     rounds = SelectionRounds(
         RoundStore(Path(settings.state_dir) / "selection"),
-        SearchServiceVectors(search, archive.ids),
+        SearchServiceVectors(search, lambda: Archive.from_folder(settings.archive).ids),
         LabelClient(labels),
     )
     try:

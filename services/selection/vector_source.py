@@ -4,15 +4,17 @@ The search service owns the index, so it is the one place that knows which embed
 now. Selection reads a whole index version with one ``ExportVectors`` stream of packed float32
 chunks (services/common/vector_chunks.py; all rows from that one version, which the search
 service holds until the stream ends), keeps the archive's images of it, and caches the last
-version in memory: a round's pairs are chosen over one consistent set of embeddings, and a
-version's embeddings never change.
+version in memory: a round's pairs are chosen over one consistent set of embeddings. A version's
+embeddings never change, but the serving version grows when images are added to the archive
+(``IngestArchive``): the cache is keyed by the version and its image count, and the archive
+folder is scanned again when it is read anew, so added images can be selected.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 import numpy as np
@@ -32,6 +34,7 @@ class VectorSource(ABC):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cached: ArchiveVectors | None = None
+        self._cached_key: tuple[int, int | None] = (0, None)
 
     def vectors(self, index_version: int, timeout_s: float | None) -> ArchiveVectors:
         """Embeddings of ``index_version`` (0: the serving one).
@@ -40,19 +43,22 @@ class VectorSource(ABC):
         nor built (its embeddings cannot be read).
         """
         with self._lock:
-            wanted = index_version or self._serving_version(timeout_s)
+            serving, count = self._serving_index(timeout_s)
+            wanted = index_version or serving
             if wanted == 0:
                 raise FailedPreconditionError(
                     "no index serves yet, so there are no embeddings to select pairs over;"
                     " index the archive first"
                 )
-            if self._cached is None or self._cached.version != wanted:
+            key = (wanted, count if wanted == serving else None)  # only the serving one grows
+            if self._cached is None or self._cached_key != key:
                 self._cached = self._load(wanted, timeout_s)
+                self._cached_key = key
             return self._cached
 
     @abstractmethod
-    def _serving_version(self, timeout_s: float | None) -> int:
-        """The serving index version, 0 when none serves."""
+    def _serving_index(self, timeout_s: float | None) -> tuple[int, int]:
+        """The serving index version (0 when none serves) and its number of images."""
 
     @abstractmethod
     def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
@@ -62,18 +68,19 @@ class VectorSource(ABC):
 class SearchServiceVectors(VectorSource):
     """Reads a version's embeddings from the search service with one ``ExportVectors`` stream.
 
-    Only the images of ``image_ids`` (the archive) are kept, in that order, so the rows, and
-    with them the selected pairs, do not depend on the order Milvus returns them in.
+    Only the archive's images (``archive_ids()``, called at every read of a version: a scan of
+    the archive folder) are kept, in that order, so the rows, and with them the selected pairs,
+    do not depend on the order Milvus returns them in.
     """
 
-    def __init__(self, channel: grpc.Channel, image_ids: Sequence[str]) -> None:
+    def __init__(self, channel: grpc.Channel, archive_ids: Callable[[], Sequence[str]]) -> None:
         super().__init__()
         self._stub = search_pb2_grpc.SearchServiceStub(channel)
-        self._ids = list(image_ids)
+        self._archive_ids = archive_ids
 
-    def _serving_version(self, timeout_s: float | None) -> int:
+    def _serving_index(self, timeout_s: float | None) -> tuple[int, int]:
         info = self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
-        return int(info.version) if info.has_index else 0
+        return (int(info.version), int(info.count)) if info.has_index else (0, 0)
 
     def _export(
         self, version: int, timeout_s: float | None
@@ -107,7 +114,7 @@ class SearchServiceVectors(VectorSource):
 
     def _load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
         rows, matrix, model_version = self._export(version, timeout_s)
-        found = [image_id for image_id in self._ids if image_id in rows]
+        found = [image_id for image_id in self._archive_ids() if image_id in rows]
         if len(found) < 2:
             raise FailedPreconditionError(
                 f"index version {version} holds {len(found)} of the archive's images; at least"

@@ -14,6 +14,8 @@ import grpc
 import numpy as np
 from PIL import Image
 
+from anneal.data.archive import Archive
+from anneal.models.extract import BatchExtractor
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
@@ -45,18 +47,19 @@ COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200)}
 PER_CLASS = 6
 
 
+def add_image(root: Path, name: str, number: int, rng: np.random.Generator) -> str:
+    """Write image ``number`` of class ``name`` (its colour plus noise); its id."""
+    (root / name).mkdir(parents=True, exist_ok=True)
+    noise = rng.integers(-25, 26, size=(32, 32, 3))
+    pixels = np.clip(np.array(COLOURS[name]) + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(root / name / f"{name}{number:02d}.png")
+    return f"{name}/{name}{number:02d}.png"
+
+
 def make_archive(root: Path, per_class: int = PER_CLASS, seed: int = 0) -> list[str]:
     """Write the archive under ``root``; return its image ids (sorted, as Archive lists them)."""
     rng = np.random.default_rng(seed)
-    ids = []
-    for name in CLASSES:
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            noise = rng.integers(-25, 26, size=(32, 32, 3))
-            pixels = np.clip(np.array(COLOURS[name]) + noise, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{name}{i:02d}.png")
-            ids.append(f"{name}/{name}{i:02d}.png")
-    return sorted(ids)
+    return sorted(add_image(root, name, i, rng) for name in CLASSES for i in range(per_class))
 
 
 def class_of(image_id: str) -> str:
@@ -136,7 +139,10 @@ class Stack:
         self.public = {"labels": labels[1], "search": search[1]}
         rounds = SelectionRounds(
             RoundStore(self.state_dir / "selection"),
-            SearchServiceVectors(self.service_channel("selection", "search"), self.ids),
+            SearchServiceVectors(
+                self.service_channel("selection", "search"),
+                lambda: Archive.from_folder(root / "archive").ids,
+            ),
             LabelClient(self.service_channel("selection", "labels")),
         )
         selection = selection_server(
@@ -175,16 +181,20 @@ class Stack:
         self._channels.append(channel)
         return channel
 
-    def start_coordinator(self) -> grpc.Channel:
-        """Start a coordinator (server + worker) on the stack's state folder; an operator's
-        channel to it."""
+    def start_coordinator(self, extractor: BatchExtractor | None = None) -> grpc.Channel:
+        """Start a coordinator (server + worker) on the stack's state folder, computing
+        features with ``extractor`` (default: in this process); an operator's channel to it."""
 
         folder = self.state_dir / "coordinator"
         config = WorkspaceConfig(dim=8, cache_dir=str(self.root / "features"))
         self.coordinator = Coordinator(
             StateStore(folder),
             lambda: prepare_runner(
-                self.root / "archive", folder / "models", config, self.downstream
+                self.root / "archive",
+                folder / "models",
+                config,
+                self.downstream,
+                extractor=extractor,
             ),
             poll_s=0.1,
             reconcile_s=1.0,

@@ -48,7 +48,7 @@ def system(serve, tmp_path: Path):
     def selection(state: Path = tmp_path / "state") -> selection_pb2_grpc.SelectionServiceStub:
         rounds = SelectionRounds(
             RoundStore(state),
-            SearchServiceVectors(search_channel, ids),
+            SearchServiceVectors(search_channel, lambda: ids),
             LabelClient(labels_channel),
         )
         return selection_pb2_grpc.SelectionServiceStub(
