@@ -180,7 +180,21 @@ class RoundRunner:
         return embeddings, self.evaluate(embeddings)
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
-        """Build (and have verified) the round's index version; its build seconds."""
+        """Build (and have verified) the round's index version; its build seconds.
+
+        Embeddings saved for fewer images than the workspace holds (images added to the folder
+        while the coordinator was down, in a round past EMBEDDING) are made again here.
+        """
+        if len(embeddings) != len(self.workspace.ids):
+            log.info(
+                "round %d: %d saved embeddings, %d archive images; embedding them again",
+                status.round,
+                len(embeddings),
+                len(self.workspace.ids),
+            )
+            embeddings = self._embed_all(
+                self.workspace.model(ModelVersion.parse(status.model_version))
+            )
         return self.downstream.build_index(
             status.index_version,
             status.model_version,

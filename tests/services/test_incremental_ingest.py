@@ -7,8 +7,8 @@ already are skipped, and bad calls get precise codes. Coordinator (the tiny colo
 round_helpers, all services on loopback): ``IngestArchive`` computes the features of exactly the
 added images, grows the serving index by them at the same version, does nothing when nothing is
 new, and after a restart neither recomputes nor rebuilds, but adds images put in the folder
-while it was down; rounds wait for an ingest and an ingest for a round, selection sees the new
-images, and an ingest after a round embeds with that round's model.
+while it was down; an ingest is refused while a round runs (``anneal ingest`` says so in one
+line), selection sees the new images, and an ingest after a round embeds with that round's model.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from anneal.models.registry import build_backbone
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
+from services.cli.main import main
 from services.common.vector_chunks import pack_chunks
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
@@ -252,8 +253,8 @@ def test_ingest_indexes_only_the_added_images_in_place_and_survives_a_restart(
     assert set(stored_rows(stack)) == set(after) | set(late)
 
 
-def test_rounds_and_ingests_wait_for_each_other_and_selection_sees_new_images(
-    stack: Stack,
+def test_ingest_is_refused_during_a_round_and_selection_sees_the_new_images(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub = start(stack, CountingExtractor())
     vectors = SearchServiceVectors(
@@ -267,10 +268,13 @@ def test_rounds_and_ingests_wait_for_each_other_and_selection_sees_new_images(
     assert set(added) <= set(vectors.vectors(1, timeout_s=30).ids)  # same version, grown
 
     started = stub.StartRound(pb.StartRoundRequest(strategy="random", budget=40, seed=0)).status
-    with pytest.raises(grpc.RpcError) as info:
-        stub.IngestArchive(pb.IngestArchiveRequest())
-    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    assert "wait for it to finish" in (info.value.details() or "")
+    cli = ["ingest", "--coordinator", f"127.0.0.1:{stack.server_port}"]
+    cli += ["--state-dir", str(stack.state_dir)]  # the CA and the operator's token
+    assert main(cli) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("anneal: FAILED_PRECONDITION: round 1 is still collecting;")
+    assert "wait for it to finish" in err
     pairs = {(p.image_a, p.image_b) for p in pending_pairs(stack, started.round)}
     assert any(a in added or b in added for a, b in pairs)  # 40 of 210 pairs: some have one
     answer(stack, started.round)
@@ -280,8 +284,9 @@ def test_rounds_and_ingests_wait_for_each_other_and_selection_sees_new_images(
     assert (index_info(stack).version, index_info(stack).count) == (2, 21)  # re-embedded all
 
     late = add_images(stack, 1, first=9, seed=2)
-    reply = stub.IngestArchive(pb.IngestArchiveRequest())
-    assert (reply.added, reply.index_version, reply.model_version) == (1, 2, "round-1")
+    assert main(cli) == 0  # embedded with the serving model, round 1's
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 new images indexed in index version 2 (model round-1): 22 images in all" in out
     assert (index_info(stack).version, index_info(stack).count) == (2, 22)
     assert set(late) <= set(vectors.vectors(2, timeout_s=30).ids)
 
