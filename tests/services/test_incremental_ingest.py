@@ -31,6 +31,9 @@ from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.cli.main import main
 from services.common.vector_chunks import pack_chunks
+from services.coordinator.model_workspace import WorkspaceConfig
+from services.coordinator.round_status import RoundStatus
+from services.coordinator.runner_factory import prepare_runner
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
 from services.search.server import create_server
@@ -284,9 +287,11 @@ def test_ingest_is_refused_during_a_round_and_selection_sees_the_new_images(
     assert (index_info(stack).version, index_info(stack).count) == (2, 21)  # re-embedded all
 
     late = add_images(stack, 1, first=9, seed=2)
+    (stack.root / "archive" / "red" / "red99.png").write_bytes(b"not an image")
     assert main(cli) == 0  # embedded with the serving model, round 1's
     out = " ".join(capsys.readouterr().out.split())
     assert "1 new images indexed in index version 2 (model round-1): 22 images in all" in out
+    assert "1 unreadable files left out" in out
     assert (index_info(stack).version, index_info(stack).count) == (2, 22)
     assert set(late) <= set(vectors.vectors(2, timeout_s=30).ids)
 
@@ -297,3 +302,23 @@ def pending_pairs(stack: Stack, round_number: int):  # type: ignore[no-untyped-d
     stub = selection_pb2_grpc.SelectionServiceStub(stack.selection)
     request = selection_pb2.ListPendingPairsRequest(round=round_number)
     return stub.ListPendingPairs(request).pairs
+
+
+def test_a_round_resumed_with_embeddings_saved_before_images_were_added_embeds_again(
+    stack: Stack,
+) -> None:
+    """INDEXING after a restart with more archive images than the round's saved embeddings
+    (images copied in while the coordinator was down) builds from new embeddings of all."""
+    start(stack, CountingExtractor())
+    stack.stop_coordinator()
+    add_images(stack, 2)
+    folder = stack.state_dir / "coordinator"
+    config = WorkspaceConfig(dim=8, cache_dir=str(stack.root / "features"))
+    runner = prepare_runner(stack.root / "archive", folder / "models", config, stack.downstream)
+    assert len(runner.workspace.ids) == 20
+    status = RoundStatus(1, "random", 4, 0, True, model_version="round-0-d8", index_version=2)
+    saved = np.zeros((18, 8), np.float32)  # what EMBEDDING saved before the images came
+    runner.index(status, saved)
+    built = list(stack.manager.export(2, 1000))
+    assert sum(len(batch.ids) for batch in built) == 20
+    assert not any(np.allclose(batch.vectors, 0) for batch in built)
