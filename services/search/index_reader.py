@@ -3,7 +3,9 @@
 Shared by the search service (IndexManager) and the retrieval service when it reads a Milvus
 server directly (services/retrieval/direct_index.py), so both answer the same way. Rows of
 versions small enough (IndexConfig.rows_in_memory_max_bytes) are kept in memory: look-ups by
-image id and hit metadata come from there, searches always go to Milvus.
+image id and hit metadata come from there, searches always go to Milvus. Rows added to a version
+after its rows were read (AddToIndex, by the search service; a DirectIndex reader reloads them
+when it sees the count change) are read from Milvus until then.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class IndexReader:
             timeout_s=self._config.search_timeout_s,
         )
         sign = 1.0 if version.metric != "L2" else -1.0
+        if rows is not None:
+            rows = self._with_added(version, rows, [h.image_id for row in found for h in row])
         hits = [
             [
                 Hit(
@@ -129,6 +133,17 @@ class IndexReader:
             for row in found
         ]
         return SearchResult(version.version, version.model_version, hits)
+
+    def _with_added(
+        self, version: IndexVersion, rows: StoredRows, image_ids: Sequence[str]
+    ) -> StoredRows:
+        """``rows``, or, where some of ``image_ids`` are not among them (rows added to the
+        version since they were read: AddToIndex), those rows too, read from Milvus."""
+        missing = [image_id for image_id in dict.fromkeys(image_ids) if image_id not in rows]
+        if not missing:
+            return rows
+        added = query_rows(self._connection.client, version, missing)
+        return rows.appended(version, added.ids, added.vectors, added.metadata)
 
     def search_params(self, version: IndexVersion) -> Params:
         """The Milvus search parameters of ``version`` (its own, else the configured ones)."""
@@ -158,8 +173,8 @@ class IndexReader:
                 raise UnknownImageError(f"no image {shown(image_id)} in the index: {exc}") from exc
         with self._lock:
             rows = self._memory.get(version.version)
-        if rows is not None:
-            return rows
+        if rows is not None and all(image_id in rows for image_id in image_ids):
+            return rows  # else ids added since the rows were read, or not in the version at all
         return query_rows(self._connection.client, version, image_ids)
 
     @staticmethod
