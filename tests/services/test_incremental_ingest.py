@@ -3,13 +3,13 @@ sent, into the serving index version, whose number stays.
 
 Search service (Milvus Lite, hand-made 4-D vectors): ``AddToIndex`` grows the serving version,
 old rows keep their vectors, the new rows are found (rows held in memory and not), ids held
-already are skipped, and bad calls get precise codes. Coordinator (the tiny colour archive of
-round_helpers, all services on loopback): ``IngestArchive`` computes the features of exactly the
-added images, grows the serving index by them at the same version, does nothing when nothing is
-new, and after a restart neither recomputes nor rebuilds, but adds images put in the folder
-while it was down; an ingest is refused while a round runs (``anneal ingest`` says so in one
-line), selection sees the new images, and an ingest after a round embeds with that round's model.
-"""
+already are skipped, a failed addition is undone, and bad calls get precise codes. Coordinator
+(the tiny colour archive of round_helpers, all services on loopback): ``IngestArchive`` computes
+the features of exactly the added images, grows the serving index by them at the same version,
+does nothing when nothing is new, and after a restart neither recomputes nor rebuilds, but adds
+images put in the folder while it was down; an ingest is refused while a round runs (``anneal
+ingest`` says so in one line), selection sees the new images, and an ingest after a round embeds
+with that round's model."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from milvus_faults import FaultyMilvusClient, milvus_error
 from round_helpers import Stack, add_image, answer, wait_for
 from search_helpers import IDS, META, VECTORS, Q, build_stream, search_request
 
@@ -36,6 +37,8 @@ from services.coordinator.round_status import RoundStatus
 from services.coordinator.runner_factory import prepare_runner
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
+from services.search.milvus_connection import MilvusConnection
+from services.search.retry import RetryPolicy
 from services.search.server import create_server
 from services.security.server_security import ServerSecurity
 from services.selection.vector_source import SearchServiceVectors
@@ -151,6 +154,29 @@ def test_adding_before_any_index_serves_is_a_failed_precondition(serve, tmp_path
     try:
         code, details = refusal(stub.AddToIndex, add_stream(1, ["e"], VECTORS[4:5], [{}]))
         assert code is grpc.StatusCode.FAILED_PRECONDITION and "no index" in details
+    finally:
+        manager.close(timeout_s=5)
+
+
+def test_a_failed_addition_is_undone_and_a_retry_adds_the_rows(serve, tmp_path: Path) -> None:
+    client = FaultyMilvusClient(str(tmp_path / "milvus.db"))
+    manager = IndexManager(MilvusConnection(client), IndexConfig(), RetryPolicy(2, 0.01))
+    stub = search_pb2_grpc.SearchServiceStub(
+        serve(create_server("127.0.0.1:0", manager, security=ServerSecurity.insecure()))
+    )
+    try:
+        stub.BuildIndex(build_stream(1, IDS[:4], VECTORS[:4], META[:4], swap=True))
+        client.inject("flush", V1, milvus_error("flush"))
+        code, details = refusal(stub.AddToIndex, add_stream(1, IDS[4:], VECTORS[4:], META[4:]))
+        assert code is grpc.StatusCode.UNAVAILABLE and "undone" in details and "retry" in details
+        assert stub.GetIndexInfo(search_pb2.GetIndexInfoRequest()).count == 4
+        assert set(exported(stub)) == set(IDS[:4])  # the inserted rows were deleted again
+        code, _ = refusal(stub.GetVector, search_pb2.GetVectorRequest(image_id="e"))
+        assert code is grpc.StatusCode.NOT_FOUND  # nor kept in memory
+        client.clear()
+        reply = stub.AddToIndex(add_stream(1, IDS[4:], VECTORS[4:], META[4:]))
+        assert (reply.added, reply.already_present, reply.count) == (2, 0, 6)
+        assert set(exported(stub)) == set(IDS)
     finally:
         manager.close(timeout_s=5)
 
