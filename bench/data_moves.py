@@ -216,7 +216,7 @@ def file_rows(n: int, dim: int, repeats: int, folder: Path) -> None:
     ids, vectors, _meta = archive(n, dim)
     files = EmbeddingFiles(folder / f"embeddings-{n}")
     write_s, written = timed(lambda: files.write(2, "round-1", ids, vectors), repeats)
-    source = FileVectors(files, ids)
+    source = FileVectors(files, lambda: ids)
 
     def read() -> np.ndarray:
         matrix = source.load(2, None).matrix

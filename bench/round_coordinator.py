@@ -84,7 +84,7 @@ class BenchCoordinator:
         )
         # where the selection service reads each index version's embeddings (as anneal serve)
         self.embeddings = EmbeddingFiles(embeddings_folder("", str(plan.state_dir)))
-        head = RoundMode(self.workspace.head_mode, CachedFeatureReEmbedder(synthetic.features))
+        head = RoundMode(None, CachedFeatureReEmbedder())
         self.runner = RoundRunner(
             self.workspace, downstream, {"head": head}, evaluator, self.embeddings
         )

@@ -13,6 +13,7 @@ import grpc
 import typer
 
 from anneal.cli.app import app as core_app
+from services.cli.ingest_command import ingest
 from services.cli.label_command import label
 from services.cli.labels_command import app as labels_app
 from services.cli.query_command import query
@@ -25,7 +26,7 @@ from services.demo.command import demo
 
 def build_app() -> typer.Typer:
     """All commands: core (experiment, ...) and services (serve, query, label, round, labels,
-    status, token)."""
+    status, ingest, token)."""
     app = typer.Typer(
         name="anneal",
         help="ANNEAL: content-based image retrieval that learns from image-pair labels.",
@@ -39,6 +40,7 @@ def build_app() -> typer.Typer:
     app.command()(query)
     app.command()(label)
     app.command()(status)
+    app.command()(ingest)
     app.add_typer(round_app, name="round")
     app.add_typer(labels_app, name="labels")
     app.add_typer(token_app, name="token")

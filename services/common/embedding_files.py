@@ -98,6 +98,15 @@ class EmbeddingFiles:
         write_json_atomic(folder / "manifest.json", manifest)
         return matrix
 
+    def stamp(self, version: int) -> str:
+        """The checksum of the version's vectors as its manifest records (one small read): it
+        changes when the version is written again (images added); EmbeddingsAbsentError when
+        the version has no manifest."""
+        try:
+            return str(read_json(self.path(version) / "manifest.json")["vectors_sha256"])
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise EmbeddingsAbsentError(f"{self.path(version)} holds no manifest: {exc}") from exc
+
     def read(self, version: int) -> StoredEmbeddings:
         """The version's embeddings, mapped; EmbeddingsAbsentError saying why when they are
         not there complete."""

@@ -7,10 +7,10 @@ The parts, one file each: what each state does (``round_states.py``, a table of 
 stepping a round and retrying transient failures (``round_machine.py``, ``step_backoff.py``),
 the state in memory and on disk (``persisted_state.py``, ``state_store.py``, and
 services/common/embedding_files.py for EMBEDDING's output), and the worker thread
-(``round_worker.py``).
-This class wires them and answers the RPCs. After a restart a round resumes in the state it
-was saved in: each state's inputs are on disk, and a handler whose input is missing sends the
-round back to the state that produces it (docs: services/coordinator/README.md).
+(``round_worker.py``). This class wires them and answers the RPCs, ``IngestArchive`` (images
+added to the archive) too. After a restart a round resumes in the state it was saved in: each
+state's inputs are on disk, and a handler whose input is missing sends the round back to the
+state that produces it (docs: services/coordinator/README.md).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 
 from anneal.al.round_parameters import RoundParameters
+from anneal.errors import ArchiveError
 from anneal.models.extraction_progress import ExtractionProgress, ExtractionSnapshot
 from anneal.training.config import check_mode
 from services.common.embedding_files import EmbeddingFiles
 from services.common.errors import FailedPreconditionError, NotFoundError
+from services.coordinator.ingest_report import IngestReport
 from services.coordinator.persisted_state import PersistedState
 from services.coordinator.round_machine import RoundMachine
 from services.coordinator.round_status import RoundState, RoundStatus, Serving
@@ -65,6 +67,8 @@ class Coordinator:
         self._worker = RoundWorker(self._persisted, self._machine, prepare, reconcile_s)
         self._changed = self._persisted.changed
         self._lock = self._persisted.lock
+        self._ingesting = False
+        """An ingest of added images runs (rounds wait for it; one ingest at a time)."""
         latest = self._persisted.state.latest
         if latest is not None and not latest.state.finished:
             log.info("resuming round %d in state %s", latest.round, latest.state.value)
@@ -99,6 +103,11 @@ class Coordinator:
                 raise FailedPreconditionError(
                     f"the coordinator is not ready: {not_ready}; retry shortly"
                 )
+            if self._ingesting:
+                raise FailedPreconditionError(
+                    "images added to the archive are being indexed; start the round once that"
+                    " is done (seconds to minutes)"
+                )
             work = self._worker.work
             if work is not None:  # refused now, not after the pairs are labelled
                 work.check_mode(mode)
@@ -125,6 +134,38 @@ class Coordinator:
         if error is not None:
             raise error
         return status
+
+    def ingest(self) -> IngestReport:
+        """Index the images added to the archive folder, in place in the serving index version.
+
+        Refused (FailedPreconditionError) before the first index serves, while a round is in
+        progress (it embeds the archive as it was when the round started; ingest after it) and
+        while another ingest runs. Rounds cannot start while it runs.
+        """
+        with self._changed:
+            not_ready = self._worker.not_ready
+            work = self._worker.work
+            if not_ready or work is None:
+                raise FailedPreconditionError(
+                    f"the coordinator is not ready: {not_ready or 'preparing'}; retry shortly"
+                )
+            latest = self._persisted.state.latest
+            if latest is not None and not latest.state.finished:
+                raise FailedPreconditionError(
+                    f"round {latest.round} is still {latest.state.value}; wait for it to finish"
+                    " (or close it), then ingest the added images"
+                )
+            if self._ingesting:
+                raise FailedPreconditionError("an ingest runs already; wait for it to finish")
+            self._ingesting = True
+            serving = self._persisted.state.serving
+        try:
+            return work.ingest(serving)
+        except ArchiveError as exc:
+            raise FailedPreconditionError(f"{exc}; the archive folder must stay usable") from exc
+        finally:
+            with self._changed:
+                self._ingesting = False
 
     def close_round(self, round_number: int) -> RoundStatus:
         """End label collection of a COLLECTING round now."""
@@ -156,6 +197,10 @@ class Coordinator:
                     f"no round {round_number}; rounds so far: 1..{len(state.rounds)}"
                 )
             return found
+
+    def not_ready(self) -> str:
+        """Why rounds and ingests cannot run yet (preparing, first index); empty once ready."""
+        return self._worker.not_ready
 
     def serving(self) -> Serving:
         with self._lock:

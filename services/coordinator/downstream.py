@@ -18,7 +18,7 @@ from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
 from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from annealpb.selection.v1 import selection_pb2, selection_pb2_grpc
 from services.common.earlier_answers import answers_of, up_to_request
-from services.common.vector_chunks import pack_chunks
+from services.common.vector_chunks import pack_chunks, unpack_chunk
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +30,8 @@ CALL_TIMEOUT_S = 120.0
 BUILD_TIMEOUT_S = 3600.0
 """Longest wait for one BuildIndex: streaming the rows, Milvus's index build over them (minutes
 at a million rows) and the recall check; a retry would start the build over."""
+EXPORT_BATCH = 10_000
+"""Rows per Milvus page when reading which ids an index version holds."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -155,6 +157,49 @@ class Downstream:
                 f"index version {version} holds {reply.count} images, expected {len(ids)}"
             )
         return float(reply.build_seconds)
+
+    def add_to_index(
+        self,
+        version: int,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[dict[str, str]],
+    ) -> IndexInfo:
+        """Add rows to the serving ``version`` in place (AddToIndex, packed chunks); the index
+        as it is now. Ids it holds already are skipped there, so a retry is harmless."""
+
+        def stream() -> Iterator[search_pb2.AddToIndexRequest]:
+            for position, chunk in enumerate(pack_chunks(ids, vectors, metadata)):
+                first = version if position == 0 else 0
+                yield search_pb2.AddToIndexRequest(version=first, chunk=chunk)
+
+        reply = retried(
+            "AddToIndex", lambda: self.search.AddToIndex(stream(), timeout=CALL_TIMEOUT_S * 5)
+        )
+        log.info(
+            "index version %d: %d images added, %d there already, %d in all",
+            version,
+            reply.added,
+            reply.already_present,
+            reply.count,
+        )
+        return IndexInfo(int(reply.version), "", int(reply.count))
+
+    def indexed_ids(self, version: int) -> set[str]:
+        """The image ids index ``version`` holds (one packed ExportVectors stream)."""
+
+        def export() -> set[str]:
+            request = search_pb2.ExportVectorsRequest(
+                version=version, batch_size=EXPORT_BATCH, packed=True
+            )
+            found: set[str] = set()
+            for position, reply in enumerate(
+                self.search.ExportVectors(request, timeout=CALL_TIMEOUT_S * 5)
+            ):
+                found.update(unpack_chunk(reply.chunk, f"export message {position}").ids)
+            return found
+
+        return retried("ExportVectors", export)
 
     def swap_index(self, version: int) -> bool:
         """Serve ``version``; False when the search service has no build of it (NOT_FOUND: it

@@ -23,5 +23,5 @@ def full_round_mode(
     (and one re-embedding actor) per GPU, else ``cpu_workers`` on CPUs."""
     return RoundMode(
         RayFullTrainer(workspace.paths, storage, cpu_workers, connect),
-        RayReEmbedder(workspace.paths, cpu_workers, connect, batch=workspace.config.extract_batch),
+        RayReEmbedder(cpu_workers, connect, batch=workspace.config.extract_batch),
     )

@@ -10,6 +10,7 @@ round's model does not depend on the path of earlier ones.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from anneal.al.labelled_pairs import Answer, LabelledPairs
 from anneal.al.round_parameters import round_generator
 from anneal.al.training_pairs import TrainingPairs
 from anneal.data.archive import Archive
+from anneal.errors import ArchiveError
 from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.extract import Ingest, Progress, extract_features
 from anneal.models.model_version import ModelVersion
@@ -45,8 +47,32 @@ class WorkspaceConfig:
     pairs: TrainingPairs = field(default_factory=TrainingPairs)
 
 
+@dataclass(frozen=True)
+class ImagesToEmbed:
+    """Archive images for a re-embedder, in one order: their ids, backbone features (rows) and
+    files; each re-embedder reads what it needs (services/coordinator/reembedder.py)."""
+
+    ids: Sequence[str]
+    features: np.ndarray
+    paths: Sequence[Path]
+
+
+@dataclass(frozen=True)
+class Growth:
+    """What :meth:`ModelWorkspace.grow` added: workspace rows ``start`` to the end, and the new
+    files it left out as unreadable (id -> reason)."""
+
+    start: int
+    ids: list[str]
+    unreadable: dict[str, str]
+
+
 class ModelWorkspace:
-    """Features of the readable archive images (row i is ``ids[i]``) and the models over them."""
+    """Features of the readable archive images (row i is ``ids[i]``) and the models over them.
+
+    It grows when images are added to the archive folder (:meth:`grow`): their rows are appended,
+    so rows never move while the coordinator runs; a restart orders them as the folder does.
+    """
 
     def __init__(
         self,
@@ -55,7 +81,10 @@ class ModelWorkspace:
         rows: np.ndarray,
         folder: Path,
         config: WorkspaceConfig,
+        progress: Progress | None = None,
+        ingest: Ingest = extract_features,
     ) -> None:
+        """``progress`` and ``ingest`` serve the extractions of added images (:meth:`grow`)."""
         self.archive = archive
         self.features = features
         archive_ids = archive.ids  # a new list at every access: read once, not once per row
@@ -66,6 +95,8 @@ class ModelWorkspace:
         )
         self.folder = folder
         self.config = config
+        self._progress = progress
+        self._ingest = ingest
         self._rows = {image_id: row for row, image_id in enumerate(self.ids)}
         self._backbone = build_backbone(config.backbone)
         self.head_mode = HeadMode(features)
@@ -80,7 +111,7 @@ class ModelWorkspace:
         progress: Progress | None = None,
         ingest: Ingest = extract_features,
     ) -> ModelWorkspace:
-        """Scan the archive and extract (or read cached) backbone features of every image,
+        """Scan the archive and extract (or read stored) backbone features of every image,
         reporting to ``progress``; ``ingest`` computes them (default: the backbone here)."""
         archive = Archive.from_folder(archive_folder)
         backbone = build_backbone(config.backbone)
@@ -93,7 +124,51 @@ class ModelWorkspace:
         )
         if extraction.failed:
             log.warning("%d unreadable archive images are left out", len(extraction.failed))
-        return cls(archive, extraction.features, extraction.rows, folder, config)
+        return cls(archive, extraction.features, extraction.rows, folder, config, progress, ingest)
+
+    def images(self, rows: Sequence[int] | None = None) -> ImagesToEmbed:
+        """Workspace rows ``rows`` (None: all, without a copy) as a re-embedder takes them."""
+        if rows is None:
+            return ImagesToEmbed(self.ids, self.features, self.paths)
+        return ImagesToEmbed(
+            [self.ids[r] for r in rows], self.features[list(rows)], [self.paths[r] for r in rows]
+        )
+
+    def grow(self) -> Growth:
+        """Scan the archive folder again and append the images not in the workspace yet.
+
+        Only the new files are read and their features computed (or read from the feature
+        store); files unreadable now are left out and tried again next time. Images gone from
+        the folder stay (removing images is not supported). The round-0 model stays as it was
+        saved: its PCA head is fitted once, on the archive of the first start. The lists of ids
+        and paths grow in place, so a part holding them (full mode's trainer) sees the rows.
+        """
+        start = len(self.ids)
+        scanned = Archive.from_folder(self.archive.root)
+        new = [image for image in scanned.images if image.id not in self._rows]
+        if not new:
+            return Growth(start, [], {})
+        added = Archive(scanned.root, new)
+        try:
+            extraction = self._ingest(
+                added,
+                self._backbone,
+                cache_dir=self.config.cache_dir,
+                batch_size=self.config.extract_batch,
+                progress=self._progress,
+            )
+        except ArchiveError:  # none of the new files could be read
+            return Growth(start, [], {image.id: "unreadable" for image in new})
+        ids = [new[int(r)].id for r in extraction.rows]
+        self.features = np.concatenate([self.features, extraction.features])
+        self.ids.extend(ids)
+        self.paths.extend(new[int(r)].path for r in extraction.rows)
+        if self.classes is not None:
+            self.classes.extend(new[int(r)].label or "" for r in extraction.rows)
+        self._rows.update((image_id, start + row) for row, image_id in enumerate(ids))
+        self.head_mode = HeadMode(self.features)
+        log.info("the workspace grew by %d images to %d", len(ids), len(self.ids))
+        return Growth(start, ids, extraction.failed)
 
     def model_version(self, round_number: int) -> ModelVersion:
         """The version of a round's model; round 0 names its dimension."""

@@ -10,37 +10,35 @@ one re-embedding, so it holds no GPU or CPU slot while labels are collected or a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import ray
 
 from anneal.models.embedding_model import EmbeddingModel
+from services.coordinator.model_workspace import ImagesToEmbed
 from services.coordinator.ray_extractor import RayExtractor
 from services.coordinator.ray_train_full import cluster_workers
 from services.coordinator.reembedder import ReEmbedder
 
 
 class RayReEmbedder(ReEmbedder):
-    """Embeds the archive images at ``paths`` (the workspace's rows, in order) on Ray actors,
-    ``batch`` images per actor per call; ``connect`` joins the Ray cluster first."""
+    """Embeds archive images (read from their files) on Ray actors, ``batch`` images per actor
+    per call; ``connect`` joins the Ray cluster first."""
 
     def __init__(
         self,
-        paths: Sequence[Path],
         cpu_workers: int,
         connect: Callable[[], None],
         batch: int = 32,
         timeout_s: float = 600.0,
     ) -> None:
-        self._paths = list(paths)
         self._cpu_workers = cpu_workers
         self._connect = connect
         self._batch = batch
         self._timeout_s = timeout_s
 
-    def embed(self, model: EmbeddingModel) -> np.ndarray:
+    def embed(self, model: EmbeddingModel, images: ImagesToEmbed) -> np.ndarray:
         self._connect()
         workers, _ = cluster_workers(self._cpu_workers)
         shared = ray.put(model)  # held until the pool is closed: a restarted actor reads it
@@ -50,8 +48,8 @@ class RayReEmbedder(ReEmbedder):
         try:
             chunks = []
             step = self._batch * pool.size
-            for start in range(0, len(self._paths), step):
-                paths = self._paths[start : start + step]
+            for start in range(0, len(images.paths), step):
+                paths = images.paths[start : start + step]
                 results = pool([path.read_bytes() for path in paths])
                 for path, result in zip(paths, results, strict=True):
                     if isinstance(result, str):

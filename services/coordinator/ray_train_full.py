@@ -119,7 +119,7 @@ class RayFullTrainer:
     ) -> None:
         if cpu_workers < 1:
             raise ValueError(f"full-mode training needs at least 1 CPU worker, got {cpu_workers}")
-        self._paths = [str(p) for p in paths]
+        self._paths = paths  # the workspace's list: it grows with added images
         self._storage = storage
         self._cpu_workers = cpu_workers
         self._connect = connect
@@ -139,7 +139,9 @@ class RayFullTrainer:
         self._storage.mkdir(parents=True, exist_ok=True)
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
         workers, use_gpu = cluster_workers(self._cpu_workers)
-        job = FullTrainJob(ray.put(initial), self._paths, pairs, similar, cfg, seed)
+        job = FullTrainJob(
+            ray.put(initial), [str(p) for p in self._paths], pairs, similar, cfg, seed
+        )
         trainer = TorchTrainer(
             train_loop_per_worker,
             train_loop_config={"job": job},

@@ -44,5 +44,7 @@ class ModelTrainer(Protocol):
 class RoundMode:
     """How rounds of one mode train their model and embed the archive with it."""
 
-    trainer: ModelTrainer
+    trainer: ModelTrainer | None
+    """None: the workspace's head mode over its features as they are now (they grow when
+    images are added to the archive)."""
     reembedder: ReEmbedder

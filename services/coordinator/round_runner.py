@@ -9,16 +9,20 @@ record the results, the state machine persists them. Nothing here changes what s
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from anneal.al.round_parameters import RoundParameters
 from anneal.errors import ConfigError
+from anneal.models.embedding_model import EmbeddingModel
 from anneal.models.model_version import ModelVersion
-from services.common.embedding_files import EmbeddingFiles
-from services.coordinator.downstream import Downstream
+from services.common.embedding_files import EmbeddingFiles, EmbeddingsAbsentError
+from services.common.errors import FailedPreconditionError
+from services.coordinator.downstream import Downstream, IndexInfo
 from services.coordinator.evaluation import Evaluator
+from services.coordinator.ingest_report import IngestReport
 from services.coordinator.model_workspace import ModelWorkspace
 from services.coordinator.round_mode import RoundMode
 from services.coordinator.round_status import RoundStatus, Serving
@@ -45,12 +49,21 @@ class RoundRunner:
         self.downstream = downstream
         self._modes = dict(modes)
         self._evaluator = evaluator
-        self._metadata = [
+        self._metadata: list[dict[str, str]] = []
+        self._add_metadata(0)
+        self._growing = threading.Lock()
+        """Held while the workspace grows or the serving index gets its missing rows."""
+        self._compared = False
+        """Whether the serving index's ids were compared with the workspace since start."""
+
+    def _add_metadata(self, start: int) -> None:
+        """Index metadata of workspace rows ``start`` onwards (path, and class if labelled)."""
+        ids = self.workspace.ids[start:]
+        classes = self.workspace.classes[start:] if self.workspace.classes else [""] * len(ids)
+        self._metadata.extend(
             {"label": cls, "path": image_id} if cls else {"path": image_id}
-            for image_id, cls in zip(
-                workspace.ids, workspace.classes or [""] * len(workspace.ids), strict=True
-            )
-        ]
+            for image_id, cls in zip(ids, classes, strict=True)
+        )
 
     def mode(self, name: str) -> RoundMode:
         """The parts of training mode ``name``; ConfigError when this coordinator has none."""
@@ -68,6 +81,11 @@ class RoundRunner:
     def evaluate(self, embeddings: np.ndarray) -> dict[str, float]:
         return self._evaluator.evaluate(embeddings) if self._evaluator else {}
 
+    def _embed_all(self, mode: str, model: EmbeddingModel) -> np.ndarray:
+        """Every workspace image's embedding by ``model``, with training mode ``mode``'s
+        re-embedder."""
+        return self.mode(mode).reembedder.embed(model, self.workspace.images())
+
     # -- bootstrap --------------------------------------------------------------------------
 
     def bootstrap(self, serving: Serving) -> Serving:
@@ -78,6 +96,9 @@ class RoundRunner:
         """
         info = self.downstream.serving_index()
         if serving.index_version > 0 and info is not None and info.version >= serving.index_version:
+            if info.version == serving.index_version:
+                with self._growing:
+                    self._add_missing(serving, info)
             return serving
         if serving.index_version > 0:
             log.warning(
@@ -93,7 +114,7 @@ class RoundRunner:
         model = self.workspace.model(model_version)
         checkpoint = str(self.workspace.checkpoint(model_version))
         self.downstream.load_model(str(model_version), checkpoint, make_default=True)
-        embeddings = self.mode(mode).reembedder.embed(model)
+        embeddings = self._embed_all(mode, model)
         if self._files is not None:
             embeddings = self._files.write(
                 version, str(model_version), self.workspace.ids, embeddings
@@ -101,10 +122,74 @@ class RoundRunner:
         self.downstream.build_index(
             version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
+        self._compared = True
         if not self.downstream.swap_index(version):
             raise RuntimeError(f"the search service lost index version {version} just built")
         log.info("index version %d serves model %s", version, model_version)
         return Serving(version, str(model_version), checkpoint, self.evaluate(embeddings), mode)
+
+    # -- images added to the archive -----------------------------------------------------------
+
+    def ingest(self, serving: Serving) -> IngestReport:
+        """Append the images added to the archive folder to the workspace (features of only
+        those) and add every workspace image the serving index lacks to it, in place."""
+        with self._growing:
+            growth = self.workspace.grow()
+            if growth.ids:
+                self._add_metadata(growth.start)
+                if self._evaluator is not None and self.workspace.classes:
+                    self._evaluator = Evaluator(self.workspace.ids, self.workspace.classes)
+            info = self.downstream.serving_index()
+            if info is None or info.version != serving.index_version:
+                raise FailedPreconditionError(
+                    f"the search service serves index version {info.version if info else 'none'},"
+                    f" the coordinator version {serving.index_version}; retry once they agree"
+                    " (the coordinator reconciles them within seconds)"
+                )
+            added, now = self._add_missing(serving, info)
+        return IngestReport(
+            added, len(growth.unreadable), serving.index_version, serving.model_version, now.count
+        )
+
+    def _add_missing(self, serving: Serving, info: IndexInfo) -> tuple[int, IndexInfo]:
+        """Embed (with the serving model and its mode's re-embedder) and add the workspace
+        images the serving index lacks; how many were added and the index now.
+
+        The ids are compared once after each start, and whenever the index holds fewer images
+        than the workspace (one export of the ids); otherwise nothing is missing. The version's
+        embedding files (what selection reads) are written again with the added rows.
+        """
+        if self._compared and info.count >= len(self.workspace.ids):
+            return 0, info
+        held = self.downstream.indexed_ids(serving.index_version)
+        self._compared = True
+        rows = [row for row, image_id in enumerate(self.workspace.ids) if image_id not in held]
+        if not rows:
+            return 0, info
+        model = self.workspace.model(ModelVersion.parse(serving.model_version))
+        images = self.workspace.images(rows)
+        vectors = self.mode(serving.mode).reembedder.embed(model, images)
+        metadata = [self._metadata[row] for row in rows]
+        now = self.downstream.add_to_index(serving.index_version, images.ids, vectors, metadata)
+        log.info("index version %d: added %d archive images", serving.index_version, len(rows))
+        self._extend_files(serving, images.ids, vectors)
+        return len(rows), now
+
+    def _extend_files(self, serving: Serving, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """The serving version's embedding files, written again with rows ``ids`` appended (if
+        it has complete files; otherwise selection reads the version from search)."""
+        if self._files is None:
+            return
+        try:
+            stored = self._files.read(serving.index_version)
+        except EmbeddingsAbsentError:
+            return
+        self._files.write(
+            serving.index_version,
+            serving.model_version,
+            [*stored.ids, *ids],
+            np.concatenate([np.asarray(stored.vectors), vectors]),
+        )
 
     def reconcile(self, serving: Serving) -> None:
         """Reload the serving model into the embedding service if it lost it (a restart)."""
@@ -138,14 +223,32 @@ class RoundRunner:
         and their evaluation."""
         model = self.workspace.model(ModelVersion.parse(status.model_version))
         self.downstream.load_model(status.model_version, status.checkpoint, make_default=False)
-        embeddings = self.mode(status.mode).reembedder.embed(model)
+        embeddings = self._embed_all(status.mode, model)
         return embeddings, self.evaluate(embeddings)
 
     def archive_ids(self) -> Sequence[str]:
         return self.workspace.ids
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
-        """Build (and have verified) the round's index version; its build seconds."""
+        """Build (and have verified) the round's index version; its build seconds.
+
+        Embeddings saved for fewer images than the workspace holds (images added to the folder
+        while the coordinator was down, in a round past EMBEDDING) are made (and their files
+        written) again here.
+        """
+        if len(embeddings) != len(self.workspace.ids):
+            log.info(
+                "round %d: %d saved embeddings, %d archive images; embedding them again",
+                status.round,
+                len(embeddings),
+                len(self.workspace.ids),
+            )
+            model = self.workspace.model(ModelVersion.parse(status.model_version))
+            embeddings = self._embed_all(status.mode, model)
+            if self._files is not None:
+                embeddings = self._files.write(
+                    status.index_version, status.model_version, self.workspace.ids, embeddings
+                )
         return self.downstream.build_index(
             status.index_version,
             status.model_version,

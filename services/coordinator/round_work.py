@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from services.coordinator.ingest_report import IngestReport
 from services.coordinator.round_status import RoundStatus, Serving
 
 
@@ -21,6 +22,11 @@ class RoundWork(Protocol):
 
     def check_mode(self, mode: str) -> None:
         """ConfigError unless rounds of training mode ``mode`` can run here."""
+        ...
+
+    def ingest(self, serving: Serving) -> IngestReport:
+        """Add the images that appeared in the archive folder to the workspace and to the
+        serving index version, in place (features and embeddings of only those)."""
         ...
 
     def reconcile(self, serving: Serving) -> None:

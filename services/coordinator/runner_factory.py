@@ -53,10 +53,10 @@ def prepare_runner(
     if reembed == "service":
         if embedding_channel is None:
             raise ValueError("re-embedding through the embedding service needs its address")
-        reembedder = EmbeddingServiceReEmbedder(embedding_channel, workspace.ids)
+        reembedder = EmbeddingServiceReEmbedder(embedding_channel)
     else:
-        reembedder = CachedFeatureReEmbedder(workspace.features)
-    modes = {"head": RoundMode(workspace.head_mode, reembedder)}
+        reembedder = CachedFeatureReEmbedder()
+    modes = {"head": RoundMode(None, reembedder)}
     if full is not None:
         modes["full"] = full(workspace)
     evaluator = Evaluator(workspace.ids, workspace.classes) if workspace.classes else None

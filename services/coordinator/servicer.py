@@ -88,6 +88,18 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
             status=round_message(self._coordinator.close_round(request.round))
         )
 
+    def IngestArchive(
+        self, request: pb.IngestArchiveRequest, context: grpc.ServicerContext
+    ) -> pb.IngestArchiveResponse:
+        report = self._coordinator.ingest()
+        return pb.IngestArchiveResponse(
+            added=report.added,
+            unreadable=report.unreadable,
+            index_version=report.index_version,
+            model_version=report.model_version,
+            indexed=report.indexed,
+        )
+
     def GetStatus(
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:

@@ -1,9 +1,10 @@
 """The serving index read straight from a Milvus server: one hop fewer on the query path.
 
 The search service stays the index's only writer (it builds, verifies and swaps versions, and
-drops retired ones); this reader follows the serving alias, polling it every ``refresh_s``, and
-answers by-vector and by-id queries with the same IndexReader the search service uses, so both
-give the same hits. It only ever moves forward: a client never sees an older version after a
+drops retired ones); this reader follows the serving alias, polling it every ``refresh_s`` (and
+the serving collection's row count: images added in place are read again), and answers
+by-vector and by-id queries with the same IndexReader the search service uses, so both give the
+same hits. It only ever moves forward: a client never sees an older version after a
 newer one. A retired version stays in Milvus IndexConfig.retire_grace_s after the swap (the
 search service's setting, set above ``refresh_s``), and a search that finds its collection gone
 refreshes and tries once more. Concurrent queries share Milvus calls through a SearchBatcher.
@@ -13,6 +14,7 @@ Only for a Milvus server: Milvus Lite's file is opened by the search service alo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -26,7 +28,7 @@ from services.search.collection_layout import CollectionLayout
 from services.search.errors import BackendUnavailableError, NoServingIndexError, UnknownImageError
 from services.search.index_config import IndexConfig
 from services.search.index_reader import IndexReader
-from services.search.index_version import IndexVersion, describe_version
+from services.search.index_version import IndexVersion, count_rows, describe_version
 from services.search.milvus_connection import MilvusConnection
 from services.search.search_result import SearchResult
 
@@ -71,26 +73,43 @@ class DirectIndex:
         with self._refreshing:
             current = self.serving()
             try:
-                name = self._layout.serving_collection(self._connection.client)
-                if name is None or (current is not None and current.collection == name):
-                    return current
-                number = self._layout.version_of(name)
-                if number is None or (current is not None and number < current.version):
-                    log.warning("alias points at %s, not a newer version of ours; ignored", name)
-                    return current
-                found = describe_version(self._connection.client, number, name)
+                found = self._newer(current)
             except MilvusException as exc:
                 raise BackendUnavailableError(f"reading the serving index failed: {exc}") from exc
+            if found is None or found == current:
+                return current
             try:
-                self._reader.load(found)
+                if not self._reader.load(found):
+                    self._reader.forget(found.version)  # grown past the memory limit
             except BackendUnavailableError as exc:
-                log.warning("serving %s without its rows in memory: %s", name, exc)
+                log.warning("serving %s without its rows in memory: %s", found.collection, exc)
             with self._lock:
                 self._serving = found
-            if current is not None:
+            if current is not None and current.version != found.version:
                 self._reader.forget(current.version)
-            log.info("now reading index version %d (%s)", found.version, found.model_version)
+            log.info(
+                "now reading index version %d (%s, %d images)",
+                found.version,
+                found.model_version,
+                found.count,
+            )
             return found
+
+    def _newer(self, current: IndexVersion | None) -> IndexVersion | None:
+        """The version the alias names, when it is newer than ``current`` or holds more rows
+        (images added to it in place); ``current`` otherwise (None while none serves)."""
+        client = self._connection.client
+        name = self._layout.serving_collection(client)
+        if name is None:
+            return current
+        if current is not None and current.collection == name:
+            count = count_rows(client, name)
+            return current if count == current.count else dataclasses.replace(current, count=count)
+        number = self._layout.version_of(name)
+        if number is None or (current is not None and number < current.version):
+            log.warning("alias points at %s, not a newer version of ours; ignored", name)
+            return current
+        return describe_version(client, number, name)
 
     def _watch(self) -> None:
         while not self._stop.wait(self._refresh_s):

@@ -1,4 +1,4 @@
-"""The rows of a BuildIndex stream, gathered from its messages' items and packed chunks.
+"""The rows of a BuildIndex (or AddToIndex) stream, from its messages' items and packed chunks.
 
 Items (a float list per image) are stacked as before; each chunk's size is checked as it
 arrives and its rows kept as the array they arrived as. All rows must have one dimension. The
@@ -41,13 +41,18 @@ class BuildRows:
         self._blocks: list[np.ndarray] = []
         self._metadata: list[dict[str, str]] = []
 
+    def __len__(self) -> int:
+        return len(self._items) + len(self._ids)
+
     def add(self, message: search_pb2.BuildIndexRequest, position: int) -> None:
         """The items and the chunk of the stream's message number ``position``."""
         self._items.extend(message.items)
-        if not message.HasField("chunk"):
-            return
-        what = f"the chunk of message {position}"
-        chunk = unpack_chunk(message.chunk, what)
+        if message.HasField("chunk"):
+            self.add_chunk(message.chunk, f"the chunk of message {position}")
+
+    def add_chunk(self, message: search_pb2.VectorChunk, what: str) -> None:
+        """The rows of one packed chunk (``what`` names it in errors)."""
+        chunk = unpack_chunk(message, what)
         if self._blocks and chunk.vectors.shape[1] != self._blocks[0].shape[1]:
             raise ValueError(
                 f"{what} has dim {chunk.vectors.shape[1]}, the first chunk"

@@ -28,12 +28,20 @@ class StaleVersionError(FailedPreconditionError):
     """The version is not newer than the serving one, so using it would move clients backwards."""
 
 
+class NotServingError(FailedPreconditionError):
+    """The version is built but does not serve: only the serving version takes added rows."""
+
+
 class IndexNotReadyError(RuntimeError):
     """A freshly loaded collection does not answer as it should yet; retrying may help."""
 
 
 class IndexBuildError(UnavailableError):
     """Building an index version failed; the previously serving version is untouched."""
+
+
+class IndexAddError(UnavailableError):
+    """Adding rows to a version failed; the rows inserted were deleted again (where Milvus let)."""
 
 
 class BackendUnavailableError(UnavailableError):

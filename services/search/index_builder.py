@@ -59,6 +59,24 @@ def check_build_input(
     return matrix
 
 
+def insert_rows(
+    client: MilvusClient,
+    name: str,
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    metadata: Sequence[Mapping[str, str]],
+    config: IndexConfig,
+) -> None:
+    """Insert validated rows into collection ``name``, ``config.insert_batch`` at a time."""
+    step = config.insert_batch
+    for start in range(0, len(ids), step):
+        rows = [
+            {ID_FIELD: ids[i], VECTOR_FIELD: vectors[i], METADATA_FIELD: dict(metadata[i])}
+            for i in range(start, min(start + step, len(ids)))
+        ]
+        client.insert(name, rows, timeout=config.milvus_timeout_s)
+
+
 class IndexBuilder:
     """Fills a new collection and returns it only once it is loaded and answers correctly.
 
@@ -167,13 +185,7 @@ class IndexBuilder:
         vectors: np.ndarray,
         metadata: Sequence[Mapping[str, str]],
     ) -> None:
-        step = self._config.insert_batch
-        for start in range(0, len(ids), step):
-            rows = [
-                {ID_FIELD: ids[i], VECTOR_FIELD: vectors[i], METADATA_FIELD: dict(metadata[i])}
-                for i in range(start, min(start + step, len(ids)))
-            ]
-            self._client.insert(name, rows, timeout=self._timeout)
+        insert_rows(self._client, name, ids, vectors, metadata, self._config)
 
     def _create_index(self, name: str, plan: IndexPlan) -> None:
         # pymilvus 3 sends build params as one key-value pair each; Milvus Lite 3.2.2 reads

@@ -12,6 +12,7 @@ IndexConfig.retire_grace_s after it drained, so they see the swap before the dro
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,8 @@ from pymilvus.exceptions import MilvusException
 from services.search.collection_layout import CollectionLayout
 from services.search.errors import (
     BackendUnavailableError,
+    NoServingIndexError,
+    NotServingError,
     StaleVersionError,
     UnknownVersionError,
     VersionExistsError,
@@ -35,6 +38,7 @@ from services.search.index_version import IndexVersion, describe_version
 from services.search.milvus_connection import MilvusConnection
 from services.search.query_checks import as_queries, check_k
 from services.search.retry import RetryPolicy
+from services.search.row_additions import AddedRows, RowAdditions
 from services.search.search_result import SearchResult, StoredVector
 from services.search.serving_slot import ServingSlot
 from services.search.stored_rows import StoredRows
@@ -65,6 +69,8 @@ class IndexManager:
         self._retry = retry or RetryPolicy()
         self._layout = CollectionLayout(config.prefix)
         self._builder = IndexBuilder(client, connection.searcher, self._layout, config, self._retry)
+        self._additions = RowAdditions(client, config, self._retry)
+        self._add_lock = threading.Lock()
         self._slot = ServingSlot()
         self._ready: dict[int, IndexVersion] = {}
         self._build_lock = threading.Lock()
@@ -177,6 +183,74 @@ class IndexManager:
                 self._ready[version] = built
         log.info("built index version %d (%d vectors, dim %d)", version, built.count, built.dim)
         return built
+
+    def add(
+        self,
+        version: int,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]] | None = None,
+    ) -> AddedRows:
+        """Add rows to the serving version ``version`` in place (images added to the archive).
+
+        Ids the version holds already are skipped, so a retry adds nothing twice. Additions run
+        one at a time; queries go on meanwhile and see the rows once they are in. Raises
+        ValueError for bad rows or a dimension other than the version's, UnknownVersionError
+        for a version neither serving nor built, NotServingError for a built one not swapped
+        in, NoServingIndexError before the first swap and IndexAddError if Milvus failed (the
+        rows are taken out again).
+        """
+        rows_meta = metadata if metadata is not None else [{} for _ in ids]
+        matrix = check_build_input(ids, vectors, rows_meta)
+        with self._add_lock, self._hold_serving(version) as serving:
+            if matrix.shape[1] != serving.dim:
+                raise ValueError(
+                    f"the rows have dimension {matrix.shape[1]}, index version {version} holds"
+                    f" vectors of dimension {serving.dim}"
+                )
+            present = self._reader.held(serving, ids)
+            new = [row for row, image_id in enumerate(ids) if image_id not in present]
+            if not new:
+                return AddedRows(serving, 0, len(present))
+            new_ids = [ids[row] for row in new]
+            new_meta = [rows_meta[row] for row in new]
+            grown = dataclasses.replace(serving, count=serving.count + len(new))
+            # In memory first: a search that finds a new row meanwhile has its metadata there.
+            before = self._reader.append(grown, new_ids, matrix[new], new_meta)
+            try:
+                self._additions.add(serving, new_ids, matrix[new], new_meta)
+            except Exception:
+                if before is not None:
+                    self._reader.keep(before)
+                raise
+            with self._swap_lock:
+                if self._slot.current is serving:
+                    self._slot.replace(grown)
+        return AddedRows(grown, len(new), len(present))
+
+    @contextmanager
+    def _hold_serving(self, version: int) -> Iterator[IndexVersion]:
+        """Hold ``version`` if it is the serving one; the error that says why not otherwise."""
+        if version < 1:
+            raise ValueError(f"name the serving index version (1 or more), got {version}")
+        with ExitStack() as stack:
+            with self._swap_lock:
+                serving = self._slot.current
+                if serving is None or serving.version != version:
+                    serving_name = serving.version if serving else "none"
+                    if version in self._ready:
+                        raise NotServingError(
+                            f"index version {version} is built but does not serve (serving:"
+                            f" {serving_name}); swap to it first, or add to the serving version"
+                        )
+                    if serving is None:
+                        raise NoServingIndexError("no index has been built and swapped in yet")
+                    raise UnknownVersionError(
+                        f"index version {version} is neither serving nor built (serving:"
+                        f" {serving_name}); add to the serving version"
+                    )
+                stack.enter_context(self._slot.hold(serving))
+            yield serving
 
     def _check_new_version(self, version: int) -> None:
         if version < 1:

@@ -3,13 +3,15 @@
 Shared by the search service (IndexManager) and the retrieval service when it reads a Milvus
 server directly (services/retrieval/direct_index.py), so both answer the same way. Rows of
 versions small enough (IndexConfig.rows_in_memory_max_bytes) are kept in memory: look-ups by
-image id and hit metadata come from there, searches always go to Milvus.
+image id and hit metadata come from there, searches always go to Milvus. Rows added to a version
+after its rows were read (AddToIndex, by the search service; a DirectIndex reader reloads them
+when it sees the count change) are read from Milvus until then.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +26,9 @@ from services.search.search_result import Hit, SearchResult, StoredVector
 from services.search.stored_rows import StoredRows, rows_bytes
 from services.search.vector_export import DEFAULT_EXPORT_BATCH, export_batches
 from services.search.vector_lookup import query_rows
+
+HELD_QUERY_IDS = 1000
+"""Ids per Milvus query when asking which ids a version holds (they go into one filter)."""
 
 
 class IndexReader:
@@ -60,6 +65,37 @@ class IndexReader:
         self.keep(StoredRows.of_batches(version, batches))
         return True
 
+    def append(
+        self,
+        grown: IndexVersion,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]],
+    ) -> StoredRows | None:
+        """Rows added to a version held in memory join it there, as ``grown`` (its new count);
+        a version that no longer fits is forgotten (look-ups then query Milvus). Returns the
+        rows held before, for :meth:`keep` to put back if the addition fails (None: none held).
+        """
+        with self._lock:
+            rows = self._memory.get(grown.version)
+            if rows is None:
+                return None
+            if self.fits(grown):
+                self._memory[grown.version] = rows.appended(grown, ids, vectors, metadata)
+            else:
+                del self._memory[grown.version]
+            return rows
+
+    def held(self, version: IndexVersion, image_ids: Sequence[str]) -> set[str]:
+        """Which of ``image_ids`` ``version`` holds (from memory, else Milvus queries of
+        ``HELD_QUERY_IDS`` ids each)."""
+        found: set[str] = set()
+        for start in range(0, len(image_ids), HELD_QUERY_IDS):
+            batch = image_ids[start : start + HELD_QUERY_IDS]
+            rows = self._rows(version, batch)
+            found.update(image_id for image_id in batch if image_id in rows)
+        return found
+
     def forget(self, version: int) -> None:
         with self._lock:
             self._memory.pop(version, None)
@@ -83,6 +119,8 @@ class IndexReader:
             timeout_s=self._config.search_timeout_s,
         )
         sign = 1.0 if version.metric != "L2" else -1.0
+        if rows is not None:
+            rows = self._with_added(version, rows, [h.image_id for row in found for h in row])
         hits = [
             [
                 Hit(
@@ -95,6 +133,17 @@ class IndexReader:
             for row in found
         ]
         return SearchResult(version.version, version.model_version, hits)
+
+    def _with_added(
+        self, version: IndexVersion, rows: StoredRows, image_ids: Sequence[str]
+    ) -> StoredRows:
+        """``rows``, or, where some of ``image_ids`` are not among them (rows added to the
+        version since they were read: AddToIndex), those rows too, read from Milvus."""
+        missing = [image_id for image_id in dict.fromkeys(image_ids) if image_id not in rows]
+        if not missing:
+            return rows
+        added = query_rows(self._connection.client, version, missing)
+        return rows.appended(version, added.ids, added.vectors, added.metadata)
 
     def search_params(self, version: IndexVersion) -> Params:
         """The Milvus search parameters of ``version`` (its own, else the configured ones)."""
@@ -124,8 +173,8 @@ class IndexReader:
                 raise UnknownImageError(f"no image {shown(image_id)} in the index: {exc}") from exc
         with self._lock:
             rows = self._memory.get(version.version)
-        if rows is not None:
-            return rows
+        if rows is not None and all(image_id in rows for image_id in image_ids):
+            return rows  # else ids added since the rows were read, or not in the version at all
         return query_rows(self._connection.client, version, image_ids)
 
     @staticmethod

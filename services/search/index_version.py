@@ -1,5 +1,5 @@
 """One built index version: the Milvus collection that holds it and what it was built with,
-and reading that description back from Milvus."""
+and reading that description (and its row count) back from Milvus."""
 
 import json
 from collections.abc import Mapping
@@ -39,16 +39,21 @@ def describe_version(client: MilvusClient, version: int, name: str) -> IndexVers
     schema = client.describe_collection(name)
     vector_field = next(f for f in schema["fields"] if f["name"] == VECTOR_FIELD)
     index = client.describe_index(name, client.list_indexes(name)[0])
-    rows = client.query(name, filter="", output_fields=["count(*)"])
     properties: Mapping[str, str] = schema.get("properties", {})
     stored_params = properties.get(SEARCH_PARAMS_PROPERTY)
     return IndexVersion(
         version=version,
         collection=name,
         dim=int(vector_field["params"]["dim"]),
-        count=int(rows[0]["count(*)"]),
+        count=count_rows(client, name),
         model_version=str(properties.get(MODEL_VERSION_PROPERTY, "")),
         index_type=str(index["index_type"]),
         metric=str(index["metric_type"]),
         search_params=json.loads(stored_params) if stored_params else None,
     )
+
+
+def count_rows(client: MilvusClient, name: str) -> int:
+    """The rows collection ``name`` holds (it grows when rows are added to its version)."""
+    rows = client.query(name, filter="", output_fields=["count(*)"])
+    return int(rows[0]["count(*)"])

@@ -150,6 +150,38 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             recall=recall,
         )
 
+    def AddToIndex(
+        self,
+        request_iterator: Iterator[search_pb2.AddToIndexRequest],
+        context: grpc.ServicerContext,
+    ) -> search_pb2.AddToIndexResponse:
+        version = 0
+        gathered = BuildRows()
+        for position, message in enumerate(request_iterator):
+            if position == 0:
+                version = message.version
+                if version < 1:
+                    raise ValueError(
+                        "the first AddToIndex message must name the serving index version (1+)"
+                    )
+            elif message.version not in (0, version):
+                raise ValueError(
+                    f"message {position} names index version {message.version}, the first"
+                    f" {version}; one call adds to one version"
+                )
+            if message.HasField("chunk"):
+                gathered.add_chunk(message.chunk, f"the chunk of message {position}")
+        if version == 0 or not gathered:
+            raise ValueError("no rows to add; send the version and the rows as packed chunks")
+        ids, vectors, metadata = gathered.rows()
+        added = self._manager.add(version, ids, vectors, metadata)
+        return search_pb2.AddToIndexResponse(
+            version=version,
+            added=added.added,
+            already_present=added.already_present,
+            count=added.version.count,
+        )
+
     def SwapIndex(
         self, request: search_pb2.SwapIndexRequest, context: grpc.ServicerContext
     ) -> search_pb2.SwapIndexResponse:

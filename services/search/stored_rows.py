@@ -57,6 +57,29 @@ class StoredRows:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in self._rows
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._rows)
+
+    def appended(
+        self,
+        version: IndexVersion,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, str]],
+    ) -> StoredRows:
+        """These rows followed by new ones (of ids not held yet), as ``version``: a new object,
+        so readers holding this one keep a consistent view."""
+        return StoredRows(
+            version,
+            [*self._rows, *ids],
+            np.concatenate([self.vectors, np.asarray(vectors, dtype=np.float32)]),
+            [*self.metadata, *metadata],
+        )
+
     def _row(self, image_id: str) -> int:
         row = self._rows.get(image_id)
         if row is None:

@@ -3,7 +3,7 @@
 A method missing here is refused to everyone (default deny); the test suite fails when a proto
 declares an RPC this table does not list. Health is open to all; reflection (when the server
 enables it) to any authenticated caller. A ``service`` entry names the services that own the
-step: only the coordinator builds and swaps indexes, only selection opens label rounds.
+step: only the coordinator builds, swaps and adds to indexes, only selection opens label rounds.
 """
 
 from __future__ import annotations
@@ -82,14 +82,15 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
         _EMBEDDING + "GetModelInfo": _rule(READ, services=("coordinator",)),
         _EMBEDDING + "LoadModel": _rule(services=("coordinator",), audit=True),
         _EMBEDDING + "UnloadModel": _rule(services=("coordinator",), audit=True),
-        # Search: only retrieval searches; only the coordinator builds and swaps indexes;
-        # selection reads the serving vectors where they lie.
+        # Search: only retrieval searches; only the coordinator builds, swaps and adds to indexes;
+        # selection reads the serving vectors where they lie, the coordinator which ids it holds.
         _SEARCH + "Search": _rule(services=("retrieval",)),
         _SEARCH + "GetVector": _rule((Role.OPERATOR,)),
         _SEARCH + "BuildIndex": _rule(services=("coordinator",), audit=True),
         _SEARCH + "SwapIndex": _rule(services=("coordinator",), audit=True),
+        _SEARCH + "AddToIndex": _rule(services=("coordinator",), audit=True),
         _SEARCH + "GetIndexInfo": _rule(READ, services=("coordinator", "selection", "retrieval")),
-        _SEARCH + "ExportVectors": _rule(services=("selection",)),
+        _SEARCH + "ExportVectors": _rule(services=("selection", "coordinator")),
         # Selection: the coordinator starts a round's selection; annotators list pending pairs.
         _SELECTION + "StartRound": _rule(services=("coordinator",), audit=True),
         _SELECTION + "ListPendingPairs": _rule((Role.ANNOTATOR, Role.OPERATOR)),
@@ -111,9 +112,10 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
         _LABELS + "ListRounds": _rule((Role.OPERATOR,)),
         _LABELS + "ImportLabels": _rule((Role.OPERATOR,), audit=True),
         _LABELS + "BackupLabels": _rule((Role.OPERATOR,), audit=True),
-        # Coordinator: operators run rounds; everyone may read the status.
+        # Coordinator: operators run rounds and ingest added images; everyone may read the status.
         _COORDINATOR + "StartRound": _rule((Role.OPERATOR,), audit=True),
         _COORDINATOR + "CloseRound": _rule((Role.OPERATOR,), audit=True),
+        _COORDINATOR + "IngestArchive": _rule((Role.OPERATOR,), audit=True),
         _COORDINATOR + "GetStatus": _rule(ROUND_READ),
         _COORDINATOR + "WatchStatus": _rule(ROUND_READ),
         _COORDINATOR + "ListRounds": _rule(ROUND_READ),

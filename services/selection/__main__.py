@@ -1,9 +1,10 @@
 """``python -m services.selection``: the pair selection service (settings: docs/architecture.md).
 
-It reads the archive's image ids from ``ANNEAL_ARCHIVE``, an index version's embeddings from
-the coordinator's files under ``ANNEAL_EMBEDDINGS_DIR`` (or, for a version without them, from
-the search service at ``ANNEAL_SEARCH_ADDR``), registers rounds with the label service
-(``ANNEAL_LABELS_ADDR``) and keeps each round's pairs under ``ANNEAL_STATE_DIR/selection``.
+It reads the archive's image ids from ``ANNEAL_ARCHIVE`` (again whenever the index grows), an
+index version's embeddings from the coordinator's files under ``ANNEAL_EMBEDDINGS_DIR`` (or, for
+a version without them, from the search service at ``ANNEAL_SEARCH_ADDR``), registers rounds
+with the label service (``ANNEAL_LABELS_ADDR``) and keeps each round's pairs under
+``ANNEAL_STATE_DIR/selection``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not settings.archive:
         raise SystemExit("selection needs the archive folder: set --archive or ANNEAL_ARCHIVE")
     lower_priority()  # scoring candidate pairs must not starve the query path of CPU
-    archive = Archive.from_folder(settings.archive)
+    Archive.from_folder(settings.archive)  # fail at start on an unusable folder
     try:
         calls = settings.security.client()
     except ValueError as exc:
@@ -44,8 +45,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     search = calls.channel(settings.search_addr)
     labels = calls.channel(settings.labels_addr)
     files = EmbeddingFiles(embeddings_folder(settings.embeddings_dir, settings.state_dir))
+
+    def archive_ids() -> list[str]:  # scanned at every read of a version: images are added
+        return Archive.from_folder(settings.archive).ids
+
     vectors = FallbackVectors(
-        FileVectors(files, archive.ids), SearchServiceVectors(search, archive.ids)
+        FileVectors(files, archive_ids), SearchServiceVectors(search, archive_ids)
     )
     rounds = SelectionRounds(
         RoundStore(Path(settings.state_dir) / "selection"),

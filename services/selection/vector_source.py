@@ -7,7 +7,11 @@ with one ``ExportVectors`` stream of packed float32 chunks (services/common/vect
 for a version without files (the folder is not shared with the coordinator, or the version was
 indexed before the files existed). :class:`FallbackVectors` asks the first, then the second. A
 source caches the last version it gave: a round's pairs are chosen over one consistent set of
-embeddings, and a version's embeddings never change.
+embeddings. A version's embeddings never change, but the serving version grows when images are
+added to the archive (``IngestArchive``: rows added to the index and the files written again),
+so the cache is keyed by the version and its stamp (the files' checksum, or the index's image
+count), and the archive's ids are scanned again whenever a version is read anew, so added images
+can be selected.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import grpc
 import numpy as np
@@ -38,6 +42,7 @@ class VectorSource(ABC):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cached: ArchiveVectors | None = None
+        self._cached_key: tuple[int, Hashable] = (0, None)
 
     def vectors(self, index_version: int, timeout_s: float | None) -> ArchiveVectors:
         """Embeddings of ``index_version`` (0: the serving one).
@@ -52,13 +57,19 @@ class VectorSource(ABC):
                     "no index serves yet, so there are no embeddings to select pairs over;"
                     " index the archive first"
                 )
-            if self._cached is None or self._cached.version != wanted:
+            key = (wanted, self.stamp(wanted, timeout_s))
+            if self._cached is None or self._cached_key != key:
                 self._cached = self.load(wanted, timeout_s)
+                self._cached_key = key
             return self._cached
 
     @abstractmethod
     def serving_version(self, timeout_s: float | None) -> int:
         """The serving index version, 0 when none serves."""
+
+    @abstractmethod
+    def stamp(self, version: int, timeout_s: float | None) -> Hashable:
+        """Cheap to read, and different once ``version`` has grown (images added)."""
 
     @abstractmethod
     def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
@@ -70,15 +81,18 @@ class FileVectors(VectorSource):
     L2-normalised when written). EmbeddingsAbsentError when the version has none complete,
     and for the serving version, which the files do not record."""
 
-    def __init__(self, files: EmbeddingFiles, image_ids: Sequence[str]) -> None:
+    def __init__(self, files: EmbeddingFiles, archive_ids: Callable[[], Sequence[str]]) -> None:
         super().__init__()
         self._files = files
-        self._ids = list(image_ids)
+        self._archive_ids = archive_ids
 
     def serving_version(self, timeout_s: float | None) -> int:
         raise EmbeddingsAbsentError(
             f"the embeddings folder {self._files.folder} does not record which version serves"
         )
+
+    def stamp(self, version: int, timeout_s: float | None) -> Hashable:
+        return self._files.stamp(version)
 
     def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
         stored = self._files.read(version)
@@ -91,7 +105,7 @@ class FileVectors(VectorSource):
             stored.bytes_read,
         )
         return ArchiveVectors.of_archive(
-            self._ids, stored.ids, stored.vectors, version, stored.model_version
+            self._archive_ids(), stored.ids, stored.vectors, version, stored.model_version
         )
 
 
@@ -99,14 +113,22 @@ class SearchServiceVectors(VectorSource):
     """Reads a version's embeddings from the search service with one ``ExportVectors`` stream
     (all rows from that one version, which the search service holds until the stream ends)."""
 
-    def __init__(self, channel: grpc.Channel, image_ids: Sequence[str]) -> None:
+    def __init__(self, channel: grpc.Channel, archive_ids: Callable[[], Sequence[str]]) -> None:
         super().__init__()
         self._stub = search_pb2_grpc.SearchServiceStub(channel)
-        self._ids = list(image_ids)
+        self._archive_ids = archive_ids
+
+    def _info(self, timeout_s: float | None) -> search_pb2.GetIndexInfoResponse:
+        return self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
 
     def serving_version(self, timeout_s: float | None) -> int:
-        info = self._stub.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=timeout_s)
+        info = self._info(timeout_s)
         return int(info.version) if info.has_index else 0
+
+    def stamp(self, version: int, timeout_s: float | None) -> Hashable:
+        """The image count if ``version`` serves (only the serving version grows), else None."""
+        info = self._info(timeout_s)
+        return int(info.count) if info.has_index and int(info.version) == version else None
 
     def _export(
         self, version: int, timeout_s: float | None
@@ -148,7 +170,9 @@ class SearchServiceVectors(VectorSource):
             len(ids),
             received,
         )
-        vectors = ArchiveVectors.of_archive(self._ids, ids, matrix, version, model_version)
+        vectors = ArchiveVectors.of_archive(
+            self._archive_ids(), ids, matrix, version, model_version
+        )
         norms = np.linalg.norm(vectors.matrix, axis=1, keepdims=True).clip(1e-12)
         return ArchiveVectors(vectors.ids, vectors.matrix / norms, version, model_version)
 
@@ -168,6 +192,12 @@ class FallbackVectors(VectorSource):
             return self._primary.serving_version(timeout_s)
         except EmbeddingsAbsentError:
             return self._fallback.serving_version(timeout_s)
+
+    def stamp(self, version: int, timeout_s: float | None) -> Hashable:
+        try:
+            return ("primary", self._primary.stamp(version, timeout_s))
+        except EmbeddingsAbsentError:
+            return ("fallback", self._fallback.stamp(version, timeout_s))
 
     def load(self, version: int, timeout_s: float | None) -> ArchiveVectors:
         try:

@@ -124,7 +124,9 @@ def main(scratch: str) -> None:
     try:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator(full, TRAIN))
         wait_for(stub, lambda r: r.serving_index_version == 1, 120)
-        vectors = SearchServiceVectors(stack.service_channel("selection", "search"), stack.ids)
+        vectors = SearchServiceVectors(
+            stack.service_channel("selection", "search"), lambda: stack.ids
+        )
         rounds, indexed = [], {}
         for number, strategy, mode in (
             (1, "mgue", "head"),

@@ -29,6 +29,7 @@ from annealpb.retrieval.v1 import retrieval_pb2
 from annealpb.search.v1 import search_pb2
 from services.common.catalog import SERVICES
 from services.common.server import AnnealServer
+from services.common.vector_chunks import pack_chunks
 from services.embedding.model_catalog import ModelCatalog
 from services.embedding.server import create_server as embedding_server
 from services.retrieval.search_client import SearchClient
@@ -120,6 +121,10 @@ class FuzzSystem:
                     search_pb2.BuildIndexRequest(options=options, items=items[:9]),
                     search_pb2.BuildIndexRequest(items=items[9:]),
                 ]
+            ],
+            _SEARCH + "AddToIndex": [  # ids the version holds: skipped, so nothing changes
+                [search_pb2.AddToIndexRequest(version=serving.version, chunk=chunk)]
+                for chunk in pack_chunks(ids[:2], batch.vectors[:2])
             ],
             _SEARCH + "ExportVectors": [
                 [search_pb2.ExportVectorsRequest(version=serving.version, batch_size=5)]

@@ -6,6 +6,7 @@ little noise, so any reasonable embedding puts each class together and the answe
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ import grpc
 import numpy as np
 from PIL import Image
 
+from anneal.data.archive import Archive
+from anneal.models.extract import BatchExtractor, extract_features
 from anneal.training.config import TrainConfig
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.labels.v1 import labels_pb2, labels_pb2_grpc
@@ -52,18 +55,19 @@ COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200)}
 PER_CLASS = 6
 
 
+def add_image(root: Path, name: str, number: int, rng: np.random.Generator) -> str:
+    """Write image ``number`` of class ``name`` (its colour plus noise); its id."""
+    (root / name).mkdir(parents=True, exist_ok=True)
+    noise = rng.integers(-25, 26, size=(32, 32, 3))
+    pixels = np.clip(np.array(COLOURS[name]) + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(root / name / f"{name}{number:02d}.png")
+    return f"{name}/{name}{number:02d}.png"
+
+
 def make_archive(root: Path, per_class: int = PER_CLASS, seed: int = 0) -> list[str]:
     """Write the archive under ``root``; return its image ids (sorted, as Archive lists them)."""
     rng = np.random.default_rng(seed)
-    ids = []
-    for name in CLASSES:
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            noise = rng.integers(-25, 26, size=(32, 32, 3))
-            pixels = np.clip(np.array(COLOURS[name]) + noise, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{name}{i:02d}.png")
-            ids.append(f"{name}/{name}{i:02d}.png")
-    return sorted(ids)
+    return sorted(add_image(root, name, i, rng) for name in CLASSES for i in range(per_class))
 
 
 def class_of(image_id: str) -> str:
@@ -146,10 +150,14 @@ class Stack:
         self.internal = {"labels": labels[0].internal_port, "search": search[0].internal_port}
         self.public = {"labels": labels[1], "search": search[1]}
         self.embeddings = EmbeddingFiles(embeddings_folder("", str(self.state_dir)))
-        exported = SearchServiceVectors(self.service_channel("selection", "search"), self.ids)
+
+        def archive_ids() -> list[str]:
+            return Archive.from_folder(root / "archive").ids
+
+        exported = SearchServiceVectors(self.service_channel("selection", "search"), archive_ids)
         rounds = SelectionRounds(
             RoundStore(self.state_dir / "selection"),
-            FallbackVectors(FileVectors(self.embeddings, self.ids), exported),
+            FallbackVectors(FileVectors(self.embeddings, archive_ids), exported),
             LabelClient(self.service_channel("selection", "labels")),
         )
         selection = selection_server(
@@ -189,11 +197,15 @@ class Stack:
         return channel
 
     def start_coordinator(
-        self, full: FullMode | None = None, train: TrainConfig | None = None
+        self,
+        full: FullMode | None = None,
+        train: TrainConfig | None = None,
+        extractor: BatchExtractor | None = None,
     ) -> grpc.Channel:
         """Start a coordinator (server + worker) on the stack's state folder, running full
-        rounds when given ``full`` and training with ``train`` (default: TrainConfig's); an
-        operator's channel to it."""
+        rounds when given ``full``, training with ``train`` (default: TrainConfig's) and
+        computing features with ``extractor`` (default: in this process); an operator's
+        channel to it."""
 
         folder = self.state_dir / "coordinator"
         config = WorkspaceConfig(
@@ -208,6 +220,7 @@ class Stack:
                 self.downstream,
                 files=self.embeddings,
                 full=full,
+                ingest=functools.partial(extract_features, extractor=extractor),
             ),
             poll_s=0.1,
             reconcile_s=1.0,

@@ -34,7 +34,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredSystem]:
 
 def test_the_policy_lists_every_rpc_of_every_proto_and_nothing_else() -> None:
     declared = {rpc.full_name for rpc in system_rpcs()}
-    assert len(declared) == 31
+    assert len(declared) == 33
     listed = set(POLICY) - set(HEALTH_METHODS) - set(REFLECTION_METHODS)
     assert declared - listed == set(), "RPCs without a policy entry (refused to everyone)"
     assert listed - declared == set(), "policy entries for RPCs no proto declares"
@@ -52,6 +52,7 @@ def test_index_rounds_and_labels_belong_to_their_owners() -> None:
     owners = {
         "/anneal.search.v1.SearchService/BuildIndex": {"coordinator"},
         "/anneal.search.v1.SearchService/SwapIndex": {"coordinator"},
+        "/anneal.search.v1.SearchService/AddToIndex": {"coordinator"},
         "/anneal.labels.v1.LabelService/OpenRound": {"selection"},
         "/anneal.labels.v1.LabelService/CloseRound": {"coordinator"},
         "/anneal.selection.v1.SelectionService/StartRound": {"coordinator"},

@@ -123,3 +123,29 @@ def test_a_search_on_a_dropped_version_moves_to_the_serving_one(
             index.close()
     finally:
         eager.close(timeout_s=10)
+
+
+def test_images_added_in_place_are_found_at_once_and_read_again_on_refresh(
+    writer: IndexManager, index: DirectIndex
+) -> None:
+    writer.build(1, IDS[:4], VECTORS[:4], META[:4], model_version="m1")
+    writer.swap(1)
+    assert index.refresh() is not None and index.serving().count == 4  # type: ignore[union-attr]
+    writer.add(1, IDS[4:], VECTORS[4:], META[4:])
+    # Before the reader notices: e and f come from Milvus, not its rows in memory.
+    result = index.search(VECTORS[5:6], [("query 1", "e")], k=2, timeout_s=10)
+    assert [(h.image_id, h.metadata) for h in result.hits[0]] == [
+        ("f", {"name": "F"}),
+        ("e", {"name": "E"}),
+    ]
+    assert ids_of(result.hits[1]) == ["e", "f"]
+    deadline = time.monotonic() + 10
+    while index.serving().count != 6:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the reader never saw the added rows"
+        time.sleep(REFRESH_S)
+    assert index.serving().version == 1  # type: ignore[union-attr]
+    result = index.search(VECTORS[5:6], [], k=2, timeout_s=10)
+    assert [(h.image_id, h.metadata) for h in result.hits[0]] == [
+        ("f", {"name": "F"}),
+        ("e", {"name": "E"}),
+    ]

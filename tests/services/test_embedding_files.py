@@ -91,11 +91,11 @@ def test_file_vectors_keep_the_archives_images_in_the_archives_order(
     files: EmbeddingFiles,
 ) -> None:
     files.write(1, "m", ["c", "x", "a", "b"], np.vstack([VECTORS[2], [1, 1], VECTORS[:2]]))
-    vectors = FileVectors(files, IDS).vectors(1, None)
+    vectors = FileVectors(files, lambda: IDS).vectors(1, None)
     assert vectors.ids == tuple(IDS)  # "x" is not in the archive
     assert np.allclose(vectors.matrix, UNIT)
 
 
 def test_file_vectors_in_the_archives_order_stay_mapped(files: EmbeddingFiles) -> None:
     files.write(1, "m", IDS, VECTORS)
-    assert isinstance(FileVectors(files, IDS).vectors(1, None).matrix, np.memmap)
+    assert isinstance(FileVectors(files, lambda: IDS).vectors(1, None).matrix, np.memmap)

@@ -59,7 +59,9 @@ def system(serve, tmp_path: Path):
     ) -> selection_pb2_grpc.SelectionServiceStub:
         """A selection server on ``state``; its embeddings from ``source(search channel)``
         (default: exported by the search service)."""
-        vectors = source(search_channel) if source else SearchServiceVectors(search_channel, ids)
+        vectors = (
+            source(search_channel) if source else SearchServiceVectors(search_channel, lambda: ids)
+        )
         rounds = SelectionRounds(RoundStore(state), vectors, LabelClient(labels_channel))
         return selection_pb2_grpc.SelectionServiceStub(
             serve(create_server("127.0.0.1:0", rounds, security=INSECURE))
@@ -192,7 +194,7 @@ def files_first(
     """The service's own source: the files, else the search service (``search``, default the
     one serving version 1)."""
     return lambda served: FallbackVectors(
-        FileVectors(files, ids), SearchServiceVectors(search or served, ids)
+        FileVectors(files, lambda: ids), SearchServiceVectors(search or served, lambda: ids)
     )
 
 
