@@ -28,6 +28,7 @@ from anneal.models.model_version import ModelVersion
 from anneal.models.registry import build_backbone
 from anneal.training.config import TrainConfig
 from anneal.training.modes import HeadMode
+from services.coordinator.images_to_embed import ImagesToEmbed
 from services.coordinator.round_mode import ModelTrainer
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,6 @@ class WorkspaceConfig:
     extract_batch: int = 32
     train: TrainConfig = field(default_factory=TrainConfig)
     pairs: TrainingPairs = field(default_factory=TrainingPairs)
-
-
-@dataclass(frozen=True)
-class ImagesToEmbed:
-    """Archive images for a re-embedder, in one order: their ids, backbone features (rows) and
-    files; each re-embedder reads what it needs (services/coordinator/reembedder.py)."""
-
-    ids: Sequence[str]
-    features: np.ndarray
-    paths: Sequence[Path]
 
 
 @dataclass(frozen=True)

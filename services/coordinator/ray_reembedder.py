@@ -16,7 +16,7 @@ import numpy as np
 import ray
 
 from anneal.models.embedding_model import EmbeddingModel
-from services.coordinator.model_workspace import ImagesToEmbed
+from services.coordinator.images_to_embed import ImagesToEmbed
 from services.coordinator.ray_extractor import RayExtractor
 from services.coordinator.ray_train_full import cluster_workers
 from services.coordinator.reembedder import ReEmbedder

@@ -19,7 +19,7 @@ import numpy as np
 from anneal.models.embedding_model import EmbeddingModel
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.shown import shown
-from services.coordinator.model_workspace import ImagesToEmbed
+from services.coordinator.images_to_embed import ImagesToEmbed
 
 
 class ReEmbedder(ABC):
