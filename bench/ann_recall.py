@@ -8,12 +8,17 @@ by-size default) and HNSW, with the default params of services/search/index_choi
 a Markdown table.
 
     .venv/bin/python bench/ann_recall.py [--rows 100000 --dim 128 --spread 1.5]
-        [--server-uri http://127.0.0.1:19530] [--lite no]
+        [--server-uri http://127.0.0.1:19530] [--lite no] [--types HNSW]
+        [--search-params '{"ef": 128}']
+
+``--types`` picks the index types (default all three); ``--search-params`` replaces the ANN
+types' default search params (the index's build params stay the defaults).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Mapping
@@ -41,17 +46,22 @@ def clustered(rows: int, dim: int, spread: float, rng: np.random.Generator) -> n
 
 
 def case(
-    uri: str, index_type: str, vectors: np.ndarray, queries: np.ndarray, prefix: str
+    uri: str,
+    index_type: str,
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    prefix: str,
+    search: Mapping[str, int | float | str],
 ) -> tuple[float, float, float, float]:
     """(build s, recall@20 measured at build, search p50 ms, p99 ms) of one index type."""
-    build, search = ANN_DEFAULTS.get(index_type, ({}, {}))
+    build, _ = ANN_DEFAULTS.get(index_type, ({}, {}))
     config = IndexConfig(
         index_type=index_type,
         build_params=build,
         search_params=search,
         recall_floor=0.0,
         prefix=prefix,
-        milvus_timeout_s=600,
+        milvus_timeout_s=3600,
     )
     manager = IndexManager.open(uri, config)
     try:
@@ -83,13 +93,22 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=1.0, help="cluster noise, 1 = centres'")
     parser.add_argument("--lite", choices=["yes", "no"], default="yes", help="Milvus Lite cases")
     parser.add_argument("--server-uri", default="", help="a Milvus server, e.g. http://host:19530")
+    parser.add_argument("--types", default="FLAT,IVF_FLAT,HNSW", help="comma-separated")
+    parser.add_argument("--search-params", default="", help="JSON, for the ANN types")
     args = parser.parse_args()
+    types = [t.strip().upper() for t in args.types.split(",") if t.strip()]
+    override = json.loads(args.search_params) if args.search_params else None
+
+    def search_params(index_type: str) -> Mapping[str, int | float | str]:
+        default = ANN_DEFAULTS.get(index_type, ({}, {}))[1]
+        return override if override is not None and index_type in ANN_DEFAULTS else default
+
     rng = np.random.default_rng(SEED)
     vectors = clustered(args.rows + QUERIES, args.dim, args.spread, rng)
     vectors, queries = vectors[: args.rows], vectors[args.rows :]
-    targets = [("Milvus Lite", t) for t in ("FLAT", "IVF_FLAT", "HNSW") if args.lite == "yes"]
+    targets = [("Milvus Lite", t) for t in types if args.lite == "yes"]
     if args.server_uri:
-        targets += [("Milvus server", t) for t in ("FLAT", "IVF_FLAT", "HNSW")]
+        targets += [("Milvus server", t) for t in types]
     print(f"{args.rows:,} x {args.dim} vectors, {CENTRES} clusters, spread {args.spread:g}, IP\n")
     print(
         "| store | index | build params | search params | build s | recall@20 | p50 ms | p99 ms |"
@@ -102,10 +121,11 @@ def main() -> None:
                 if store == "Milvus Lite"
                 else args.server_uri
             )
+            search = search_params(index_type)
             seconds, recall, p50, p99 = case(
-                uri, index_type, vectors, queries, f"bench_ann{position}"
+                uri, index_type, vectors, queries, f"bench_ann{position}", search
             )
-            build, search = ANN_DEFAULTS.get(index_type, ({}, {}))
+            build, _ = ANN_DEFAULTS.get(index_type, ({}, {}))
             print(
                 f"| {store} | {index_type} | {params_text(build)} | {params_text(search)} |"
                 f" {seconds:.1f} | {recall:.3f} | {p50:.2f} | {p99:.2f} |",

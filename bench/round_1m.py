@@ -215,12 +215,12 @@ def bench(args: argparse.Namespace, scratch: Path) -> Report:
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     synthetic = synthetic_archive(work, args.n, args.clusters, args.seed, say)
-    ids = synthetic.ids
+    ids, archive_folder = synthetic.ids, synthetic.folder
     del synthetic
     with contextlib.redirect_stdout(sys.stderr):  # its progress line is not the report's
         milvus, uri = start_milvus_server(_made(scratch / "milvus"))
     config = BenchSystem(
-        archive=work / f"archive-n{args.n}-c{args.clusters}-s{args.seed}",
+        archive=archive_folder,
         state_dir=scratch / "state",
         milvus_uri=uri,
         grpc_port_base=free_port_base(57051),
