@@ -53,8 +53,6 @@ class RoundRunner:
         self._add_metadata(0)
         self._growing = threading.Lock()
         """Held while the workspace grows or the serving index gets its missing rows."""
-        self._compared = False
-        """Whether the serving index's ids were compared with the workspace since start."""
 
     def _add_metadata(self, start: int) -> None:
         """Index metadata of workspace rows ``start`` onwards (path, and class if labelled)."""
@@ -122,7 +120,6 @@ class RoundRunner:
         self.downstream.build_index(
             version, str(model_version), self.workspace.ids, embeddings, self._metadata
         )
-        self._compared = True
         if not self.downstream.swap_index(version):
             raise RuntimeError(f"the search service lost index version {version} just built")
         log.info("index version %d serves model %s", version, model_version)
@@ -155,14 +152,14 @@ class RoundRunner:
         """Embed (with the serving model and its mode's re-embedder) and add the workspace
         images the serving index lacks; how many were added and the index now.
 
-        The ids are compared once after each start, and whenever the index holds fewer images
-        than the workspace (one export of the ids); otherwise nothing is missing. The version's
-        embedding files (what selection reads) are written again with the added rows.
+        The ids are compared (one export of the index's ids) only when the index holds fewer
+        images than the workspace: at a million images an export costs seconds, and the
+        workspace only grows. The version's embedding files (what selection reads) are written
+        again with the added rows.
         """
-        if self._compared and info.count >= len(self.workspace.ids):
+        if info.count >= len(self.workspace.ids):
             return 0, info
         held = self.downstream.indexed_ids(serving.index_version)
-        self._compared = True
         rows = [row for row, image_id in enumerate(self.workspace.ids) if image_id not in held]
         if not rows:
             return 0, info

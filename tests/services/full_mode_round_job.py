@@ -122,7 +122,9 @@ def main(scratch: str) -> None:
         return RoundMode(recorded[-1], parts.reembedder)
 
     try:
-        stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator(full, TRAIN))
+        stub = coordinator_pb2_grpc.CoordinatorServiceStub(
+            stack.start_coordinator(full, train=TRAIN)
+        )
         wait_for(stub, lambda r: r.serving_index_version == 1, 120)
         vectors = SearchServiceVectors(
             stack.service_channel("selection", "search"), lambda: stack.ids

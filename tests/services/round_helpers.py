@@ -199,6 +199,7 @@ class Stack:
     def start_coordinator(
         self,
         full: FullMode | None = None,
+        *,
         train: TrainConfig | None = None,
         extractor: BatchExtractor | None = None,
     ) -> grpc.Channel:

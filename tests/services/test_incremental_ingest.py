@@ -230,7 +230,7 @@ def start(
     stack: Stack, extractor: CountingExtractor
 ) -> coordinator_pb2_grpc.CoordinatorServiceStub:
     """Start the coordinator and wait until it is ready (an index serves, ids compared)."""
-    stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator(extractor))
+    stub = coordinator_pb2_grpc.CoordinatorServiceStub(stack.start_coordinator(extractor=extractor))
     coordinator = stack.coordinator
     assert coordinator is not None
     deadline = time.monotonic() + 120
