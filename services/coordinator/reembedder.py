@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
@@ -19,7 +20,9 @@ import numpy as np
 from anneal.models.embedding_model import EmbeddingModel
 from annealpb.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from services.common.shown import shown
-from services.coordinator.model_workspace import ImagesToEmbed
+
+if TYPE_CHECKING:  # model_workspace imports round_mode, which imports this module
+    from services.coordinator.model_workspace import ImagesToEmbed
 
 
 class ReEmbedder(ABC):
