@@ -123,7 +123,9 @@ def test_the_coordinators_ray_work_fits_beside_embeddings_actors(
     work of the moment: ANNEAL_EXTRACT_WORKERS ingest actors (a GPU each where there are GPUs,
     else a CPU), or on a CPU-only cluster a full round's ANNEAL_TRAIN_WORKERS Ray Train workers,
     then as many re-embedding actors (a CPU each; with GPUs a full round takes one per GPU).
-    Work beyond the slots would wait for them forever."""
+    Ray Data's ingest actors live for an ingest only; ANNEAL_EXTRACT_ENGINE=actors keeps them
+    until the coordinator stops, beside a full round's. Work beyond the slots would wait for
+    them forever."""
     settings = settings_set(objects)
 
     def value(service: str, variable: str) -> int:
@@ -137,7 +139,11 @@ def test_the_coordinators_ray_work_fits_beside_embeddings_actors(
         assert embedding + extract <= gpus, f"{embedding} + {extract} GPU actors, {gpus} GPUs"
         return
     held = embedding * value("embedding", "ANNEAL_EMBEDDING_WORKER_CPUS")
-    work = max(extract, value("coordinator", "ANNEAL_TRAIN_WORKERS"))
+    train = value("coordinator", "ANNEAL_TRAIN_WORKERS")
+    engine = settings["coordinator"].get(
+        "ANNEAL_EXTRACT_ENGINE", declared["coordinator"]["ANNEAL_EXTRACT_ENGINE"]
+    )
+    work = extract + train if engine == "actors" else max(extract, train)
     assert held + work <= cpus, f"{held} CPUs for embedding + {work} for the coordinator > {cpus}"
 
 
