@@ -111,6 +111,11 @@ def pod_templates(objects: tuple[Obj, ...]) -> Iterator[PodTemplate]:
                 yield PodTemplate(f"{kind}/{name}/{group}", labels, tpl["spec"])
 
 
+def ray_templates(objects: tuple[Obj, ...]) -> list[PodTemplate]:
+    """The RayCluster's pod templates: its head and each worker group."""
+    return [tpl for tpl in pod_templates(objects) if tpl.owner.startswith("RayCluster/")]
+
+
 def service_of(obj: Obj) -> str | None:
     """The service a Deployment or StatefulSet runs (``python -m services.<name>``), else None."""
     if obj["kind"] not in WORKLOAD_KINDS:
@@ -204,10 +209,17 @@ def settings_set(objects: tuple[Obj, ...]) -> dict[str, dict[str, str]]:
 
 
 def mount_of(workload: Obj, path: str) -> Obj:
-    """The volume mount that holds ``path`` (the deepest mount above it)."""
-    mounts = main_container(workload).get("volumeMounts", [])
+    """The volume mount of a service's pod that holds ``path`` (the deepest mount above it)."""
+    return pod_mount(workload["spec"]["template"]["spec"], path, workload["metadata"]["name"])
+
+
+def pod_mount(spec: Obj, path: str, where: str) -> Obj:
+    """The volume mount of a one-container pod spec that holds ``path`` (the deepest above it);
+    ``where`` names the pod in the message."""
+    (container,) = spec["containers"]
+    mounts = container.get("volumeMounts", [])
     above = [m for m in mounts if PurePosixPath(path).is_relative_to(m["mountPath"])]
-    assert above, f"{workload['metadata']['name']}: nothing is mounted above {path}"
+    assert above, f"{where}: nothing is mounted above {path}"
     return max(above, key=lambda m: len(m["mountPath"]))
 
 

@@ -20,6 +20,9 @@ from k8s_manifests import (
     mount_of,
     named,
     of_kind,
+    pod_mount,
+    pod_volumes,
+    ray_templates,
     service_workloads,
     settings_set,
     workload_settings,
@@ -192,11 +195,22 @@ def test_shared_model_settings_agree(objects: tuple[Obj, ...]) -> None:
 
 
 def shared_claim(workload: Obj, mount: Obj) -> str:
-    """The PersistentVolumeClaim a pod volume names (not a per-pod volumeClaimTemplate)."""
-    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes", [])}
-    volume = volumes.get(mount["name"])
+    """The PersistentVolumeClaim a service pod's volume names (not a per-pod
+    volumeClaimTemplate)."""
+    return pod_claim(workload["spec"]["template"]["spec"], mount)
+
+
+def pod_claim(spec: Obj, mount: Obj) -> str:
+    """The PersistentVolumeClaim that the volume of a pod spec's ``mount`` names."""
+    volume = pod_volumes(spec).get(mount["name"])
     assert volume and "persistentVolumeClaim" in volume, f"{mount['name']} is not a shared claim"
     return str(volume["persistentVolumeClaim"]["claimName"])
+
+
+def assert_shared_between_nodes(overlay: str, objects: tuple[Obj, ...], claim: str) -> None:
+    """Pods on different nodes mount ``claim``: ReadWriteMany, but in the one-node dev overlay."""
+    modes = named(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"]
+    assert modes == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), claim
 
 
 def test_state_lives_on_the_workloads_own_volume(objects: tuple[Obj, ...]) -> None:
@@ -235,8 +249,7 @@ def assert_shared_folder(
     assert read.get("readOnly") is True, f"{reader_name} only reads there"
     claim = shared_claim(coordinator, written)
     assert shared_claim(reader, read) == claim, "both pods mount the same claim"
-    modes = named(objects, "PersistentVolumeClaim", claim)["spec"]["accessModes"]
-    assert modes == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), modes
+    assert_shared_between_nodes(overlay, objects, claim)
 
 
 def test_embedding_reads_the_checkpoints_the_coordinator_writes(
@@ -259,6 +272,53 @@ def test_selection_reads_the_embeddings_the_coordinator_writes(
     }
     assert folders["coordinator"] == folders["selection"], "both name the same folder"
     assert_shared_folder(overlay, objects, "selection", folders["coordinator"])
+
+
+def test_ray_pods_read_the_archive_where_the_coordinator_does(
+    overlay: str, objects: tuple[Obj, ...]
+) -> None:
+    """The coordinator's ingest actors (ANNEAL_EXTRACT_ENGINE=ray-data) and full rounds' Ray
+    Train workers read archive images by the paths the coordinator gives them: every Ray pod
+    mounts the coordinator's archive claim at its ANNEAL_ARCHIVE, read-only."""
+    coordinator = service_workloads(objects)["coordinator"]
+    archive = settings_set(objects)["coordinator"]["ANNEAL_ARCHIVE"]
+    mount = mount_of(coordinator, archive)
+    claim = shared_claim(coordinator, mount)
+    templates = ray_templates(objects)
+    assert len(templates) >= 2, "the Ray head and a worker group"
+    for tpl in templates:
+        read = pod_mount(tpl.spec, archive, tpl.owner)
+        assert read["mountPath"] == mount["mountPath"], f"{tpl.owner}: not at the same path"
+        assert read.get("readOnly") is True, f"{tpl.owner} only reads the archive"
+        assert pod_claim(tpl.spec, read) == claim, f"{tpl.owner}: not the coordinator's claim"
+    assert_shared_between_nodes(overlay, objects, claim)
+
+
+# services/coordinator/__main__.py gives full mode Ray Train's storage in
+# ANNEAL_STATE_DIR/coordinator/ray-train.
+RAY_TRAIN = "coordinator/ray-train"
+
+
+def test_ray_train_storage_is_a_claim_the_coordinator_and_the_ray_pods_share(
+    overlay: str, objects: tuple[Obj, ...]
+) -> None:
+    """Ray Train's controller and rank-0 worker write each full run's checkpoint under the
+    coordinator's Ray Train storage, and the coordinator reads it back and removes it: one claim
+    at that path, writable in the coordinator and in every Ray pod, shared between nodes."""
+    source = (REPO / "services" / "coordinator" / "__main__.py").read_text()
+    assert '/ "coordinator"' in source and 'folder / "ray-train"' in source, "storage moved"
+    coordinator = service_workloads(objects)["coordinator"]
+    state = container_env(main_container(coordinator))["ANNEAL_STATE_DIR"]["value"]
+    folder = f"{state}/{RAY_TRAIN}"
+    written = mount_of(coordinator, folder)
+    assert not written.get("readOnly", False), "the coordinator removes the runs' checkpoints"
+    claim = shared_claim(coordinator, written)
+    for tpl in ray_templates(objects):
+        mount = pod_mount(tpl.spec, folder, tpl.owner)
+        assert mount["mountPath"] == written["mountPath"], f"{tpl.owner}: not at the same path"
+        assert not mount.get("readOnly", False), f"{tpl.owner} writes the runs there"
+        assert pod_claim(tpl.spec, mount) == claim, f"{tpl.owner}: not the coordinator's claim"
+    assert_shared_between_nodes(overlay, objects, claim)
 
 
 def test_search_never_runs_twice(objects: tuple[Obj, ...]) -> None:

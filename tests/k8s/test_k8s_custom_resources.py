@@ -49,7 +49,12 @@ def ray_groups(ray: Obj) -> list[tuple[str, Obj]]:
     return groups + [(g["groupName"], g) for g in ray["spec"]["workerGroupSpecs"]]
 
 
-def test_raycluster_matches_the_ray_client(objects: tuple[Obj, ...]) -> None:
+def test_raycluster_matches_the_ray_clients(
+    objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
+) -> None:
+    """Every service that reads ANNEAL_RAY_ADDRESS (embedding; the coordinator, for ingest and
+    full rounds) joins the RayCluster through its head Service's client port: left empty, it
+    would start a Ray of its own inside its pod."""
     ray = named(objects, "RayCluster", "anneal-ray")
     assert ray["apiVersion"] == "ray.io/v1"
     assert ray["spec"]["rayVersion"] == pinned_version("ray")
@@ -58,9 +63,12 @@ def test_raycluster_matches_the_ray_client(objects: tuple[Obj, ...]) -> None:
     ports = {
         p["name"]: p["containerPort"] for p in head["template"]["spec"]["containers"][0]["ports"]
     }
-    embedding = main_container(service_workloads(objects)["embedding"])
-    address = container_env(embedding)["ANNEAL_RAY_ADDRESS"]["value"]
-    assert address == f"ray://{ray['metadata']['name']}-head-svc:{ports['client']}"
+    clients = {name for name, settings in declared.items() if "ANNEAL_RAY_ADDRESS" in settings}
+    assert clients == {"embedding", "coordinator"}, clients
+    workloads = service_workloads(objects)
+    for name in clients:
+        address = container_env(main_container(workloads[name]))["ANNEAL_RAY_ADDRESS"]["value"]
+        assert address == f"ray://{ray['metadata']['name']}-head-svc:{ports['client']}", name
 
 
 def test_ray_groups_have_shm_above_object_store(objects: tuple[Obj, ...]) -> None:
@@ -88,6 +96,55 @@ def test_ray_worker_group_autoscales() -> None:
             assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
     prod = named(render("prod"), "RayCluster", "anneal-ray")["spec"]["workerGroupSpecs"]
     assert all(g["maxReplicas"] > g["minReplicas"] for g in prod), "prod GPU workers autoscale"
+
+
+def whole_cpus(quantity: str) -> int:
+    """A CPU quantity in whole CPUs, as Ray counts a node's ("2"; "500m" is 0)."""
+    text = str(quantity)
+    return int(text[:-1]) // 1000 if text.endswith("m") else int(text)
+
+
+def ray_worker_capacity(ray: Obj) -> tuple[int, int]:
+    """CPUs and GPUs of the RayCluster's workers at their maxReplicas (the head has none)."""
+    cpus = gpus = 0
+    for group in ray["spec"]["workerGroupSpecs"]:
+        limits = group["template"]["spec"]["containers"][0]["resources"]["limits"]
+        per_worker = int(group["rayStartParams"].get("num-cpus", whole_cpus(limits["cpu"])))
+        cpus += group["maxReplicas"] * per_worker
+        gpus += group["maxReplicas"] * int(limits.get("nvidia.com/gpu", 0))
+    return cpus, gpus
+
+
+def test_the_coordinators_ray_work_fits_beside_embeddings_actors(
+    objects: tuple[Obj, ...], declared: dict[str, dict[str, str]]
+) -> None:
+    """Beside embedding's actors (ANNEAL_EMBEDDING_WORKERS; 0, one per GPU at its start, counts
+    as one: the workers' minReplicas is 1), the workers at maxReplicas hold the coordinator's Ray
+    work of the moment: ANNEAL_EXTRACT_WORKERS ingest actors (a GPU each where there are GPUs,
+    else a CPU), or on a CPU-only cluster a full round's ANNEAL_TRAIN_WORKERS Ray Train workers,
+    then as many re-embedding actors (a CPU each; with GPUs a full round takes one per GPU).
+    Ray Data's ingest actors live for an ingest only; ANNEAL_EXTRACT_ENGINE=actors keeps them
+    until the coordinator stops, beside a full round's. Work beyond the slots would wait for
+    them forever."""
+    settings = settings_set(objects)
+
+    def value(service: str, variable: str) -> int:
+        return int(settings[service].get(variable, declared[service][variable]))
+
+    cpus, gpus = ray_worker_capacity(named(objects, "RayCluster", "anneal-ray"))
+    embedding = max(value("embedding", "ANNEAL_EMBEDDING_WORKERS"), 1)
+    extract = value("coordinator", "ANNEAL_EXTRACT_WORKERS")
+    assert extract > 0, "the coordinator ingests on the RayCluster"
+    if gpus:
+        assert embedding + extract <= gpus, f"{embedding} + {extract} GPU actors, {gpus} GPUs"
+        return
+    held = embedding * value("embedding", "ANNEAL_EMBEDDING_WORKER_CPUS")
+    train = value("coordinator", "ANNEAL_TRAIN_WORKERS")
+    engine = settings["coordinator"].get(
+        "ANNEAL_EXTRACT_ENGINE", declared["coordinator"]["ANNEAL_EXTRACT_ENGINE"]
+    )
+    work = extract + train if engine == "actors" else max(extract, train)
+    assert held + work <= cpus, f"{held} CPUs for embedding + {work} for the coordinator > {cpus}"
 
 
 def gpus(container: Obj) -> Any:

@@ -25,6 +25,7 @@ from k8s_manifests import (
     of_kind,
     pod_templates,
     service_workloads,
+    settings_set,
     workload_settings,
 )
 from network_policies import SENTINEL_PORT, Pod, Policies, container_ports, describe, tcp
@@ -377,12 +378,20 @@ def test_milvus_reaches_its_dependencies(cluster: Cluster) -> None:
             assert not policies.reachable(ray, dependency), f"{ray.name} -> {dependency.name}"
 
 
-def test_ray_head_admits_only_embedding_on_the_client_port(cluster: Cluster) -> None:
+def test_ray_head_admits_only_its_clients_on_the_client_port(
+    cluster: Cluster, objects: tuple[Obj, ...]
+) -> None:
+    """The Ray clients are the services whose pods name a Ray address (ANNEAL_RAY_ADDRESS):
+    embedding (its model actors) and the coordinator (ingest, full rounds). A Ray client speaks
+    to the head's client port only; the head reaches the workers."""
+    clients = {name for name, s in settings_set(objects).items() if s.get("ANNEAL_RAY_ADDRESS")}
+    assert clients == {"embedding", "coordinator"}, clients
     head = cluster.ray["head"]
     assert {"client": ("TCP", 10001), "dashboard": ("TCP", 8265)}.items() <= head.ports.items()
     for name, src in cluster.anneal_pods().items():
         got = cluster.policies.reachable(src, head)
-        assert got == (tcp(10001) if name == "embedding" else frozenset()), f"{name} -> head"
+        want = tcp(10001) if name in clients else frozenset()
+        assert got == want, f"{name} -> head: {describe(got)}"
         for group, worker in cluster.ray.items():
             if group != "head":
                 assert not cluster.policies.reachable(src, worker), f"{name} -> {group}"
