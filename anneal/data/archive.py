@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,21 @@ import numpy as np
 
 from anneal.data.image_io import IMAGE_SUFFIXES
 from anneal.errors import ArchiveError
+
+
+def _image_files(folder: str, prefix: tuple[str, ...], found: list[tuple[str, ...]]) -> None:
+    """Append the path components (below the root) of every image file under ``folder``.
+
+    ``os.scandir`` rather than ``Path.rglob``: its entries carry their type, so a million files
+    are listed in seconds, not the 40 s rglob, ``is_file`` and ``relative_to`` took here.
+    As with ``rglob``, a symbolic link to a folder is not followed; one to a file is.
+    """
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _image_files(entry.path, (*prefix, entry.name), found)
+            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                found.append((*prefix, entry.name))
 
 
 @dataclass(frozen=True)
@@ -35,19 +51,22 @@ class Archive:
         root = Path(root)
         if not root.is_dir():
             raise ArchiveError(f"archive folder {root} does not exist or is not a folder")
-        files = sorted(
-            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
-        if not files:
+        found: list[tuple[str, ...]] = []
+        _image_files(str(root), (), found)
+        if not found:
             raise ArchiveError(
                 f"archive folder {root} holds no JPEG, PNG or TIFF image; "
                 "point --archive to a folder of images"
             )
-        relative = [p.relative_to(root) for p in files]
-        labelled = all(len(r.parts) == 2 for r in relative)
+        found.sort()  # by path components, as sorted paths are
+        labelled = all(len(parts) == 2 for parts in found)
         images = [
-            ArchiveImage(id=r.as_posix(), path=p, label=r.parts[0] if labelled else None)
-            for p, r in zip(files, relative, strict=True)
+            ArchiveImage(
+                id="/".join(parts),
+                path=root.joinpath(*parts),
+                label=parts[0] if labelled else None,
+            )
+            for parts in found
         ]
         return cls(root, images)
 

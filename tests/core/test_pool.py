@@ -42,3 +42,17 @@ def test_approximate_neighbours_for_large_archives_stay_bounded():
     # Most approximate neighbour pairs are true near pairs: mean similarity well above random.
     sims = np.sum(emb[pool[:, 0]] * emb[pool[:, 1]], axis=1)
     assert sims.mean() > 0.2
+
+
+def test_cells_fitted_on_a_sample_keep_neighbours_within_their_tight_cluster():
+    # 12 tight, far-apart clusters of 100: cells fitted on 8 sampled images per cell must still
+    # put each image's neighbours in its own cluster (the sample holds every cluster).
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(12, 16))
+    cluster = np.repeat(np.arange(12), 100)
+    emb = centres[cluster] + 0.01 * rng.normal(size=(1200, 16))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    builder = PoolBuilder(neighbours=5, exact_limit=100, cell_size=100, sample_per_cell=8)
+    knn = builder.knn(emb.astype(np.float32), np.random.default_rng(0))
+    assert knn.shape == (1200, 5)
+    assert (cluster[knn] == cluster[:, None]).mean() > 0.99
