@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from anneal.data.archive import Archive
+from anneal.data.archive import Archive, image_ids
 from services.common.catalog import SERVICES
 from services.common.embedding_files import EmbeddingFiles
 from services.common.priority import lower_priority
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     files = EmbeddingFiles(embeddings_folder(settings.embeddings_dir, settings.state_dir))
 
     def archive_ids() -> list[str]:  # scanned at every read of a version: images are added
-        return Archive.from_folder(settings.archive).ids
+        return image_ids(settings.archive)
 
     vectors = FallbackVectors(
         FileVectors(files, archive_ids), SearchServiceVectors(search, archive_ids)
