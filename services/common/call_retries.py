@@ -67,9 +67,16 @@ IDEMPOTENT: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 NOT_RETRIED: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "anneal.search.v1.SearchService": ("BuildIndex",),  # the coordinator repeats it itself
+        "anneal.search.v1.SearchService": (
+            "BuildIndex",  # the coordinator repeats it itself
+            "AddToIndex",  # so it does this one (ids already held are skipped: safe to repeat)
+        ),
         "anneal.labels.v1.LabelService": ("BackupLabels",),  # a repeat is one more backup
-        "anneal.coordinator.v1.CoordinatorService": ("StartRound", "CloseRound"),
+        "anneal.coordinator.v1.CoordinatorService": (
+            "StartRound",
+            "CloseRound",
+            "IngestArchive",  # long; an operator repeats it (a repeat adds nothing twice)
+        ),
     }
 )
 """Methods deliberately left to their callers (a test checks every RPC is in one of the two)."""
