@@ -92,7 +92,7 @@ class FeatureBatches(FeatureWorker):
 
 
 @dataclass
-class IngestReport:
+class RayJobReport:
     """What one job computed: images per Ray node (failed ones included) and how long it took."""
 
     by_node: Counter[str] = field(default_factory=Counter)
@@ -121,7 +121,7 @@ class RayDataIngest:
         self.cpu_threads = cpu_threads
         self.timeout_s = timeout_s
         self.limits = limits
-        self.last = IngestReport()
+        self.last = RayJobReport()
 
     def __call__(
         self,
@@ -138,7 +138,7 @@ class RayDataIngest:
         run = ExtractionRun(archive, open_cache(cache_dir, backbone), progress)
         pending = {image.row: image for image, _ in run.pending()}
         started = time.monotonic()
-        self.last = IngestReport()
+        self.last = RayJobReport()
         if pending:  # closed on the way out, so an interrupted job's actors are let go
             with contextlib.closing(self._job(list(pending.values()), batch_size)) as batches:
                 for batch in batches:

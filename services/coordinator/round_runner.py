@@ -227,25 +227,7 @@ class RoundRunner:
         return self.workspace.ids
 
     def index(self, status: RoundStatus, embeddings: np.ndarray) -> float:
-        """Build (and have verified) the round's index version; its build seconds.
-
-        Embeddings saved for fewer images than the workspace holds (images added to the folder
-        while the coordinator was down, in a round past EMBEDDING) are made (and their files
-        written) again here.
-        """
-        if len(embeddings) != len(self.workspace.ids):
-            log.info(
-                "round %d: %d saved embeddings, %d archive images; embedding them again",
-                status.round,
-                len(embeddings),
-                len(self.workspace.ids),
-            )
-            model = self.workspace.model(ModelVersion.parse(status.model_version))
-            embeddings = self._embed_all(status.mode, model)
-            if self._files is not None:
-                embeddings = self._files.write(
-                    status.index_version, status.model_version, self.workspace.ids, embeddings
-                )
+        """Build (and have verified) the round's index version; its build seconds."""
         return self.downstream.build_index(
             status.index_version,
             status.model_version,

@@ -122,6 +122,16 @@ def index(status: RoundStatus, context: RoundContext) -> Outcome:
             status.model_version,
         )
         return Outcome(RoundState.EMBEDDING, redo=True)
+    if list(stored.ids) != list(context.work.archive_ids()):
+        log.info(
+            "round %d: index version %d's embeddings are of %d images, the archive has %d now"
+            " (images added while the coordinator was down); embedding again",
+            status.round,
+            status.index_version,
+            len(stored.ids),
+            len(context.work.archive_ids()),
+        )
+        return Outcome(RoundState.EMBEDDING, redo=True)
     started = time.perf_counter()
     build_seconds = context.work.index(status, stored.vectors)
     status.stage_seconds["index_build"] = build_seconds or time.perf_counter() - started

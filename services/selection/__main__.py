@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from anneal.data.archive import Archive, image_ids
+from anneal.data.archive import image_ids
 from services.common.catalog import SERVICES
 from services.common.embedding_files import EmbeddingFiles
 from services.common.priority import lower_priority
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not settings.archive:
         raise SystemExit("selection needs the archive folder: set --archive or ANNEAL_ARCHIVE")
     lower_priority()  # scoring candidate pairs must not starve the query path of CPU
-    Archive.from_folder(settings.archive)  # fail at start on an unusable folder
+    image_ids(settings.archive)  # fail at start on an unusable folder
     try:
         calls = settings.security.client()
     except ValueError as exc:

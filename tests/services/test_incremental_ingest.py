@@ -33,7 +33,8 @@ from annealpb.search.v1 import search_pb2, search_pb2_grpc
 from services.cli.main import main
 from services.common.vector_chunks import pack_chunks
 from services.coordinator.model_workspace import WorkspaceConfig
-from services.coordinator.round_status import RoundStatus
+from services.coordinator.round_states import HANDLERS, RoundContext
+from services.coordinator.round_status import RoundState, RoundStatus, Serving
 from services.coordinator.runner_factory import prepare_runner
 from services.search.index_config import IndexConfig
 from services.search.index_manager import IndexManager
@@ -334,17 +335,27 @@ def test_a_round_resumed_with_embeddings_saved_before_images_were_added_embeds_a
     stack: Stack,
 ) -> None:
     """INDEXING after a restart with more archive images than the round's saved embeddings
-    (images copied in while the coordinator was down) builds from new embeddings of all."""
+    (images copied in while the coordinator was down) goes back to EMBEDDING and builds from
+    new embeddings of all."""
     start(stack, CountingExtractor())
     stack.stop_coordinator()
+    saved_ids = Archive.from_folder(stack.root / "archive").ids
     add_images(stack, 2)
     folder = stack.state_dir / "coordinator"
     config = WorkspaceConfig(dim=8, cache_dir=str(stack.root / "features"))
     runner = prepare_runner(stack.root / "archive", folder / "models", config, stack.downstream)
     assert len(runner.workspace.ids) == 20
-    status = RoundStatus(1, "random", 4, 0, True, model_version="round-0-d8", index_version=2)
-    saved = np.zeros((18, 8), np.float32)  # what EMBEDDING saved before the images came
-    runner.index(status, saved)
+    checkpoint = str(runner.workspace.checkpoint(runner.workspace.model_version(0)))
+    status = RoundStatus(
+        1, "random", 4, 0, True, model_version="round-0-d8", checkpoint=checkpoint, index_version=2
+    )
+    # what EMBEDDING saved before the images came
+    stack.embeddings.write(2, "round-0-d8", saved_ids, np.ones((18, 8), np.float32))
+    context = RoundContext(runner, Serving(1, "round-0-d8"), [], stack.embeddings)
+    outcome = HANDLERS[RoundState.INDEXING](status, context)
+    assert outcome.next is RoundState.EMBEDDING
+    assert HANDLERS[RoundState.EMBEDDING](status, context).next is RoundState.INDEXING
+    assert HANDLERS[RoundState.INDEXING](status, context).next is RoundState.SWAPPING
     built = list(stack.manager.export(2, 1000))
     assert sum(len(batch.ids) for batch in built) == 20
-    assert not any(np.allclose(batch.vectors, 0) for batch in built)
+    assert not any(np.allclose(batch.vectors, batch.vectors[0]) for batch in built)
