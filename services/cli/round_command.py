@@ -15,6 +15,10 @@ from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.cli.credentials import CA, STATE_DIR, TOKEN, client_credentials
 from services.cli.endpoints import channel, default_address
 from services.cli.status_view import rounds_table, state_name
+from services.coordinator.annotators_per_pair import (
+    DEFAULT_ANNOTATORS_PER_PAIR,
+    MAX_ANNOTATORS_PER_PAIR,
+)
 from services.security.channels import ChannelSecurity
 from services.security.principal import Role
 
@@ -40,6 +44,12 @@ def start(
         help=f"training mode, one of {', '.join(TRAINING_MODES)}: the head on cached features"
         " (CPU), or the backbone fine-tuned on Ray Train (GPUs)",
     ),
+    annotators_per_pair: int = typer.Option(
+        DEFAULT_ANNOTATORS_PER_PAIR,
+        min=1,
+        max=MAX_ANNOTATORS_PER_PAIR,
+        help="how many annotators should answer each pair (a labelling service's overlap)",
+    ),
     coordinator: str = COORDINATOR,
     token: str | None = TOKEN,
     ca: Path | None = CA,
@@ -52,13 +62,15 @@ def start(
         seed=seed,
         close_when_answered=close_when_answered,
         mode=mode,
+        annotators_per_pair=annotators_per_pair,
     )
     with channel(coordinator, _operator(token, ca, state_dir)) as ch:
         stub = coordinator_pb2_grpc.CoordinatorServiceStub(ch)
         status = stub.StartRound(request, timeout=START_TIMEOUT_S).status
     output_console().print(
         f"round {status.round} ({status.mode} mode) is {state_name(status.state)}:"
-        f" {status.budget} pairs to label (`anneal label`)"
+        f" {status.budget} pairs to label (`anneal label`),"
+        f" {status.annotators_per_pair or DEFAULT_ANNOTATORS_PER_PAIR} annotator(s) per pair"
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
+from services.coordinator.annotators_per_pair import DEFAULT_ANNOTATORS_PER_PAIR
 
 
 def state_name(state: int) -> str:
@@ -36,6 +37,7 @@ def rounds_table(rounds: Sequence[pb.RoundStatus]) -> Table:
         "state",
         "strategy",
         "mode",
+        "annotators/pair",
         "labelled",
         "index",
         "model",
@@ -52,6 +54,7 @@ def rounds_table(rounds: Sequence[pb.RoundStatus]) -> Table:
             state_name(r.state),
             r.strategy,
             r.mode or "head",
+            str(r.annotators_per_pair or DEFAULT_ANNOTATORS_PER_PAIR),  # 0: an older coordinator
             f"{r.labelled_pairs}/{r.budget}",
             str(r.index_version or ""),
             r.model_version,

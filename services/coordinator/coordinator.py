@@ -25,6 +25,10 @@ from anneal.models.extraction_progress import ExtractionProgress, ExtractionSnap
 from anneal.training.config import check_mode
 from services.common.embedding_files import EmbeddingFiles
 from services.common.errors import FailedPreconditionError, NotFoundError
+from services.coordinator.annotators_per_pair import (
+    DEFAULT_ANNOTATORS_PER_PAIR,
+    check_annotators_per_pair,
+)
 from services.coordinator.ingest_report import IngestReport
 from services.coordinator.persisted_state import PersistedState
 from services.coordinator.round_machine import RoundMachine
@@ -92,11 +96,15 @@ class Coordinator:
         close_when_answered: bool,
         timeout_s: float,
         mode: str = "head",
+        annotators_per_pair: int = DEFAULT_ANNOTATORS_PER_PAIR,
     ) -> RoundStatus:
         """Open the next round, training in ``mode`` (anneal/training/config.py
-        TRAINING_MODES), and wait until its pairs are selected (or selection failed)."""
+        TRAINING_MODES) with ``annotators_per_pair`` answers wanted per pair (1..10, kept for a
+        labelling service's overlap), and wait until its pairs are selected (or selection
+        failed)."""
         RoundParameters(strategy, budget, seed)  # a ValueError names a bad strategy or budget
         check_mode(mode)
+        check_annotators_per_pair(annotators_per_pair)
         with self._changed:
             not_ready = self._worker.not_ready
             if not_ready:
@@ -124,6 +132,7 @@ class Coordinator:
                 seed=seed,
                 close_when_answered=close_when_answered,
                 mode=mode,
+                annotators_per_pair=annotators_per_pair,
             )
             self._persisted.state.rounds.append(status)
             self._persisted.save()

@@ -41,6 +41,9 @@ class RoundStatus:
     mode: str = "head"
     """The training mode (anneal/training/config.py TRAINING_MODES); files from before modes
     existed load as head, the only mode then."""
+    annotators_per_pair: int = 1
+    """How many annotators should answer each pair (annotators_per_pair.py); files from before
+    it existed load as 1, one answer per pair as then."""
     state: RoundState = RoundState.SELECTING
     pairs: int = 0
     labelled_pairs: int = 0

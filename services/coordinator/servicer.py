@@ -10,6 +10,7 @@ from anneal.models.extraction_progress import ExtractionSnapshot
 from annealpb.coordinator.v1 import coordinator_pb2 as pb
 from annealpb.coordinator.v1 import coordinator_pb2_grpc
 from services.common.deadlines import time_left
+from services.coordinator.annotators_per_pair import DEFAULT_ANNOTATORS_PER_PAIR
 from services.coordinator.coordinator import Coordinator
 from services.coordinator.round_status import RoundStatus, Serving
 
@@ -24,6 +25,7 @@ def round_message(status: RoundStatus) -> pb.RoundStatus:
         budget=status.budget,
         seed=status.seed,
         mode=status.mode,
+        annotators_per_pair=status.annotators_per_pair,
         labelled_pairs=status.labelled_pairs,
         model_version=status.model_version,
         index_version=status.index_version,
@@ -78,6 +80,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServiceServicer):
             request.close_when_answered,
             wait_s,
             request.mode or "head",
+            request.annotators_per_pair or DEFAULT_ANNOTATORS_PER_PAIR,
         )
         return pb.StartRoundResponse(status=round_message(status))
 

@@ -195,10 +195,13 @@ def test_a_state_file_written_before_the_split_resumes(
     written = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     fixture = json.loads(BEFORE_SPLIT.read_text(encoding="utf-8"))
     assert set(written) == set(fixture)  # the format is unchanged: the same keys, and the
-    # training mode added since (a file without it loads as head mode, the only one then)
-    assert set(written["rounds"][-1]) == set(fixture["rounds"][-1]) | {"mode"}
+    # training mode and annotators per pair added since (a file without them loads as head
+    # mode, the only one then, and 1 annotator per pair)
+    added = {"mode", "annotators_per_pair"}
+    assert set(written["rounds"][-1]) == set(fixture["rounds"][-1]) | added
     assert set(written["serving"]) == set(fixture["serving"]) | {"mode"}
     assert (latest.mode, harness.persisted.state.serving.mode) == ("head", "head")
+    assert latest.annotators_per_pair == 1
 
 
 def test_a_state_file_written_before_the_split_without_its_checkpoint_trains_again(
