@@ -34,8 +34,8 @@ def exact_neighbours(vectors: np.ndarray, probes: np.ndarray, k: int, metric: st
     if metric == "COSINE":
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-30)
         probes = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-30)
-    best_scores = np.full((len(probes), 0), -np.inf, dtype=np.float32)
-    best_rows = np.zeros((len(probes), 0), dtype=np.int64)
+    best_scores: np.ndarray = np.full((len(probes), 0), -np.inf, dtype=np.float32)
+    best_rows: np.ndarray = np.zeros((len(probes), 0), dtype=np.int64)
     for start in range(0, len(vectors), _EXACT_CHUNK_ROWS):
         chunk = vectors[start : start + _EXACT_CHUNK_ROWS]
         scores = probes @ chunk.T  # higher is closer for IP and COSINE
