@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Label Studio (the labelling tool the bridge of services/labelstudio talks to) in a virtual
+# environment of its own, so its pins never touch ours; the integration tests start it.
+LS_VENV    := .venv-labelstudio
+LS_STAMP   := $(LS_VENV)/.installed
+LABEL_STUDIO_VERSION := 1.23.2
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 ARCHIVE ?= ../shared/data/ucmerced
 PYTEST_ARGS ?=
 
-.PHONY: install proto demo test lint typecheck pytest k8s-check experiment clean
+.PHONY: install proto demo test lint typecheck pytest k8s-check experiment clean labelstudio
 
 install: $(STAMP) annealpb/.generated
 
@@ -15,6 +20,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+labelstudio: $(LS_STAMP)
+$(LS_STAMP):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q label-studio==$(LABEL_STUDIO_VERSION)
 	touch $@
 
 # Generated gRPC code: built from protos/, never edited by hand, never committed.
@@ -36,7 +48,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy anneal services
 
-pytest: install
+pytest: install $(LS_STAMP)
 	$(VENV)/bin/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -64,6 +64,10 @@ WEB_PORT = 8080
 """The web app's HTTP port (``python -m services.web``; not a gRPC service, so not in SERVICES)."""
 WEB_METRICS_PORT = 9107
 """The web app's Prometheus port."""
+LABELSTUDIO_PORT = 8090
+"""The Label Studio bridge's HTTP port (webhooks; ``python -m services.labelstudio``)."""
+LABELSTUDIO_METRICS_PORT = 9108
+"""The Label Studio bridge's Prometheus port."""
 
 SERVICES: Mapping[str, ServiceSpec] = MappingProxyType(
     {
