@@ -45,8 +45,10 @@ def _when(seconds: float) -> str:
 
 @app.command()
 def create(
-    role: str = typer.Option(..., help="reader, annotator, operator or service"),
-    name: str = typer.Option(..., help="who holds it: the annotator id, client or service name"),
+    role: str = typer.Option(..., help="reader, annotator, labelling-service, operator or service"),
+    name: str = typer.Option(
+        ..., help="who holds it: annotator id, client, labelling service or service name (no ':')"
+    ),
     expires_in: str = typer.Option("90d", help="lifetime: 90d, 12h, 30m, 600s"),
     tokens_file: Path | None = TOKENS_FILE,
     state_dir: Path = STATE_DIR,

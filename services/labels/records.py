@@ -6,9 +6,12 @@ import enum
 from dataclasses import dataclass
 
 from services.common.shown import shown
+from services.security.delegation import MAX_IDENTITY_LENGTH
 
 MAX_ID_LENGTH = 1024
 MAX_KEY_LENGTH = 200
+MAX_ANNOTATOR_LENGTH = MAX_IDENTITY_LENGTH
+"""A stored annotator id: a token's name, or a labelling service's ``<name>:<person>``."""
 
 
 def check_round(round_number: int) -> None:
@@ -65,7 +68,7 @@ class LabelSubmission:
         check_round(self.round)
         if (self.pair_id is None) == (self.images is None):
             raise ValueError("name the pair by pair_id or by its two images (exactly one)")
-        _check_text("annotator_id", self.annotator_id, MAX_KEY_LENGTH)
+        _check_text("annotator_id", self.annotator_id, MAX_ANNOTATOR_LENGTH)
         _check_text("idempotency_key", self.idempotency_key, MAX_KEY_LENGTH)
 
 
@@ -81,7 +84,7 @@ class Withdrawal:
         """ValueError when the request is malformed (says which part)."""
         check_round(self.round)
         _check_text("idempotency_key", self.idempotency_key, MAX_KEY_LENGTH)
-        _check_text("annotator_id", self.annotator_id, MAX_KEY_LENGTH)
+        _check_text("annotator_id", self.annotator_id, MAX_ANNOTATOR_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def check_stored(position: int, label: StoredLabel) -> None:
     """ValueError when a label to import is malformed (says which and what)."""
     try:
         check_round(label.round)
-        _check_text("annotator_id", label.annotator_id, MAX_KEY_LENGTH)
+        _check_text("annotator_id", label.annotator_id, MAX_ANNOTATOR_LENGTH)
         _check_text("idempotency_key", label.idempotency_key, MAX_KEY_LENGTH)
     except ValueError as exc:
         raise ValueError(f"label {position}: {exc}") from exc

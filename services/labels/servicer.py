@@ -24,10 +24,13 @@ from services.labels.records import (
 )
 from services.labels.store import LabelStore
 from services.security.caller import current_caller
+from services.security.delegation import delegated_identity
 from services.security.principal import Role
 
 MAX_LABELS_PER_CALL = 1000
 MAX_PAGE_SIZE = 1000
+_NO_OWN_ANSWERS = (Role.SERVICE, Role.LABELLING_SERVICE)
+"""Callers whose your_labels is 0: a service answers nothing, a labelling service for others."""
 
 _OUTCOMES = {
     SubmitOutcome.ACCEPTED: labels_pb2.SUBMIT_OUTCOME_ACCEPTED,
@@ -99,12 +102,19 @@ def _annotator(named: str, where: str, rule: str) -> str:
     """Who answers (or withdraws): the caller's identity; a request naming someone else is
     refused, ``rule`` saying why.
 
-    Only a server without access control (``--insecure``) takes the id from the request
-    (``anonymous`` when it is empty).
+    A labelling service must name the person (``where``: annotator_id ... on a bad one): the
+    answer is theirs inside its namespace, ``<service>:<person>`` (security/delegation.py).
+    Only a server without access control (``--insecure``) takes the id from the request as it
+    is (``anonymous`` when it is empty).
     """
     caller = current_caller()
     if caller is None:
         return named or "anonymous"
+    if caller.role is Role.LABELLING_SERVICE:
+        try:
+            return delegated_identity(caller, named)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
     if named and named != caller.name:
         raise PermissionError(
             f"{where} names annotator {shown(named)} but you are {shown(caller.name)}: {rule} "
@@ -250,7 +260,7 @@ class LabelServicer(labels_pb2_grpc.LabelServiceServicer):
         self, request: labels_pb2.GetRoundProgressRequest, context: grpc.ServicerContext
     ) -> labels_pb2.GetRoundProgressResponse:
         caller = current_caller()
-        mine = None if caller is None or caller.role is Role.SERVICE else caller.name
+        mine = None if caller is None or caller.role in _NO_OWN_ANSWERS else caller.name
         progress = self._store.progress(request.round, annotator_id=mine)
         return labels_pb2.GetRoundProgressResponse(
             round=progress.round,

@@ -55,6 +55,10 @@ READ = (Role.READER, Role.OPERATOR)
 """Status reads and queries: readers, and operators (who can do everything a reader can)."""
 ROUND_READ = (Role.READER, Role.ANNOTATOR, Role.OPERATOR)
 """Which round is open and how far it is: also what an annotator needs to find work."""
+ANSWERING = (Role.ANNOTATOR, Role.LABELLING_SERVICE)
+"""Who answers: people under their own name, labelling services for the people they name."""
+ROUND_WATCH = (*ROUND_READ, Role.LABELLING_SERVICE)
+"""The round reads a labelling service also needs, to follow rounds for its people."""
 ANY_ROLE = tuple(Role)
 
 _RETRIEVAL = "/anneal.retrieval.v1.RetrievalService/"
@@ -93,32 +97,34 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
         _SEARCH + "ExportVectors": _rule(services=("selection", "coordinator")),
         # Selection: the coordinator starts a round's selection; annotators list pending pairs.
         _SELECTION + "StartRound": _rule(services=("coordinator",), audit=True),
-        _SELECTION + "ListPendingPairs": _rule((Role.ANNOTATOR, Role.OPERATOR)),
+        _SELECTION + "ListPendingPairs": _rule((*ANSWERING, Role.OPERATOR)),
         _SELECTION + "GetRound": _rule(ROUND_READ),
         # Labels: selection opens a round's pairs, the coordinator closes it; annotators answer and
-        # withdraw their own answers (audited: it changes stored answers).
+        # withdraw their own answers (audited: it changes stored answers), labelling services
+        # those of the people they name (stored as <service>:<person>, security/delegation.py).
         _LABELS + "OpenRound": _rule(services=("selection",), audit=True),
         _LABELS + "CloseRound": _rule(services=("coordinator",), audit=True),
-        _LABELS + "SubmitLabels": _rule((Role.ANNOTATOR,)),
-        _LABELS + "WithdrawLabel": _rule((Role.ANNOTATOR,), audit=True),
+        _LABELS + "SubmitLabels": _rule(ANSWERING),
+        _LABELS + "WithdrawLabel": _rule(ANSWERING, audit=True),
         _LABELS + "ListLabels": _rule((Role.OPERATOR,)),
-        _LABELS + "ListPairs": _rule((Role.ANNOTATOR, Role.OPERATOR), services=("selection",)),
-        _LABELS + "GetRoundProgress": _rule(ROUND_READ, services=("coordinator", "selection")),
+        _LABELS + "ListPairs": _rule((*ANSWERING, Role.OPERATOR), services=("selection",)),
+        _LABELS + "GetRoundProgress": _rule(ROUND_WATCH, services=("coordinator", "selection")),
         _LABELS + "GetResolvedLabels": _rule(
             (Role.OPERATOR,), services=("coordinator", "selection")
         ),
         # Operators keep the labels safe: export lists the rounds, import restores an export,
-        # backup copies the store into the service's own backup folder.
-        _LABELS + "ListRounds": _rule((Role.OPERATOR,)),
+        # backup copies the store into the service's own backup folder. A labelling service
+        # lists the rounds too, to find the open ones.
+        _LABELS + "ListRounds": _rule((Role.OPERATOR, Role.LABELLING_SERVICE)),
         _LABELS + "ImportLabels": _rule((Role.OPERATOR,), audit=True),
         _LABELS + "BackupLabels": _rule((Role.OPERATOR,), audit=True),
         # Coordinator: operators run rounds and ingest added images; everyone may read the status.
         _COORDINATOR + "StartRound": _rule((Role.OPERATOR,), audit=True),
         _COORDINATOR + "CloseRound": _rule((Role.OPERATOR,), audit=True),
         _COORDINATOR + "IngestArchive": _rule((Role.OPERATOR,), audit=True),
-        _COORDINATOR + "GetStatus": _rule(ROUND_READ),
-        _COORDINATOR + "WatchStatus": _rule(ROUND_READ),
-        _COORDINATOR + "ListRounds": _rule(ROUND_READ),
+        _COORDINATOR + "GetStatus": _rule(ROUND_WATCH),
+        _COORDINATOR + "WatchStatus": _rule(ROUND_WATCH),
+        _COORDINATOR + "ListRounds": _rule(ROUND_WATCH),
     }
 )
 

@@ -73,7 +73,7 @@ class Caller:
 
     @classmethod
     def everyone(cls) -> list[Caller]:
-        roles = [Role.READER, Role.ANNOTATOR, Role.OPERATOR]
+        roles = [Role.READER, Role.ANNOTATOR, Role.LABELLING_SERVICE, Role.OPERATOR]
         return [
             cls("no credential", None),
             *(cls(f"{role.value} token", Principal(f"a-{role.value}", role)) for role in roles),

@@ -12,7 +12,10 @@ class Role(StrEnum):
     READER = "reader"
     """Client apps: Retrieve, RetrieveBatch and status reads."""
     ANNOTATOR = "annotator"
-    """People and labelling services: a round's pending pairs and SubmitLabels."""
+    """People: a round's pending pairs, SubmitLabels and WithdrawLabel under their own name."""
+    LABELLING_SERVICE = "labelling-service"
+    """A labelling tool's bridge answering for its people: every answer names one, stored as
+    ``<token name>:<annotator_id>`` (services/security/delegation.py)."""
     OPERATOR = "operator"
     """Starts and closes rounds; everything a reader can."""
     SERVICE = "service"
@@ -30,7 +33,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: ``name`` (annotator id, client name or service name) and role.
+    """An authenticated caller: ``name`` (annotator id, client, labelling service or service
+    name) and role.
 
     ``via`` says how it was proven: ``token`` (a bearer token) or ``certificate`` (a service's
     certificate on mutual TLS).

@@ -26,6 +26,11 @@ PREFIX = "anl"
 FORMAT_VERSION = 1
 DEFAULT_TTL_S = 90 * 24 * 3600.0
 _ID_BYTES = 8
+MAX_NAME_LENGTH = 100
+DELEGATION_SEPARATOR = ":"
+"""Reserved in token names: it joins a labelling service's name to the person it answers for
+(``labelstudio:alice@example.org``, services/security/delegation.py), so no token's name can
+be such a delegated identity."""
 
 
 class TokenError(UnauthenticatedError):
@@ -107,12 +112,25 @@ def write_tokens(path: Path, records: Sequence[TokenRecord]) -> None:
     os.chmod(path, 0o600)
 
 
+def check_name(name: str) -> None:
+    """ValueError unless ``name`` can name a new token: 1 to 100 characters, no spaces, no ':'."""
+    if not name.strip() or len(name) > MAX_NAME_LENGTH or any(c.isspace() for c in name):
+        raise ValueError(
+            f"token name {shown(name)} must be 1 to {MAX_NAME_LENGTH} characters without spaces"
+        )
+    if DELEGATION_SEPARATOR in name:
+        raise ValueError(
+            f"token name {shown(name)} contains {DELEGATION_SEPARATOR!r}, which is reserved for "
+            "the people a labelling service answers for (labelstudio:alice); choose a name "
+            f"without {DELEGATION_SEPARATOR!r}"
+        )
+
+
 def create_token(
     path: Path, name: str, role: Role, ttl_s: float = DEFAULT_TTL_S, now: float | None = None
 ) -> tuple[str, TokenRecord]:
     """Add a token for ``name`` with ``role`` to the file (made if missing); (plaintext, record)."""
-    if not name.strip() or len(name) > 100 or any(c.isspace() for c in name):
-        raise ValueError(f"token name {shown(name)} must be 1 to 100 characters without spaces")
+    check_name(name)
     if ttl_s <= 0:
         raise ValueError(f"a token must expire in the future, got {ttl_s} seconds")
     created = time.time() if now is None else now

@@ -43,8 +43,13 @@ class WebContext:
             record = self.tokens.verify(token)
         except TokenError as exc:
             raise WebError(401, "UNAUTHENTICATED", str(exc)) from None
-        if record.role is Role.SERVICE:
-            raise WebError(401, "UNAUTHENTICATED", "service tokens cannot sign in to the web app")
+        if record.role in (Role.SERVICE, Role.LABELLING_SERVICE):
+            raise WebError(
+                401,
+                "UNAUTHENTICATED",
+                f"{record.role.value} tokens cannot sign in to the web app; people sign in with "
+                "their own token",
+            )
         return self.sessions.create(token, record.name, record.role)
 
 

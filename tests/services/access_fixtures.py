@@ -24,6 +24,7 @@ from services.security.policy_matrix import Caller, Rpc
 from services.security.principal import Role
 from services.security.server_security import ServerSecurity
 from services.security.token_verifier import TokenVerifier
+from services.security.tokens import create_token
 
 
 def binding_of(name: str) -> ServiceBinding:
@@ -42,10 +43,15 @@ class SecuredSystem:
     local: LocalSecurity
     reload_s: float = 0.2
     servers: dict[str, tuple[AnnealServer, int]] = field(default_factory=dict)
+    labelling_token: str = ""
+    """A labelling service's token (``anneal serve`` makes none: it is created here)."""
     _channels: dict[tuple[str, str], grpc.Channel] = field(default_factory=dict)
 
     def start(self) -> SecuredSystem:
         self.local.ensure(["127.0.0.1"])
+        self.labelling_token = create_token(
+            self.local.tokens_file, "labelstudio", Role.LABELLING_SERVICE
+        )[0]
         for name in SERVICES:
             security = ServerSecurity(
                 tls=self.local.service_tls(name),
@@ -69,6 +75,11 @@ class SecuredSystem:
             principal = caller.principal
             if principal is None:
                 security = ChannelSecurity(ca=self.local.ca.read_bytes())
+                address = self.public(service)
+            elif principal.role is Role.LABELLING_SERVICE:
+                security = ChannelSecurity(
+                    ca=self.local.ca.read_bytes(), token=self.labelling_token
+                )
                 address = self.public(service)
             elif principal.role is Role.SERVICE:
                 security = ChannelSecurity.for_service(self.local.service_tls(principal.name))

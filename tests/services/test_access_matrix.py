@@ -62,13 +62,31 @@ def test_index_rounds_and_labels_belong_to_their_owners() -> None:
         rule = rule_for(method)
         assert rule.roles == frozenset(), f"{method} is open to a token role"
         assert rule.services == services, method
+    answering = {Role.ANNOTATOR, Role.LABELLING_SERVICE}
     submit = rule_for("/anneal.labels.v1.LabelService/SubmitLabels")
-    assert submit.roles == {Role.ANNOTATOR} and not submit.services
+    assert submit.roles == answering and not submit.services
     withdraw = rule_for("/anneal.labels.v1.LabelService/WithdrawLabel")
-    assert withdraw.roles == {Role.ANNOTATOR} and not withdraw.services and withdraw.audit
+    assert withdraw.roles == answering and not withdraw.services and withdraw.audit
     retrieve = rule_for("/anneal.retrieval.v1.RetrievalService/Retrieve")
     assert retrieve.allows(Principal("app", Role.READER))
     assert not retrieve.allows(Principal("alice", Role.ANNOTATOR))
+
+
+def test_a_labelling_service_may_answer_and_read_rounds_and_nothing_else() -> None:
+    """Its grants written out by hand (issue 13): answers, pairs and round state only."""
+    bridge = Principal("labelstudio", Role.LABELLING_SERVICE)
+    allowed = {rpc.full_name for rpc in system_rpcs() if rule_for(rpc.full_name).allows(bridge)}
+    assert allowed == {
+        "/anneal.labels.v1.LabelService/SubmitLabels",
+        "/anneal.labels.v1.LabelService/WithdrawLabel",
+        "/anneal.labels.v1.LabelService/ListPairs",
+        "/anneal.labels.v1.LabelService/GetRoundProgress",
+        "/anneal.labels.v1.LabelService/ListRounds",
+        "/anneal.selection.v1.SelectionService/ListPendingPairs",
+        "/anneal.coordinator.v1.CoordinatorService/GetStatus",
+        "/anneal.coordinator.v1.CoordinatorService/WatchStatus",
+        "/anneal.coordinator.v1.CoordinatorService/ListRounds",
+    }
 
 
 CASES = [

@@ -161,10 +161,22 @@ def test_token_commands_create_list_rotate_and_revoke(capsys, tmp_path: Path) ->
     assert all(entry["revoked_at"] for entry in data["tokens"])
 
 
+def test_a_labelling_service_token_is_created_by_its_role_name(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    argv = ["token", "create", "--role", "labelling-service", "--name", "labelstudio"]
+    assert main([*argv, "--tokens-file", str(path)]) == 0
+    record = TokenVerifier(path).verify(capsys.readouterr().out.strip())
+    assert (record.name, record.role) == ("labelstudio", Role.LABELLING_SERVICE)
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["token", "create", "--role", "admin", "--name", "x"], "unknown role 'admin'"),
+        (
+            ["token", "create", "--role", "annotator", "--name", "labelstudio:alice"],
+            "contains ':', which is reserved for the people a labelling service answers for",
+        ),
         (
             ["token", "create", "--role", "reader", "--name", "x", "--expires-in", "soon"],
             "duration",
