@@ -46,6 +46,7 @@ from services.security.settings import (
     TLS_KEY,
     TOKENS_FILE,
 )
+from services.web.settings import IMAGE_LINK_KEY_FILE
 
 ORDER = ("search", "labels", "embedding", "selection", "retrieval", "coordinator")
 """Start order: the services others call come first."""
@@ -96,6 +97,7 @@ class SystemConfig:
             METRICS_PORT.env: str(self.metrics_port_base + web_metrics),
             LOG_LEVEL.env: self.log_level,
             ARCHIVE.env: str(self.archive),
+            IMAGE_LINK_KEY_FILE.env: str(self.security.image_link_key),
             **{ADDRESSES[name].env: self.address(name) for name in SERVICES},
         }
         if self.insecure:

@@ -1,8 +1,9 @@
 """Security for one machine's system, made on first start (``anneal serve``, the demo).
 
-Like Elasticsearch 8 on its first start: a local CA, a certificate per service and one token per
-role under ``<state>/security`` (secrets mode 0600), reused on later starts. The anneal client
-commands find the CA and their role's token there.
+Like Elasticsearch 8 on its first start: a local CA, a certificate per service, one token per
+role and the key of the web app's signed image links under ``<state>/security`` (secrets mode
+0600), reused on later starts. The anneal client commands find the CA and their role's token
+there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.catalog import SERVICES
+from services.common.image_links import create_key
 from services.security.channels import ChannelSecurity
 from services.security.local_ca import LocalCA
 from services.security.principal import Role
@@ -41,6 +43,11 @@ class LocalSecurity:
     @property
     def tokens_file(self) -> Path:
         return self.folder / "tokens.json"
+
+    @property
+    def image_link_key(self) -> Path:
+        """The key that signs the web app's image links (services/common/image_links.py)."""
+        return self.folder / "image-links.key"
 
     @property
     def mode_file(self) -> Path:
@@ -78,7 +85,8 @@ class LocalSecurity:
         self.mode_file.write_text(json.dumps({"insecure": insecure}) + "\n")
 
     def ensure(self, hosts: Sequence[str]) -> list[str]:
-        """Create what is missing (CA, tokens) and fresh service certificates; what was made."""
+        """Create what is missing (CA, tokens, the image link key) and fresh service
+        certificates; what was made."""
         made: list[str] = []
         ca = LocalCA(self.folder)
         if not ca.exists():
@@ -99,6 +107,9 @@ class LocalSecurity:
                 path.chmod(0o600)
                 path.write_text(token + "\n")
                 made.append(f"the {role.value} token ({path})")
+        if not self.image_link_key.exists():
+            create_key(self.image_link_key)
+            made.append(f"the key of signed image links ({self.image_link_key})")
         return made
 
     def _token_active(self, role: Role) -> bool:

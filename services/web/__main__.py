@@ -2,11 +2,14 @@
 
 Serves the pages and the JSON API on ``ANNEAL_HOST:ANNEAL_PORT`` (8080), Prometheus metrics on
 ``ANNEAL_METRICS_PORT`` (9107); calls the services' public ports (``ANNEAL_<NAME>_ADDR``) with
-each signed-in person's token, verified at sign-in against ``ANNEAL_TOKENS_FILE``.
+each signed-in person's token, verified at sign-in against ``ANNEAL_TOKENS_FILE``. Signed image
+links (``/links/v1/images``) are checked with the key in ``ANNEAL_IMAGE_LINK_KEY_FILE``, read
+once here.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from anneal.data.archive import Archive
+from services.common.image_links import ImageLinks, load_key
 from services.common.logs import configure_logging
 from services.common.metrics import metrics_registry, start_metrics_server
 from services.security.channels import ChannelSecurity
@@ -25,6 +29,20 @@ from services.web.image_preview import ImagePreviews
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.system_client import SystemClient
+
+_log = logging.getLogger("services.web")
+
+
+def image_links_from(key_file: str) -> ImageLinks | None:
+    """The signer of image links with the key in ``key_file``; None (links off) when the
+    setting is empty or the file does not exist; SystemExit when it exists but is no key."""
+    if not key_file or not Path(key_file).exists():
+        _log.info("no image link key at %r: signed image links are off", key_file)
+        return None
+    try:
+        return ImageLinks(load_key(Path(key_file)))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc} (ANNEAL_IMAGE_LINK_KEY_FILE)") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -50,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         image_ids=list(archive.ids),
         secure_cookies=bool(values.tls_cert),
     )
-    app = create_app(context, ImagePreviews(Path(values.archive)))
+    links = image_links_from(values.image_link_key_file)
+    app = create_app(context, ImagePreviews(Path(values.archive)), links)
     start_metrics_server(metrics_registry(web_metrics.COLLECTORS), values.metrics_port, values.host)
     try:
         uvicorn.run(  # SIGTERM / SIGINT: uvicorn stops taking requests and finishes open ones

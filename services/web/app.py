@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.web import api, images, pages
+from services.common.image_links import ImageLinks
+from services.web import api, images, pages, signed_links
 from services.web.context import WebContext
 from services.web.http_errors import error_body, install_error_handlers
 from services.web.image_preview import ImagePreviews
@@ -53,8 +54,11 @@ async def _guard(request: Request, call_next: Handler) -> Response:
     return response
 
 
-def create_app(context: WebContext, previews: ImagePreviews) -> FastAPI:
-    """The FastAPI app over ``context`` (the gRPC client, sessions, archive)."""
+def create_app(
+    context: WebContext, previews: ImagePreviews, image_links: ImageLinks | None = None
+) -> FastAPI:
+    """The FastAPI app over ``context`` (the gRPC client, sessions, archive); ``image_links``
+    checks signed image links (None: the links route answers that they are not enabled)."""
     app = FastAPI(
         title="ANNEAL web API",
         version="1",
@@ -64,10 +68,12 @@ def create_app(context: WebContext, previews: ImagePreviews) -> FastAPI:
     )
     app.state.web = context
     app.state.previews = previews
+    app.state.image_links = image_links
     install_error_handlers(app)
     app.middleware("http")(_guard)
     app.include_router(api.router)
     app.include_router(images.router)
+    app.include_router(signed_links.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(pages.STATIC)), name="static")
 

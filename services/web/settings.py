@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.common.catalog import WEB_METRICS_PORT, WEB_PORT
-from services.common.setting import read_settings
+from services.common.setting import Setting, read_settings, text
 from services.common.settings import (
     ADDRESSES,
     ARCHIVE,
@@ -18,7 +19,9 @@ from services.common.settings import (
     LOG_LEVEL,
     METRICS_PORT,
     PORT,
+    STATE_DIR,
 )
+from services.security.local_setup import LocalSecurity
 from services.security.settings import (
     INSECURE,
     TLS_CA,
@@ -26,6 +29,14 @@ from services.security.settings import (
     TLS_KEY,
     TOKEN_RELOAD_S,
     TOKENS_FILE,
+)
+
+IMAGE_LINK_KEY_FILE = Setting(
+    "--image-link-key-file",
+    "ANNEAL_IMAGE_LINK_KEY_FILE",
+    str(LocalSecurity.of(Path(STATE_DIR.default)).image_link_key),
+    "key of signed image links (/links/v1/images; missing file or empty: links off)",
+    text,
 )
 
 
@@ -67,6 +78,7 @@ class WebSettings:
     tokens_file: str = TOKENS_FILE.but("hashed tokens, to check sign-ins").field()
     token_reload_s: float = TOKEN_RELOAD_S.but("token file check interval").field()
     insecure: bool = INSECURE.but("true: no TLS, no sign-in (debugging)").field()
+    image_link_key_file: str = IMAGE_LINK_KEY_FILE.field()
 
     @classmethod
     def read(

@@ -128,14 +128,15 @@ def test_without_tls_services_call_with_service_tokens(serve, tmp_path: Path) ->
 def test_local_security_is_made_once_with_private_files(tmp_path: Path) -> None:
     local = LocalSecurity.of(tmp_path / "state")
     made = local.ensure(["127.0.0.1"])
-    assert len(made) == 4  # the CA and a token for each client role
+    assert len(made) == 5  # the CA, a token for each client role, the image link key
     tokens = {role: local.role_token(role).read_text() for role in (Role.READER, Role.OPERATOR)}
-    ca = local.ca.read_bytes()
+    ca, link_key = local.ca.read_bytes(), local.image_link_key.read_bytes()
     assert local.ensure(["127.0.0.1"]) == []  # a restart reuses them
-    assert local.ca.read_bytes() == ca
+    assert local.ca.read_bytes() == ca and local.image_link_key.read_bytes() == link_key
+    assert len(link_key) == 32
     assert {r: local.role_token(r).read_text() for r in tokens} == tokens
     secrets = [local.tokens_file, local.folder / "ca-key.pem", local.role_token(Role.READER)]
-    secrets.append(local.certificate("search")[1])
+    secrets += [local.certificate("search")[1], local.image_link_key]
     for path in secrets:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 

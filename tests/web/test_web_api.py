@@ -5,6 +5,7 @@ HTTP status and no trace, security headers."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +14,9 @@ from image_bytes import png_header
 from live_system import LiveSystem
 from PIL import Image
 
+from services.common.image_links import ImageLinks
 from services.security.principal import Role
+from services.security.tokens import create_token
 from services.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS
 
 pytestmark = pytest.mark.integration
@@ -66,6 +69,23 @@ def test_a_wrong_token_is_refused(live_system: LiveSystem) -> None:
             status, code, message = error_of(client.post("/api/v1/session", json={"token": token}))
             assert (status, code) == (401, "UNAUTHENTICATED") and message
         assert "set-cookie" not in client.post("/api/v1/session", json={"token": "x"}).headers
+
+
+def test_service_and_labelling_service_tokens_cannot_sign_in(live_system: LiveSystem) -> None:
+    tokens_file = live_system.config.security.tokens_file
+    for role in (Role.SERVICE, Role.LABELLING_SERVICE):
+        token = create_token(tokens_file, f"web-test-{role.value}", role)[0]
+        with httpx.Client(base_url=live_system.url) as client:
+            deadline = time.monotonic() + 15  # the app re-reads the token file every 5 s
+            while True:
+                status, code, message = error_of(
+                    client.post("/api/v1/session", json={"token": token})
+                )
+                if "not known" not in message or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        assert (status, code) == (401, "UNAUTHENTICATED")
+        assert f"{role.value} tokens cannot sign in to the web app" in message
 
 
 def test_the_session_cookie_is_httponly_and_strict(live_system: LiveSystem) -> None:
@@ -141,6 +161,19 @@ def test_thumbnails_are_cached_and_never_leave_the_archive(
     for bad in ("../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "red/../../state/labels.db"):
         status, code, _ = error_of(reader.get(f"/api/v1/images/{bad}/thumbnail"))
         assert (status, code) == (404, "NOT_FOUND"), bad
+
+
+def test_anneal_serve_makes_the_link_key_and_its_web_app_serves_signed_links(
+    live_system: LiveSystem,
+) -> None:
+    key = live_system.config.security.image_link_key.read_bytes()
+    url = ImageLinks(key).url(live_system.url, live_system.ids[0], int(time.time()) + 60)
+    with httpx.Client(timeout=60) as browser:  # no session
+        reply = browser.get(url)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-type"] == "image/png"
+        tampered = ImageLinks(bytes(32)).url(live_system.url, live_system.ids[0], 2**31)
+        assert error_of(browser.get(tampered))[:2] == (403, "PERMISSION_DENIED")
 
 
 def test_the_openapi_spec_is_served(live_system: LiveSystem) -> None:
