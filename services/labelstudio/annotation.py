@@ -38,8 +38,12 @@ class Annotation:
         return f"labelstudio-{self.id}-{self.revision}"
 
     @classmethod
-    def parse(cls, data: object, project_id: int | None = None) -> Annotation:
-        """The annotation in ``data``; Refusal ``malformed`` / ``bad_answer`` otherwise."""
+    def parse(
+        cls, data: object, project_id: int | None = None, task_id: int | None = None
+    ) -> Annotation:
+        """The annotation in ``data``; ``project_id`` and ``task_id`` where the caller knows
+        them (a task listing leaves the task out of its annotations). Refusal ``malformed`` /
+        ``bad_answer`` otherwise."""
         if not isinstance(data, Mapping):
             raise Refusal("malformed", "annotation", "is not a JSON object")
         ident = _int(data, "id", "annotation")
@@ -56,7 +60,7 @@ class Annotation:
             raise Refusal("bad_answer", subject, str(error)) from None
         return cls(
             id=ident,
-            task_id=_int(data, "task", subject),
+            task_id=_int({"task": data.get("task", task_id)}, "task", subject),
             project_id=_int({"project": project}, "project", subject),
             user_id=_int(data, "completed_by", subject),
             revision=_revision(data.get("updated_at"), subject),

@@ -224,7 +224,7 @@ class Bridge:
                 if isinstance(ident, int):
                     listed.add(ident)
                 try:
-                    annotations.append(Annotation.parse(data, row.project_id))
+                    annotations.append(Annotation.parse(data, row.project_id, task.id))
                 except Refusal as refusal:
                     refused.append(refusal)
         _count(refused, "pull")

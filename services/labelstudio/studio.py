@@ -93,9 +93,12 @@ class Studio:
 
     def tasks(self, project_id: int, with_annotations: bool) -> Iterator[StudioTask]:
         """Every task of the project, page by page."""
-        fields = "id,data,annotations" if with_annotations else "id,data"
+        # "all" for the annotations' full objects (``include`` would shorten them to a few
+        # fields, without their annotator).
         pager: Any = self._client.tasks.list(
-            project=project_id, fields="all", include=fields, page_size=PAGE_SIZE
+            project=project_id,
+            fields="all" if with_annotations else "task_only",
+            page_size=PAGE_SIZE,
         )
         for task in pager:
             annotations = tuple(

@@ -7,12 +7,19 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import WEBHOOK_SECRET, BridgeRig
-from services.common.image_links import ImageLinks, load_key
 from studio_actions import annotate, project_titled, tasks_by_pair
 
+from services.common.image_links import ImageLinks, load_key
+from services.labelstudio.metrics import REFUSED
 from services.labelstudio.studio import SECRET_HEADER
 
 pytestmark = pytest.mark.integration
+
+
+def refused(reason: str) -> float:
+    return float(REFUSED.labels(reason)._value.get())
+
+
 PAIRS = [("scenes/a.png", "scenes/b.png"), ("scenes/c.png", "scenes/d.png"), ("x/e.tif", "x/f.tif")]
 
 
@@ -66,13 +73,17 @@ def test_closing_the_round_takes_unfinished_tasks_out_and_refuses_later_answers(
     tasks = tasks_by_pair(admin, project.id)
     alice = rig.studio.person("alice@example.org")
     annotate(alice, tasks[0].id, "Similar")
-    rig.store.close_round(1)
     bridge.sync()
+    rig.store.close_round(1)  # as the coordinator's CloseRound does
+    bob = rig.studio.person("bob@example.org")
+    annotate(bob, tasks[1].id, "Dissimilar")  # after the close: refused by the label service
+    closed_refusals = refused("round_closed")
+    bridge.sync()
+    assert refused("round_closed") == closed_refusals + 1
     closed = admin.projects.get(project.id)
     assert closed.title == f"{rig.title_prefix} round 1 (closed)"
     after = tasks_by_pair(admin, project.id)
     assert all(after[p].is_labeled for p in (0, 1, 2))
-    # The answer given before the close was taken in the final pull.
     assert rig.counted() == [("labelstudio:alice@example.org", 0, True)]
     # Nothing is asked in the stream any more.
     bob = rig.studio.person("bob@example.org")
