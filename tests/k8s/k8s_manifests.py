@@ -125,9 +125,10 @@ def service_of(obj: Obj) -> str | None:
     return match.group(1) if match else None
 
 
-APPS = frozenset({"web"})
+APPS = frozenset({"web", "labelstudio"})
 """``services/<name>`` modules that run in a pod but are no service of the catalog: the web app,
-a client of the services' public ports (with people's tokens), served over HTTP."""
+a client of the services' public ports (with people's tokens), served over HTTP, and the Label
+Studio bridge (component labelstudio-bridge), a client with a token of its own."""
 
 
 def module_workloads(objects: tuple[Obj, ...]) -> dict[str, Obj]:

@@ -13,6 +13,7 @@ import importlib
 import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,12 @@ HELP_ENTRY = re.compile(r"\(env (ANNEAL_\w+); default ([^()]*)\)")
 def declared_settings(name: str) -> dict[str, str]:
     """ANNEAL_* variable -> default (as ``--help`` prints it) of ``python -m services.<name>``."""
     module = importlib.import_module(f"services.{name}.__main__")
+    return help_settings(module.main, f"services.{name}")
+
+
+def help_settings(main: Callable[[list[str]], object], what: str) -> dict[str, str]:
+    """ANNEAL_* variable -> default that ``main(["--help"])`` prints (``what`` names it in
+    messages): a service's ``main``, or the settings reader it calls first."""
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         for key in list(os.environ):
@@ -30,10 +37,10 @@ def declared_settings(name: str) -> dict[str, str]:
                 patch.delenv(key)  # defaults, not this machine's settings
         patch.setenv("COLUMNS", "10000")
         with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as stopped:
-            module.main(["--help"])
-    assert stopped.value.code == 0, f"services.{name} --help failed"
+            main(["--help"])
+    assert stopped.value.code == 0, f"{what} --help failed"
     entries = HELP_ENTRY.findall(" ".join(out.getvalue().split()))
-    assert entries, f"services.{name} --help lists no ANNEAL_* variable"
+    assert entries, f"{what} --help lists no ANNEAL_* variable"
     return {variable: default.strip() for variable, default in entries}
 
 

@@ -1,16 +1,11 @@
-"""Every rendered core object validates against the Kubernetes API schemas, offline and strictly.
-
-The schemas ship in the ``kubernetes-validate`` package; the newest version it carries is used.
-Strict mode rejects unknown fields, so a misspelt field fails here rather than being dropped
-silently by the API server. The custom resources are checked in test_k8s_custom_resources.py.
-"""
+"""Every rendered core object validates against the Kubernetes API schemas, offline and strictly
+(k8s_schema.py). The custom resources are checked in test_k8s_custom_resources.py."""
 
 from __future__ import annotations
 
 import kubernetes_validate
-from k8s_manifests import CUSTOM_KINDS, Obj
-
-SCHEMA_VERSION = kubernetes_validate.latest_version()
+from k8s_manifests import Obj
+from k8s_schema import SCHEMA_VERSION, core_objects, schema_errors
 
 
 def test_schemas_are_recent_enough() -> None:
@@ -19,18 +14,8 @@ def test_schemas_are_recent_enough() -> None:
 
 
 def test_core_objects_validate(objects: tuple[Obj, ...]) -> None:
-    errors = []
-    core = [o for o in objects if (o["apiVersion"], o["kind"]) not in CUSTOM_KINDS]
-    assert core
-    for obj in core:
-        where = f"{obj['kind']}/{obj['metadata']['name']}"
-        try:
-            kubernetes_validate.validate(obj, SCHEMA_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            path = ".".join(str(part) for part in error.path)
-            errors.append(f"{where}: {path}: {error.message}")
-        except kubernetes_validate.SchemaNotFoundError:
-            errors.append(f"{where}: {obj['apiVersion']} has no schema (a custom resource?)")
+    assert core_objects(objects)
+    errors = schema_errors(objects)
     assert not errors, "\n".join(errors)
 
 
