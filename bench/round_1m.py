@@ -16,10 +16,13 @@ load during the index build; per stage the peak resident memory of every process
 TCP carried between them (bench/process_probes.py). After the round: Retrieve p50/p99 by id and
 by vector at 1 and ``--clients`` clients, and recall@20 of Retrieve by vector against exact
 (numpy) search over the round's embeddings for ``--recall-queries`` stored vectors. Prints
-Markdown tables, the targets of issue 12 and whether each is met.
+Markdown tables, the targets of issue 12 and whether each is met. ``--no-round`` stops after the
+idle queries and measures the same latency and recall on the bootstrap's index (one build, not
+two: an HNSW build of a million rows takes minutes on 2 cores).
 
     PYTHONPATH=$PWD .venv/bin/python bench/round_1m.py [--n 1000000] [--budget 100] [--seed 0]
         [--clusters 21] [--clients 16] [--ann-min-rows 100000] [--work-dir .cache/round-bench]
+        [--no-round]
 
 The synthetic features (n x 1280 x 4 bytes: 4.9 GiB at a million) and the archive folder of
 empty files are kept in ``--work-dir`` for the next run; everything else is made fresh.
@@ -268,15 +271,12 @@ def bench(args: argparse.Namespace, scratch: Path) -> Report:
             ProcessProbes(processes, listeners(config, milvus)) as probes,
         ):
             query = retrieval_query(reader)
-            run_stages(args, coordinator, probes, report, query, ids, selection, labels)
+            metrics = f"http://127.0.0.1:{config.metrics_port('search')}/metrics"
+            run_stages(args, coordinator, probes, report, query, ids, selection, labels, metrics)
             search = search_pb2_grpc.SearchServiceStub(owner)
             info = search.GetIndexInfo(search_pb2.GetIndexInfoRequest(), timeout=10)
             report.index = f"v{info.version}, {info.count:,} x {info.dim}, {info.index_type}"
-            report.build_recall = gauge_value(
-                f"http://127.0.0.1:{config.metrics_port('search')}/metrics",
-                "anneal_index_build_recall",
-                {},
-            )
+            report.build_recall = gauge_value(metrics, "anneal_index_build_recall", {})
             after_round(args, report, retrieval_pb2_grpc.RetrievalServiceStub(reader), ids)
         report.load_after = os.getloadavg()[0]
         return report
@@ -296,19 +296,24 @@ def run_stages(
     ids: list[str],
     selection: Any,
     labels: Any,
+    metrics: str,
 ) -> None:
-    """Bootstrap, idle queries, then the round's states one by one, each a probed stage."""
+    """Bootstrap, idle queries, then (unless ``--no-round``) the round's states one by one, each
+    a probed stage; ``metrics`` is the search service's page (its bootstrap build time)."""
     for command, name in (("round0", "round-0 model (PCA)"), ("bootstrap", "index version 1")):
         probes.begin(f"bootstrap: {name}")
-        seconds, _ = coordinator.call(command)
+        seconds, report.details[command] = coordinator.call(command)
         report.bootstrap.append(probes.end())
         say(f"bootstrap: {name} in {seconds:.1f}s")
+    report.bootstrap_build_s = gauge_value(metrics, "anneal_index_rebuild_seconds_sum", {})
     say(f"Retrieve answers after {wait_answering(query, ids[0]):.1f}s")
     probes.begin("idle queries")
     idle = idle_load(query, ids, args.clients, args.idle_seconds)
     report.idle, report.errors["idle"] = idle.stats(), idle.first_errors()
     report.idle_stage = probes.end()
     say(f"idle Retrieve by id at {args.clients} clients: p99 {report.idle.p99_ms:.1f} ms")
+    if args.no_round:
+        return
     annotator = SimulatedAnnotator(selection, labels, name="bench")
     for state in ROUND_STATES:
         probes.begin(STAGE_OF[state])
@@ -336,8 +341,10 @@ def after_round(
     retrieval: retrieval_pb2_grpc.RetrievalServiceStub,
     ids: list[str],
 ) -> None:
-    """Latency at 1 and N clients by id and by vector, and recall@20 against exact search."""
-    embeddings = np.load(report.details["embedding"]["embeddings"], mmap_mode="r")
+    """Latency at 1 and N clients by id and by vector, and recall@20 against exact search (over
+    the round's embeddings, or the bootstrap's with ``--no-round``)."""
+    serving = report.details.get("embedding", report.details["bootstrap"])
+    embeddings = np.load(serving["embeddings"], mmap_mode="r")
     sample = np.random.default_rng([args.seed, 3]).choice(len(ids), 2000, replace=False)
     rows = [
         ("by id", retrieve_by_id(retrieval, ids, K)),
@@ -395,6 +402,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400, help="per latency row")
     parser.add_argument("--recall-queries", type=int, default=200)
     parser.add_argument("--evaluate", action="store_true", help="the coordinator's mAP too")
+    parser.add_argument(
+        "--no-round",
+        action="store_true",
+        help="after the bootstrap and idle queries, measure Retrieve on the bootstrap's index",
+    )
     parser.add_argument("--work-dir", type=Path, default=Path(".cache/round-bench"))
     args = parser.parse_args()
     if args.n < 2 * args.clusters or args.recall_queries > args.n:

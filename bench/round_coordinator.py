@@ -103,7 +103,12 @@ class BenchCoordinator:
 
     def bootstrap(self) -> dict[str, Any]:
         self.serving = self.runner.bootstrap(self.serving)
-        return {"index_version": self.serving.index_version, "metrics": self.serving.metrics}
+        version = self.serving.index_version
+        return {
+            "index_version": version,
+            "metrics": self.serving.metrics,
+            "embeddings": str(self.embeddings.path(version) / "vectors.npy"),
+        }
 
     def step(self) -> dict[str, Any]:
         """Run the current state's handler until the round moves on (COLLECTING polls)."""

@@ -47,6 +47,8 @@ class Report:
         shared machine, what else ran."""
         self.load_after = float("nan")
         self.bootstrap: list[StageUse] = []
+        self.bootstrap_build_s: float | None = None
+        """The search service's time building the bootstrap's index (None: not exported)."""
         self.idle: LoadStats | None = None
         self.idle_stage: StageUse | None = None
         self.stages: list[StageUse] = []
@@ -68,7 +70,10 @@ class Report:
             f"{self.prepare_s:.1f} | | |"
         )
         for stage in self.bootstrap:
-            rows.append(f"| ({stage.name}) | {stage.seconds:.1f} | not in the round | |")
+            built = ""
+            if stage is self.bootstrap[-1] and self.bootstrap_build_s is not None:
+                built = f" (search service's build: {self.bootstrap_build_s:.1f} s)"
+            rows.append(f"| ({stage.name}) | {stage.seconds:.1f} | not in the round{built} | |")
         for stage in self.stages:
             target, ok = "", None
             if stage.name == "selection":
@@ -83,6 +88,8 @@ class Report:
                 f"| {stage.name} | {stage.seconds:.1f} | {target} |"
                 f" {'' if ok is None else met(ok)} |"
             )
+        if not self.stages:
+            return rows  # --no-round
         total = self.round_seconds
         rows.append(
             f"| **round** (all but labelling) | **{total:.1f}** | <= {ROUND_TARGET_S:.0f} s |"
@@ -96,13 +103,15 @@ class Report:
 
     def _memory_rows(self) -> list[str]:
         columns = [*self.bootstrap, *self.stages]
+        counted = self.stages or self.bootstrap  # --no-round: the bootstrap's peak
+        title = "round peak" if self.stages else "bootstrap peak"
         rows = [
-            "| process | " + " | ".join(s.name for s in columns) + " | round peak | <= 8 GiB? |",
+            "| process | " + " | ".join(s.name for s in columns) + f" | {title} | <= 8 GiB? |",
             "|---|" + "---|" * (len(columns) + 2),
         ]
         for name in self.processes:
             peaks = [s.peaks.get(name, 0) for s in columns]
-            peak = max((s.peaks.get(name, 0) for s in self.stages), default=0)
+            peak = max((s.peaks.get(name, 0) for s in counted), default=0)
             verdict = "(not a service)" if name in NOT_SERVICES else met(peak <= MEMORY_TARGET)
             cells = " | ".join(f"{p / GIB:.2f}" for p in peaks)
             rows.append(f"| {name} | {cells} | **{peak / GIB:.2f}** | {verdict} |")
@@ -184,8 +193,14 @@ class Report:
             ("Stages", self._stage_rows()),
             ("Peak resident memory by stage, GiB (VmHWM)", self._memory_rows()),
             ("Bytes TCP carried between processes, by stage", self._bytes_rows()),
-            ("Retrieve while the round's index is built", self._rebuild_rows()),
-            (f"Retrieve after the round, {a.n:,} vectors", self._latency_rows()),
+            (
+                "Retrieve while the round's index is built" if self.stages else "Retrieve idle",
+                self._rebuild_rows(),
+            ),
+            (
+                f"Retrieve after the {'round' if self.stages else 'bootstrap'}, {a.n:,} vectors",
+                self._latency_rows(),
+            ),
         ]
         body = "\n\n".join(f"### {title}\n\n" + "\n".join(rows) for title, rows in sections)
         return head + "\n" + body + "\n"
