@@ -76,6 +76,7 @@ def start_label_studio(data_dir: Path) -> LabelStudioServer:
     if not BINARY.exists():
         raise RuntimeError(f"{BINARY} is missing: run `make labelstudio`")
     port = _free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "label-studio.log"
     env = {
         **os.environ,

@@ -4,7 +4,7 @@ webhook and by pull; an update replaces the annotator's answer, a deletion withd
 from __future__ import annotations
 
 import pytest
-from conftest import BridgeRig
+from bridge_rig import BridgeRig
 from studio_actions import annotate, change, project_titled, tasks_by_pair, wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-from conftest import WEBHOOK_SECRET, BridgeRig, free_port
+from bridge_rig import WEBHOOK_SECRET, BridgeRig, free_port
 from studio_actions import annotate, change, project_titled, tasks_by_pair, wait_for
 
 from services.labelstudio.metrics import REFUSED
@@ -101,7 +101,7 @@ def test_every_webhook_replayed_twice_changes_nothing(rig: BridgeRig) -> None:
     rig.environ["ANNEAL_LABELSTUDIO_WEBHOOK_URL"] = f"http://127.0.0.1:{port}/webhook"
     # The bridge's receiver runs too, and the recorder forwards to it.
     bridge = rig.start(webhooks=False)
-    from conftest import serve_webhooks
+    from bridge_rig import serve_webhooks
 
     receiver_port = free_port()
     rig.webhook = serve_webhooks(bridge, WEBHOOK_SECRET, receiver_port)

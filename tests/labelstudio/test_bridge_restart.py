@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, BridgeRig, free_port
+from bridge_rig import REPO_ROOT, BridgeRig, free_port
 from studio_actions import annotate, change, project_titled, tasks_by_pair, wait_for
 
 pytestmark = pytest.mark.integration

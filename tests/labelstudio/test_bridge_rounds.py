@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import WEBHOOK_SECRET, BridgeRig
+from bridge_rig import WEBHOOK_SECRET, BridgeRig
 from studio_actions import annotate, project_titled, tasks_by_pair
 
 from services.common.image_links import ImageLinks, load_key
