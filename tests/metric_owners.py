@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 EVERY_GRPC_SERVICE = "every gRPC service"
 EVERY_SERVICE = "every service"
 WEB = "web"
-OWNERS = (*SERVICES, WEB)
+LABELSTUDIO = "labelstudio"
+"""The Label Studio bridge: an HTTP process like the web app (docs/labelstudio.md)."""
+OWNERS = (*SERVICES, WEB, LABELSTUDIO)
 SAMPLE_SUFFIXES = {
     "counter": ("_total", "_created"),
     "gauge": ("",),
@@ -63,8 +65,8 @@ def domain_collectors(owner: str) -> tuple:
 
 def served_registry(owner: str) -> CollectorRegistry:
     """The registry ``owner``'s ``/metrics`` serves, built as its ``__main__`` builds it."""
-    if owner == WEB:
-        return metrics_registry(domain_collectors(WEB))
+    if owner in (WEB, LABELSTUDIO):
+        return metrics_registry(domain_collectors(owner))
     return grpc_service_registry(domain_collectors(owner))
 
 
