@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 Reason = Literal[
     "wrong_secret",
@@ -13,15 +13,7 @@ Reason = Literal[
     "round_closed",
     "label_refused",
 ]
-REASONS: tuple[Reason, ...] = (
-    "wrong_secret",
-    "malformed",
-    "foreign_project",
-    "not_our_task",
-    "bad_answer",
-    "round_closed",
-    "label_refused",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)
 
 
 class Refusal(Exception):
