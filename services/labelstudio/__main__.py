@@ -65,7 +65,15 @@ def build(values: BridgeSettings) -> tuple[Bridge, str]:
     secret = _secret(values.webhook_secret_file, "webhook secret") if values.webhook_url else ""
     webhook = WebhookTarget(values.webhook_url, secret) if values.webhook_url else None
     store = BridgeStore(Path(values.state_db))
-    bridge = Bridge(studio, sink, store, _images(values), webhook, values.title_prefix)
+    bridge = Bridge(
+        studio,
+        sink,
+        store,
+        _images(values),
+        webhook,
+        values.title_prefix,
+        full_pull_s=values.full_pull_s,
+    )
     return bridge, secret
 
 

@@ -1,13 +1,9 @@
 """The bridge: a round's pairs out to Label Studio as tasks, annotations back as pair labels.
 
-Every path in (a webhook, a periodic pull) goes through :meth:`Bridge.take` and
-:meth:`Bridge.forget`, one at a time under one lock. For each annotation the bridge compares the
-revision with what it last handled (:class:`~services.labelstudio.bridge_store.AnswerRow`): an
-older or equal revision changes nothing (a replayed webhook), a new one stores its answer under
-the key of that revision after withdrawing the earlier answer if the answer changed (the label
-service's rule: one answer per annotator and pair; to change it, withdraw and answer anew). A key
-is written down as pending before it is sent, so a crash between the two leaves nothing the next
-pass cannot find and withdraw.
+Out: a project per open round, a task per pair, image links renewed, the project closed when
+the round closes here. In: webhooks and pulls hand annotations to its
+:class:`~services.labelstudio.answer_intake.AnswerIntake` (``bridge.answers``), which pushes
+each revision once.
 """
 
 from __future__ import annotations
@@ -15,18 +11,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from services.labelstudio.annotation import Annotation
-from services.labelstudio.bridge_store import AnswerRow, BridgeStore, ProjectRow, TaskRow
+from services.labelstudio.answer_intake import AnswerIntake, count_refusals
+from services.labelstudio.bridge_store import BridgeStore, ProjectRow, PullCursor, TaskRow
 from services.labelstudio.image_urls import EXPIRES_KEY, ImageUrls
-from services.labelstudio.label_sink import LabelSink, PairAnswer, RoundIntake
-from services.labelstudio.metrics import LABELS_PUSHED, REFUSED
+from services.labelstudio.label_sink import LabelSink, RoundIntake
 from services.labelstudio.refusal import Refusal
 from services.labelstudio.studio import Studio, StudioTask
+from services.labelstudio.sync_report import SyncReport
 
 _log = logging.getLogger(__name__)
+
+PULL_MARGIN_S = 30.0
+"""A pull between full ones lists the tasks changed since the latest change the last pull saw,
+less this many seconds: a change saved just before that pull but committed after it is listed
+too (taking an annotation twice changes nothing)."""
 
 
 @dataclass(frozen=True)
@@ -35,32 +39,6 @@ class WebhookTarget:
 
     url: str
     secret: str
-
-
-@dataclass
-class SyncReport:
-    """What one pass did: tasks imported, answers stored and withdrawn, refusals."""
-
-    imported: int = 0
-    stored: int = 0
-    withdrawn: int = 0
-    refused: list[Refusal] = field(default_factory=list)
-
-    def add(self, other: SyncReport) -> None:
-        self.imported += other.imported
-        self.stored += other.stored
-        self.withdrawn += other.withdrawn
-        self.refused.extend(other.refused)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    annotation: Annotation
-    task: TaskRow
-    annotator: str
-    before: AnswerRow | None
-    withdraw: tuple[str, ...]
-    submit: PairAnswer | None
 
 
 class Bridge:
@@ -75,6 +53,8 @@ class Bridge:
         webhook: WebhookTarget | None,
         title_prefix: str = "ANNEAL",
         clock: Callable[[], float] = time.time,
+        full_pull_s: float = 600.0,
+        pull_margin_s: float = PULL_MARGIN_S,
     ) -> None:
         self.studio = studio
         self.sink = sink
@@ -82,8 +62,11 @@ class Bridge:
         self.images = images
         self.webhook = webhook
         self.title_prefix = title_prefix
+        self.full_pull_s = full_pull_s
+        self.pull_margin = timedelta(seconds=pull_margin_s)
         self._clock = clock
         self._lock = threading.RLock()
+        self.answers = AnswerIntake(studio, sink, store, self._lock)
 
     # -- rounds ---------------------------------------------------------------------------------
 
@@ -97,7 +80,7 @@ class Bridge:
                 continue
             if intake.closed:
                 if row is not None:
-                    report.add(self.pull(row))
+                    report.add(self.pull(row, full=True))
                     self.finish(row)
                 continue
             if row is None:
@@ -193,32 +176,50 @@ class Bridge:
         return len(renewed)
 
     def finish(self, row: ProjectRow) -> int:
-        """A round closed here: its tasks still short of answers leave Label Studio's labelling
-        stream, and the project's title says closed. Returns the tasks taken out."""
+        """A round closed here: the project's tasks leave Label Studio's labelling stream, all
+        in one call, and its title says closed. Returns the tasks that were short of answers."""
         with self._lock:
             overlap = max(1, self.sink.annotators_per_pair(row.round))
-            finished = 0
-            for task in self.studio.tasks(row.project_id, with_annotations=True):
-                if task.pair() is None:
-                    continue
-                answered = sum(1 for a in task.annotations if not a.get("was_cancelled"))
-                if answered < overlap:
-                    self.studio.mark_finished(task.id)
-                    finished += 1
-            self.studio.set_project(row.project_id, self.title(row.round, closed=True), overlap)
+            answered = Counter(
+                a.pair_id for a in self.store.answers(row.project_id) if not a.deleted
+            )
+            short = sum(
+                1 for t in self.store.tasks(row.project_id) if answered[t.pair_id] < overlap
+            )
+            self.studio.close_project(row.project_id, self.title(row.round, closed=True))
             self.store.save_project(replace(row, closed=True))
-            _log.info("round %d closed: %d unfinished tasks taken out", row.round, finished)
-            return finished
+            _log.info("round %d closed: %d tasks short of answers taken out", row.round, short)
+            return short
 
     # -- annotations ----------------------------------------------------------------------------
 
-    def pull(self, row: ProjectRow) -> SyncReport:
-        """Every annotation of the project, taken as if each came by webhook; an annotation
-        the bridge pushed that Label Studio no longer lists is withdrawn."""
+    def pull(self, row: ProjectRow, full: bool = False) -> SyncReport:
+        """The project's annotations, taken as if each came by webhook. Lists every task when
+        ``full`` or when the last full pull is ``full_pull_s`` old, else only the tasks changed
+        since the last pull (a deletion changes its task too). An annotation the bridge pushed
+        that a listed task no longer has is withdrawn."""
+        now = self._clock()
+        cursor = self.store.pull_cursor(row.project_id)
+        if (
+            cursor is None
+            or cursor.changed_through is None
+            or now - cursor.full_pull_unix >= self.full_pull_s
+        ):
+            full = True
+        since = None if full or cursor is None else cursor.changed_through
+        newest = since
         annotations: list[Annotation] = []
         listed: set[int] = set()
+        pairs: set[int] = set()
         refused: list[Refusal] = []
-        for task in self.studio.tasks(row.project_id, with_annotations=True):
+        tasks = 0
+        after = None if since is None else since - self.pull_margin
+        for task in self.studio.tasks(row.project_id, with_annotations=True, updated_after=after):
+            tasks += 1
+            newest = _later(newest, task.updated_at)
+            pair = task.pair()
+            if pair is not None:
+                pairs.add(pair[1])
             for data in task.annotations:
                 ident = data.get("id")
                 if isinstance(ident, int):
@@ -227,217 +228,26 @@ class Bridge:
                     annotations.append(Annotation.parse(data, row.project_id, task.id))
                 except Refusal as refusal:
                     refused.append(refusal)
-        _count(refused, "pull")
-        report = self.take(annotations, source="pull")
+        count_refusals(refused, "pull")
+        report = self.answers.take(annotations, source="pull")
         report.refused[:0] = refused
+        report.listed = tasks
         gone = [
             a.annotation_id
             for a in self.store.answers(row.project_id)
-            if not a.deleted and a.annotation_id not in listed
+            if not a.deleted and a.annotation_id not in listed and (full or a.pair_id in pairs)
         ]
         if gone:
-            report.add(self.forget(gone, row.project_id, source="pull"))
-        return report
-
-    def take(self, annotations: Sequence[Annotation], source: str) -> SyncReport:
-        """Stores the answers of these annotations' new revisions (see the module docstring)."""
-        report = SyncReport()
-        with self._lock:
-            plans: list[_Plan] = []
-            for annotation in annotations:
-                try:
-                    plan = self._plan(annotation)
-                except Refusal as refusal:
-                    report.refused.append(refusal)
-                    continue
-                if plan is not None:
-                    plans.append(plan)
-            pending = [
-                _pending(p.before, p.annotation, p.task, p.annotator, p.submit.key)
-                for p in plans
-                if p.submit is not None
-            ]
-            self.store.save_answers(pending)
-            rows, failed = self._withdraw_before(plans, report)
-            to_submit = [p.submit for p in plans if p.submit is not None and p not in failed]
-            refusals = self.sink.submit(to_submit)
-            for plan in plans:
-                if plan in failed:
-                    continue
-                rows.append(self._after(plan, refusals, report))
-            self.store.save_answers(rows)
-        _count(report.refused, source)
-        LABELS_PUSHED.labels("stored").inc(report.stored)
-        LABELS_PUSHED.labels("withdrawn").inc(report.withdrawn)
-        return report
-
-    def forget(self, annotation_ids: Sequence[int], project_id: int, source: str) -> SyncReport:
-        """Withdraws what these deleted annotations stored; unknown ids change nothing."""
-        report = SyncReport()
-        with self._lock:
-            rows = []
-            for ident in annotation_ids:
-                before = self.store.answer(ident)
-                if before is None or before.deleted or before.project_id != project_id:
-                    continue
-                keys = tuple(k for k in (before.stored_key, before.pending_key) if k is not None)
-                try:
-                    report.withdrawn += self._withdraw(before.round, keys, before.annotator)
-                except Refusal as refusal:
-                    report.refused.append(refusal)
-                    rows.append(replace(before, deleted=True, refused=refusal.reason))
-                    continue
-                rows.append(
-                    replace(
-                        before, deleted=True, stored_key=None, stored_answer=None, pending_key=None
-                    )
-                )
-            self.store.save_answers(rows)
-        _count(report.refused, source)
-        LABELS_PUSHED.labels("withdrawn").inc(report.withdrawn)
+            report.add(self.answers.forget(gone, row.project_id, source="pull"))
+        full_at = now if full or cursor is None else cursor.full_pull_unix
+        self.store.save_pull_cursor(PullCursor(row.project_id, newest, full_at))
         return report
 
     def project_of(self, project_id: int) -> ProjectRow | None:
         return self.store.project_by_id(project_id)
 
-    def _plan(self, annotation: Annotation) -> _Plan | None:
-        task = self._task(annotation)
-        before = self.store.answer(annotation.id)
-        # A pending row keeps the revision handled before it, so a crash after writing it
-        # leaves the annotation's revision newer and the pass is made again.
-        if before is not None and (before.deleted or before.revision >= annotation.revision):
-            return None
-        annotator = self.studio.user_email(annotation.user_id)
-        withdraw: list[str] = []
-        keep: str | None = None
-        if before is not None:
-            if before.stored_key is not None:
-                if before.stored_answer == annotation.answer:
-                    keep = before.stored_key
-                else:
-                    withdraw.append(before.stored_key)
-            if before.pending_key is not None and before.pending_key not in (
-                keep,
-                annotation.idempotency_key,
-            ):
-                withdraw.append(before.pending_key)
-        submit = None
-        if annotation.answer is not None and keep is None:
-            submit = PairAnswer(
-                round=task.round,
-                pair_id=task.pair_id,
-                annotator=annotator,
-                similar=annotation.answer,
-                key=annotation.idempotency_key,
-            )
-        return _Plan(annotation, task, annotator, before, tuple(withdraw), submit)
 
-    def _task(self, annotation: Annotation) -> TaskRow:
-        project = self.store.project_by_id(annotation.project_id)
-        subject = f"annotation {annotation.id}"
-        if project is None:
-            raise Refusal(
-                "foreign_project",
-                subject,
-                f"project {annotation.project_id} is not a round's project of this bridge",
-            )
-        task = self.store.task(annotation.task_id)
-        if task is None:
-            found = self.studio.task(annotation.task_id)
-            pair = found.pair()
-            if pair is None or pair[0] != project.round:
-                raise Refusal(
-                    "not_our_task",
-                    subject,
-                    f"task {annotation.task_id} carries no pair id of round {project.round}",
-                )
-            task = TaskRow(found.id, project.project_id, project.round, pair[1], 0)
-            self.store.save_tasks([task])
-        if task.project_id != annotation.project_id:
-            raise Refusal(
-                "not_our_task",
-                subject,
-                f"task {task.task_id} belongs to project {task.project_id}, "
-                f"not {annotation.project_id}",
-            )
-        return task
-
-    def _withdraw_before(
-        self, plans: Sequence[_Plan], report: SyncReport
-    ) -> tuple[list[AnswerRow], list[_Plan]]:
-        rows: list[AnswerRow] = []
-        failed: list[_Plan] = []
-        for plan in plans:
-            try:
-                report.withdrawn += self._withdraw(plan.task.round, plan.withdraw, plan.annotator)
-            except Refusal as refusal:
-                report.refused.append(refusal)
-                failed.append(plan)
-                before = plan.before
-                assert before is not None  # only an earlier answer is withdrawn
-                rows.append(
-                    replace(
-                        before,
-                        revision=plan.annotation.revision,
-                        pending_key=None,
-                        refused=refusal.reason,
-                    )
-                )
-        return rows, failed
-
-    def _withdraw(self, round_number: int, keys: Sequence[str], annotator: str) -> int:
-        return sum(int(self.sink.withdraw(round_number, key, annotator)) for key in keys)
-
-    def _after(self, plan: _Plan, refusals: dict[str, Refusal], report: SyncReport) -> AnswerRow:
-        annotation, submit = plan.annotation, plan.submit
-        stored_key: str | None = None
-        refused: str | None = None
-        if submit is not None:
-            refusal = refusals.get(submit.key)
-            if refusal is None:
-                stored_key = submit.key
-                report.stored += 1
-            else:
-                report.refused.append(refusal)
-                refused = refusal.reason
-        elif plan.before is not None and plan.before.stored_key not in plan.withdraw:
-            stored_key = plan.before.stored_key
-        return AnswerRow(
-            annotation_id=annotation.id,
-            project_id=annotation.project_id,
-            round=plan.task.round,
-            pair_id=plan.task.pair_id,
-            annotator=plan.annotator,
-            revision=annotation.revision,
-            stored_key=stored_key,
-            stored_answer=annotation.answer if stored_key is not None else None,
-            deleted=False,
-            refused=refused,
-            pending_key=None,
-        )
-
-
-def _pending(
-    before: AnswerRow | None, annotation: Annotation, task: TaskRow, annotator: str, key: str
-) -> AnswerRow:
-    if before is not None:
-        return replace(before, pending_key=key)
-    return AnswerRow(
-        annotation_id=annotation.id,
-        project_id=annotation.project_id,
-        round=task.round,
-        pair_id=task.pair_id,
-        annotator=annotator,
-        revision=0,
-        stored_key=None,
-        stored_answer=None,
-        deleted=False,
-        refused=None,
-        pending_key=key,
-    )
-
-
-def _count(refusals: Sequence[Refusal], source: str) -> None:
-    for refusal in refusals:
-        REFUSED.labels(refusal.reason).inc()
-        _log.warning("refused (%s, %s): %s", source, refusal.reason, refusal)
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)

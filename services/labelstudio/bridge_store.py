@@ -1,5 +1,6 @@
-"""The bridge's own state on disk: the Label Studio project of each round, its tasks, and the
-cursor of what has been pushed to the label service, per annotation revision.
+"""The bridge's own state on disk: the Label Studio project of each round, its tasks, the
+cursor of what has been pushed to the label service, per annotation revision, and how far the
+pulls of each project got.
 
 One SQLite file (WAL, ``synchronous=FULL``), each change one transaction. The bridge writes a
 row only after the label service acknowledged what the row says, so after a crash at any point
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 SCHEMA = """
@@ -45,6 +47,11 @@ CREATE TABLE IF NOT EXISTS answers (
     pending_key TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_by_project ON answers (project_id);
+CREATE TABLE IF NOT EXISTS pull_cursors (
+    project_id INTEGER PRIMARY KEY,
+    changed_through TEXT,
+    full_pull_unix REAL NOT NULL
+);
 """
 
 
@@ -85,6 +92,16 @@ class AnswerRow:
     deleted: bool
     refused: str | None
     pending_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PullCursor:
+    """How far the pulls of a project got: the latest task change they saw (Label Studio's
+    clock, None before any) and when the last pull that listed every task ran (our clock)."""
+
+    project_id: int
+    changed_through: datetime | None
+    full_pull_unix: float
 
 
 class BridgeStore:
@@ -146,6 +163,26 @@ class BridgeStore:
                 "ON CONFLICT (round) DO UPDATE SET project_id = excluded.project_id, "
                 "webhook_id = excluded.webhook_id, closed = excluded.closed",
                 (row.round, row.project_id, row.webhook_id, int(row.closed)),
+            )
+
+    def pull_cursor(self, project_id: int) -> PullCursor | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT changed_through, full_pull_unix FROM pull_cursors WHERE project_id = ?",
+                (project_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        changed = datetime.fromisoformat(row[0]) if row[0] else None
+        return PullCursor(project_id, changed, float(row[1]))
+
+    def save_pull_cursor(self, cursor: PullCursor) -> None:
+        changed = cursor.changed_through.isoformat() if cursor.changed_through else None
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pull_cursors (project_id, changed_through, full_pull_unix) "
+                "VALUES (?, ?, ?)",
+                (cursor.project_id, changed, cursor.full_pull_unix),
             )
 
     # -- tasks ----------------------------------------------------------------------------------

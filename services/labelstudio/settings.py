@@ -103,6 +103,14 @@ POLL_S = Setting(
     "seconds between sync passes (rounds, pull, links)",
     number,
 )
+FULL_PULL_S = Setting(
+    "--full-pull-s",
+    "ANNEAL_LABELSTUDIO_FULL_PULL_S",
+    600.0,
+    "seconds between pulls that list every task; the passes between list only the tasks "
+    "changed since the last pull",
+    number,
+)
 BATCH = Setting(
     "--batch",
     "ANNEAL_LABELSTUDIO_BATCH",
@@ -143,6 +151,7 @@ class BridgeSettings:
     local_files_root: str = LOCAL_FILES_ROOT.field()
     state_db: str = STATE_DB.field()
     poll_s: float = POLL_S.field()
+    full_pull_s: float = FULL_PULL_S.field()
     batch: int = BATCH.field()
     title_prefix: str = TITLE_PREFIX.field()
 

@@ -4,12 +4,20 @@ One project per round (title ``<prefix> round <n>``), found again by title after
 webhook per project, carrying the bridge's secret as a header; tasks whose data holds both
 scenes' URLs and our ``anneal_round`` / ``anneal_pair_id``. Errors of the SDK (HTTP status and
 body) are raised as they are: the caller logs them and the next sync tries again.
+
+Two things lean on how Label Studio computes a task's ``is_labeled`` (annotators counted against
+the task's ``overlap``, which follows the project's ``maximum_annotations``): a project closed
+with ``maximum_annotations`` 0 has every task labelled at once, in one call, and stays so when an
+annotation is deleted later; and a task's ``updated_at`` moves when one of its annotations is
+created, updated or deleted, so a pull can list only the tasks changed since the last one.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from label_studio_sdk import LabelStudio
@@ -22,15 +30,19 @@ PAGE_SIZE = 500
 IMPORT_BATCH = 1000
 ROUND_KEY = "anneal_round"
 PAIR_KEY = "anneal_pair_id"
+FILTER_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""How Label Studio's Data Manager reads a Datetime filter's value (UTC)."""
 
 
 @dataclass(frozen=True)
 class StudioTask:
-    """A task of a project: its id, data, and its annotations as Label Studio lists them."""
+    """A task of a project: its id, data, its annotations as Label Studio lists them, and when
+    it last changed (Label Studio's clock; None where the listing leaves it out)."""
 
     id: int
     data: Mapping[str, Any]
     annotations: tuple[Mapping[str, Any], ...]
+    updated_at: datetime | None = None
 
     def pair(self) -> tuple[int, int] | None:
         """(round, pair id) when the task is one of ours, else None."""
@@ -91,20 +103,36 @@ class Studio:
         assert hook.id is not None
         return int(hook.id)
 
-    def tasks(self, project_id: int, with_annotations: bool) -> Iterator[StudioTask]:
-        """Every task of the project, page by page."""
+    def tasks(
+        self, project_id: int, with_annotations: bool, updated_after: datetime | None = None
+    ) -> Iterator[StudioTask]:
+        """The project's tasks page by page: all of them, or those changed after
+        ``updated_after`` (a Data Manager filter on the task's ``updated_at``)."""
+        query = None
+        if updated_after is not None:
+            value = updated_after.astimezone(UTC).strftime(FILTER_TIME_FORMAT)
+            item = {
+                "filter": "filter:tasks:updated_at",
+                "operator": "greater",
+                "type": "Datetime",
+                "value": value,
+            }
+            query = json.dumps({"filters": {"conjunction": "and", "items": [item]}})
         # "all" for the annotations' full objects (``include`` would shorten them to a few
         # fields, without their annotator).
         pager: Any = self._client.tasks.list(
             project=project_id,
             fields="all" if with_annotations else "task_only",
             page_size=PAGE_SIZE,
+            query=query,
         )
         for task in pager:
             annotations = tuple(
                 a if isinstance(a, Mapping) else a.dict() for a in (task.annotations or ())
             )
-            yield StudioTask(id=int(task.id), data=dict(task.data or {}), annotations=annotations)
+            yield StudioTask(
+                int(task.id), dict(task.data or {}), annotations, _when(task.updated_at)
+            )
 
     def task(self, task_id: int) -> StudioTask:
         task: Any = self._client.tasks.get(str(task_id))
@@ -118,9 +146,10 @@ class Studio:
     def update_task_data(self, task_id: int, data: Mapping[str, Any]) -> None:
         self._client.tasks.update(str(task_id), data=dict(data))
 
-    def mark_finished(self, task_id: int) -> None:
-        """Takes the task out of the labelling stream (``is_labeled``)."""
-        self._client.tasks.update(str(task_id), is_labeled=True)
+    def close_project(self, project_id: int, title: str) -> None:
+        """Every task of the project out of the labelling stream for good, in one call: with
+        ``maximum_annotations`` 0 each task counts as labelled (see the module docstring)."""
+        self._client.projects.update(project_id, title=title, maximum_annotations=0)
 
     def user_email(self, user_id: int) -> str:
         """The Label Studio user's email (cached): the annotator's name on our side."""
@@ -128,3 +157,12 @@ class Studio:
             user = self._client.users.get(user_id)
             self._emails[user_id] = str(user.email or f"user-{user_id}")
         return self._emails[user_id]
+
+
+def _when(value: object) -> datetime | None:
+    """A listing's time (a datetime, or its ISO text in some SDK types) as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

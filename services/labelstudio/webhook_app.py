@@ -92,9 +92,9 @@ def _handle(bridge: Bridge, event: WebhookEvent) -> JSONResponse:
             )
         )
     if event.deleted:
-        report = bridge.forget(event.deleted, event.project_id, source="webhook")
+        report = bridge.answers.forget(event.deleted, event.project_id, source="webhook")
     else:
-        report = bridge.take(event.changed, source="webhook")
+        report = bridge.answers.take(event.changed, source="webhook")
     if report.refused and not (report.stored or report.withdrawn):
         first = report.refused[0]
         return _reply(_STATUS[first.reason], {"error": first.reason, "message": str(first)})

@@ -1,5 +1,5 @@
 """A round goes out to a real Label Studio as a project of pairwise tasks, and its end takes the
-unfinished tasks out of the labelling stream."""
+tasks out of the labelling stream for good."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_a_restarted_bridge_finds_the_project_by_title_and_imports_no_task_twice
     assert len(list(admin.tasks.list(project=project.id))) == 3
 
 
-def test_closing_the_round_takes_unfinished_tasks_out_and_refuses_later_answers(
+def test_closing_the_round_takes_every_task_out_for_good_and_refuses_later_answers(
     rig: BridgeRig,
 ) -> None:
     rig.open_round(1, PAIRS, overlap=1)
@@ -72,7 +72,7 @@ def test_closing_the_round_takes_unfinished_tasks_out_and_refuses_later_answers(
     project = project_titled(admin, f"{rig.title_prefix} round 1")
     tasks = tasks_by_pair(admin, project.id)
     alice = rig.studio.person("alice@example.org")
-    annotate(alice, tasks[0].id, "Similar")
+    alices = annotate(alice, tasks[0].id, "Similar")
     bridge.sync()
     rig.store.close_round(1)  # as the coordinator's CloseRound does
     bob = rig.studio.person("bob@example.org")
@@ -91,3 +91,13 @@ def test_closing_the_round_takes_unfinished_tasks_out_and_refuses_later_answers(
         f"api/projects/{project.id}/next", method="GET"
     )
     assert reply.status_code == 404
+    # A deletion after the close brings no task back into the stream (Label Studio recomputes
+    # is_labeled against the closed project's overlap of 0).
+    alice.annotations.delete(alices)
+    assert all(t.is_labeled for t in tasks_by_pair(admin, project.id).values())
+    assert (
+        bob._client_wrapper.httpx_client.request(
+            f"api/projects/{project.id}/next", method="GET"
+        ).status_code
+        == 404
+    )
