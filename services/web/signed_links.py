@@ -1,8 +1,11 @@
 """``GET /links/v1/images/{image_id}``: an archive image for a browser without a session.
 
-An external labelling tool's page (Label Studio, issue 13) loads each scene with a plain
-``<img>`` from a link the bridge signed (services/common/image_links.py); the link is the whole
-credential, so no cookie, token or CORS is involved. It serves the app's preview of the image
+An external labelling tool's page (Label Studio, issue 13) loads each scene with an ``<img>``
+from a link the bridge signed (services/common/image_links.py); the link is the whole
+credential, so no cookie or token is involved. Label Studio's ``<img>`` asks for CORS
+(``crossorigin="anonymous"``, it draws scenes on a canvas), so a served image says
+``Access-Control-Allow-Origin: *`` without credentials: any page that holds the link may read
+the pixels, which anyone who holds the link can do anyway. It serves the app's preview of the image
 (``LINK_PREVIEW_SIZE`` pixels on its longest side), cacheable privately until the link expires.
 Refusals are the app's JSON errors: 403 for a bad, missing or expired signature (before the
 image is looked up, so a refusal tells nothing about the archive), 404 for an image not in it,
@@ -62,6 +65,7 @@ async def linked_image(
     _check(request, image_id, expires, signature, now)
     preview = await render_preview(request, image_id, LINK_PREVIEW_SIZE)
     headers = {
+        "Access-Control-Allow-Origin": "*",
         "ETag": preview.etag,
         "Cache-Control": f"private, max-age={max(0, int(int(expires) - now))}",
     }

@@ -17,12 +17,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
+from chromium_browser import browser  # noqa: F401
 from live_system import LiveSystem
 from round_helpers import make_archive
 
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
-from services.web.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="session")
@@ -46,25 +46,8 @@ def live_system() -> Iterator[LiveSystem]:
             supervisor.stop()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium; each test opens its own context (its own cookies)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS), headless=True
-        )  # Playwright gives every launch a fresh --user-data-dir
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any) -> Iterator[Any]:  # noqa: F811
     """A page in a fresh browser context, failing the test on any script error or CSP report."""
     context = browser.new_context()
     opened = context.new_page()

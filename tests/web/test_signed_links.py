@@ -1,75 +1,30 @@
 """The web app's signed image links (GET /links/v1/images/...) over a tiny archive, without a
 session: a valid link serves the preview, cacheable until it expires; a changed, another
 image's, expired or incomplete link is 403 JSON, a missing image 404 JSON, and an app without
-a key says links are off. No CORS, no cookie: a plain <img> of another site loads it."""
+a key says links are off. No cookie, and a CORS grant without credentials: an <img> of
+another site loads it, also one that asks for CORS."""
 
 from __future__ import annotations
 
 import io
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
+from link_app import app_over, write_png
 from PIL import Image
 
 from services.common.image_links import ImageLinks, create_key
-from services.security.channels import ChannelSecurity
 from services.web.__main__ import image_links_from
-from services.web.app import create_app
-from services.web.context import WebContext
-from services.web.image_preview import ImagePreviews
-from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.signed_links import LINK_PREVIEW_SIZE
-from services.web.system_client import SystemClient
 
 KEY = bytes(range(32))
 BASE = "http://testserver"
-_SERVICES = ("retrieval", "embedding", "search", "selection", "labels", "coordinator")
-
-
-def write_png(path: Path, size: tuple[int, int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, (200, 30, 30)).save(path, "PNG")
-
-
-@contextmanager
-def app_over(archive: Path, links: ImageLinks | None) -> Iterator[httpx.Client]:
-    """A client of the web app over ``archive``, served by uvicorn on loopback (no services:
-    links need none)."""
-    nowhere = SystemClient({name: "127.0.0.1:9" for name in _SERVICES}, ChannelSecurity())
-    context = WebContext(
-        client=nowhere,
-        sessions=SessionStore(),
-        tokens=None,
-        image_ids=["red/wide.png", "red/small.png"],
-        secure_cookies=False,
-    )
-    app = create_app(context, ImagePreviews(archive), links)
-    listening = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the web app did not start"
-            time.sleep(0.02)
-        port = listening.getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        listening.close()
-        nowhere.close()
+IMAGE_IDS = ["red/wide.png", "red/small.png"]
 
 
 @pytest.fixture
@@ -82,7 +37,7 @@ def archive(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def web(archive: Path) -> Iterator[httpx.Client]:
-    with app_over(archive, ImageLinks(KEY)) as client:
+    with app_over(archive, ImageLinks(KEY), IMAGE_IDS) as client:
         yield client
 
 
@@ -105,14 +60,16 @@ def test_a_valid_link_serves_the_preview_cacheable_until_it_expires(web: httpx.C
     assert Image.open(io.BytesIO(reply.content)).size == (LINK_PREVIEW_SIZE, 256)
     private, max_age = reply.headers["cache-control"].split(", ")
     assert private == "private" and 590 <= int(max_age.removeprefix("max-age=")) <= 600
-    # Nothing a browser of another site needs or could misuse: no cookie, no CORS grant, and
-    # nothing that stops a cross-origin <img> (CORP / COEP); CSP and frame headers do not apply
-    # to an image embedded by another page.
+    # What a cross-origin <img crossorigin="anonymous"> (Label Studio's) needs: a CORS grant
+    # to any origin without credentials, no cookie, nothing that stops it (CORP / COEP); CSP
+    # and frame headers do not apply to an image embedded by another page.
     assert "set-cookie" not in reply.headers
-    assert not any(h.startswith("access-control-") for h in reply.headers)
+    assert reply.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in reply.headers
     assert "cross-origin-resource-policy" not in reply.headers
     again = web.get(link("red/wide.png"), headers={"If-None-Match": reply.headers["etag"]})
     assert again.status_code == 304
+    assert again.headers["access-control-allow-origin"] == "*"
 
 
 def test_a_small_image_is_served_at_its_own_size(web: httpx.Client) -> None:
@@ -171,7 +128,7 @@ def test_a_signed_link_to_an_image_not_in_the_archive_is_404(web: httpx.Client) 
 
 
 def test_without_a_key_links_are_off(archive: Path) -> None:
-    with app_over(archive, None) as client:
+    with app_over(archive, None, IMAGE_IDS) as client:
         status, code, message = error_of(client.get(link("red/wide.png")))
     assert (status, code) == (404, "NOT_FOUND")
     assert "signed links are not enabled" in message
