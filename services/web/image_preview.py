@@ -1,45 +1,33 @@
 """Archive images as browser-ready JPEG or PNG bytes (thumbnails and large previews), cached.
 
-What is shown:
+``ImagePreviews`` turns an image id into a ``Preview``: it resolves the id to a regular image
+file inside the archive (any other id gets one and the same "not found"), reads it within the
+preview limits and the system's image limits, and decides how it is shown:
 
-* **Pictures** (8-bit JPEG and PNG files) are resized and re-encoded in their own format: JPEG
-  stays JPEG (quality 85), PNG stays PNG (transparency kept).
+* **Pictures** (8-bit JPEG and PNG files) are resized and re-encoded in their own format.
 * **Scenes** (every TIFF, and PNG with 16-bit or 32-bit samples) are rendered from their
   samples as stored (``anneal.data.image_io.decode_bands``). The bands shown are the ones the
   model sees (``select_bands``): 1 band is grey, grey + alpha is grey, 3 bands are RGB, 4 or
   more bands show the first three as RGB (RGB of RGBN; reorder a multispectral stack whose
-  first bands are not RGB). Samples wider than 8 bits (16-bit, 32-bit, float) get a
-  per-channel 2-98 percentile stretch: each band is clipped to [p2, p98] and scaled to 0..255,
-  so a few hot or dead pixels do not turn the scene black or white (the model's min-max
-  rescaling would). 8-bit scenes (an ordinary RGB TIFF photo) are shown as stored. Scenes are
-  encoded as **JPEG** (quality 85, no chroma subsampling): the stretch to 8 bits is lossy
-  already, and a JPEG is 5-10 times smaller than a PNG of the same noisy scene, which matters
-  for grids of thumbnails and for the byte bound of the cache.
+  first bands are not RGB). They are encoded as JPEG.
 
-The percentiles are taken over the whole image (a regular grid of at most about a million
-samples of it), never over the resized one, so a thumbnail and a large preview of one scene
-look the same. A band whose p2 equals its p98 (mostly constant) is stretched by its minimum and
-maximum instead; a constant band is black. NaN and infinite samples are black.
-
-The EXIF orientation of a JPEG is not applied: the preview shows the pixels the model embeds.
+How the pixels are made (resizing, the percentile stretch of samples wider than 8 bits, the
+encoding) is ``services.web.preview_render``; the cache, bounded by entries and by bytes, is
+``services.web.preview_cache``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import math
 import os
 import stat
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from anneal.data.image_header import open_picture, read_header
 from anneal.data.image_io import (
@@ -53,6 +41,8 @@ from anneal.data.image_limits import DEFAULT_LIMITS
 from anneal.errors import ImageDecodeError, ImageTooLargeError
 from services.common.errors import NotFoundError, ResourceExhaustedError
 from services.common.shown import shown
+from services.web.preview_cache import CacheStats, PreviewCache, PreviewKey
+from services.web.preview_render import Encoded, encode, render_picture, render_scene
 
 PREVIEW_SIZES = (64, 128, 256, 512, 1024, 2048)
 """The sizes (longest side, pixels) a preview can be asked for; a fixed set keeps the cache
@@ -69,15 +59,10 @@ DEFAULT_MAX_FILE_BYTES = 16 * MIB
 default (``services.embedding.server.DEFAULT_MAX_IMAGE_BYTES``, not imported because that
 module loads torch and Ray), so every image the archive can embed can also be shown."""
 
-JPEG_QUALITY = 85
 RENDER_VERSION = 1
 """Part of every ETag: raise it when the rendering changes so browsers drop old previews."""
 
-_STRETCH_PERCENTILES = (2.0, 98.0)
-_STRETCH_SAMPLES = 1_000_000
 _SAMPLES_PER_PIXEL_LIMIT = 4
-_RESIZE = Image.Resampling.LANCZOS
-_REDUCING_GAP = 3.0  # shrink by whole factors first (fast), then LANCZOS the last factor of 3
 _JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a JPEG with extra frames (cameras)
 _PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError)
 
@@ -97,68 +82,6 @@ class Preview:
     last_modified: float
     width: int
     height: int
-
-
-@dataclass(frozen=True)
-class CacheStats:
-    """Lookups answered from the cache (hits) or rendered (misses), and what it holds now."""
-
-    hits: int
-    misses: int
-    entries: int
-    bytes: int
-
-
-_Key = tuple[str, int, int, int]  # image id, preview size, file mtime_ns, file byte size
-
-
-class PreviewCache:
-    """A thread-safe LRU cache of previews bounded by entry count and by total bytes.
-
-    Not ``functools.lru_cache``: that bounds the number of entries only, and previews range
-    from a 2 KB thumbnail to a few MB for a 2048-pixel scene, so a count alone does not bound
-    memory. Its key would also have to carry the file's identity, which ``render`` only knows
-    after a stat. A preview larger than ``max_bytes`` is returned but not kept.
-    """
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        if max_entries < 0 or max_bytes < 0:
-            raise ValueError("max_entries and max_bytes must be at least 0 (0: no cache)")
-        self._max_entries = max_entries
-        self._max_bytes = max_bytes
-        self._entries: OrderedDict[_Key, Preview] = OrderedDict()
-        self._bytes = 0
-        self._hits = 0
-        self._misses = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: _Key) -> Preview | None:
-        with self._lock:
-            preview = self._entries.get(key)
-            if preview is None:
-                self._misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self._hits += 1
-            return preview
-
-    def put(self, key: _Key, preview: Preview) -> None:
-        size = len(preview.data)
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.data)
-            if size > self._max_bytes or self._max_entries == 0:
-                return
-            self._entries[key] = preview
-            self._bytes += size
-            while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted.data)
-
-    def stats(self) -> CacheStats:
-        with self._lock:
-            return CacheStats(self._hits, self._misses, len(self._entries), self._bytes)
 
 
 class ImagePreviews:
@@ -199,7 +122,7 @@ class ImagePreviews:
         self._root = root
         self._max_pixels = max_pixels
         self._max_file_bytes = max_file_bytes
-        self._cache = PreviewCache(max_entries, max_bytes)
+        self._cache: PreviewCache[Preview] = PreviewCache(max_entries, max_bytes)
 
     def render(self, image_id: str, size: int) -> Preview:
         """The preview of ``image_id`` whose longest side is ``size`` (or less: no upscaling)."""
@@ -275,7 +198,7 @@ class ImagePreviews:
 
     # -- what it shows ------------------------------------------------------------------------
 
-    def _render_image(self, image_id: str, data: bytes, size: int) -> tuple[_Encoded, str]:
+    def _render_image(self, image_id: str, data: bytes, size: int) -> tuple[Encoded, str]:
         try:
             header = read_header(data)
             DEFAULT_LIMITS.check(header)  # the system's limits, whatever this cache allows
@@ -290,7 +213,7 @@ class ImagePreviews:
             with open_picture(data) as image:
                 if image.mode not in WIDE_PILLOW_MODES:
                     jpeg = image.format in _JPEG_FORMATS
-                    encoded = _render_picture(image, size, jpeg)
+                    encoded = render_picture(image, size, jpeg)
                     return encoded, "image/jpeg" if jpeg else "image/png"
         except _PILLOW_ERRORS:
             raise ImageDecodeError(
@@ -299,7 +222,7 @@ class ImagePreviews:
             ) from None
         return self._render_scene(image_id, data, size), "image/jpeg"  # a 16/32-bit PNG
 
-    def _render_scene(self, image_id: str, data: bytes, size: int) -> _Encoded:
+    def _render_scene(self, image_id: str, data: bytes, size: int) -> Encoded:
         try:
             samples = select_bands(decode_bands(data))
         except ImageTooLargeError as exc:
@@ -313,7 +236,7 @@ class ImagePreviews:
                 f"archive image {shown(image_id)} has {samples.dtype} samples; a preview needs"
                 " integer or real samples"
             )
-        return _encode(render_scene(samples, size), jpeg=True)
+        return encode(render_scene(samples, size), jpeg=True)
 
     def _check_pixels(self, image_id: str, height: int, width: int, bands: int) -> None:
         pixels = height * width
@@ -326,111 +249,6 @@ class ImagePreviews:
                 f" the preview limit of {self._max_pixels} pixels"
                 f" ({_SAMPLES_PER_PIXEL_LIMIT * self._max_pixels} samples)"
             )
-
-
-@dataclass(frozen=True)
-class _Encoded:
-    data: bytes
-    width: int
-    height: int
-
-
-def fit_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """(width, height) scaled so the longest side is ``size``; unchanged if it is already."""
-    longest = max(width, height)
-    if longest <= size:
-        return width, height
-    scale = size / longest
-    if width >= height:
-        return size, max(1, round(height * scale))
-    return max(1, round(width * scale)), size
-
-
-def render_scene(samples: np.ndarray, size: int) -> Image.Image:
-    """An (H, W, 1) or (H, W, 3) array of any real sample type as an L or RGB image.
-
-    Resized so its longest side is at most ``size``; samples wider than 8 bits are stretched
-    per band (``stretch_limits``, ``stretch``), 8-bit samples are kept.
-    """
-    height, width, bands = samples.shape
-    target = fit_size(width, height, size)
-    channels = []
-    for band in np.moveaxis(samples, -1, 0):
-        if band.dtype == np.uint8:
-            channels.append(_resized(Image.fromarray(np.ascontiguousarray(band)), target))
-            continue
-        lo, hi = stretch_limits(band)
-        values = band.astype(np.float32)
-        if band.dtype.kind == "f":
-            values = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
-        resized = np.asarray(_resized(Image.fromarray(values), target))
-        channels.append(Image.fromarray(stretch(resized, lo, hi)))
-    return channels[0] if bands == 1 else Image.merge("RGB", channels)
-
-
-def stretch_limits(band: np.ndarray) -> tuple[float, float]:
-    """(p2, p98) of a band's finite samples, or (min, max) when those are equal.
-
-    A band over about a million samples is sampled on a regular grid. A band with no finite
-    sample gives (0, 0).
-    """
-    step = max(1, math.ceil(math.sqrt(band.size / _STRETCH_SAMPLES)))
-    values = band[::step, ::step].astype(np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0, 0.0
-    lo, hi = (float(v) for v in np.percentile(values, _STRETCH_PERCENTILES))
-    if hi <= lo:
-        lo, hi = float(values.min()), float(values.max())
-    return lo, hi
-
-
-def stretch(band: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """``band`` clipped to [lo, hi] and scaled to 0..255 (rounded) as uint8; NaN is 0.
-
-    ``hi <= lo`` (a constant band) gives all zeros: there is no contrast to show.
-    """
-    if not hi > lo:
-        return np.zeros(band.shape, np.uint8)
-    scaled = (band.astype(np.float64) - lo) * (255.0 / (hi - lo))
-    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
-    return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
-
-
-def _render_picture(image: Image.Image, size: int, jpeg: bool) -> _Encoded:
-    target = fit_size(*image.size, size)
-    if jpeg:
-        image.draft("L" if image.mode == "L" else "RGB", target)  # decode at a smaller scale
-        mode = "L" if image.mode == "L" else "RGB"
-    elif "transparency" in image.info:  # a transparent colour (grey, RGB or palette index)
-        mode = "RGBA"
-    elif image.mode in ("L", "LA", "RGB", "RGBA"):
-        mode = image.mode
-    elif image.mode == "1":
-        mode = "L"
-    elif image.mode == "P":
-        mode = "RGB"
-    else:  # PA and the rest
-        mode = "RGBA"
-    picture = image if image.mode == mode else image.convert(mode)
-    return _encode(_resized(picture, target), jpeg)
-
-
-def _resized(image: Image.Image, target: tuple[int, int]) -> Image.Image:
-    if image.size == target:
-        return image
-    return image.resize(target, _RESIZE, reducing_gap=_REDUCING_GAP)
-
-
-def _encode(image: Image.Image, jpeg: bool) -> _Encoded:
-    buffer = io.BytesIO()
-    if jpeg:
-        # no optimize=True: Pillow then buffers width x height bytes, and a noisy scene at
-        # 4:4:4 can need more ("Suspension not allowed here")
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    else:
-        image.save(buffer, format="PNG")
-    return _Encoded(buffer.getvalue(), *image.size)
 
 
 def _preview_size(size: object) -> int:
@@ -457,6 +275,6 @@ def _not_found(image_id: str) -> str:
     return f"archive image {shown(image_id)} not found"
 
 
-def _etag(key: _Key) -> str:
+def _etag(key: PreviewKey) -> str:
     identity = json.dumps([RENDER_VERSION, *key]).encode()
     return f'"{hashlib.sha256(identity).hexdigest()}"'

@@ -17,13 +17,8 @@ from PIL import Image
 
 from anneal.data.image_io import to_rgb
 from services.common.errors import ResourceExhaustedError
-from services.web.image_preview import (
-    ImagePreviews,
-    Preview,
-    fit_size,
-    stretch,
-    stretch_limits,
-)
+from services.web.image_preview import ImagePreviews, Preview
+from services.web.preview_render import fit_size, stretch, stretch_limits
 
 RED = (200, 30, 30)
 BLUE = (30, 40, 200)
