@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from services.labelstudio.annotation import Annotation
 from services.labelstudio.answer_intake import AnswerIntake, count_refusals
-from services.labelstudio.bridge_store import BridgeStore, ProjectRow, PullCursor, TaskRow
+from services.labelstudio.bridge_store import BridgeStore, ProjectRow, TaskRow
 from services.labelstudio.image_urls import EXPIRES_KEY, ImageUrls
 from services.labelstudio.label_sink import LabelSink, RoundIntake
 from services.labelstudio.refusal import Refusal
@@ -28,9 +28,9 @@ from services.labelstudio.sync_report import SyncReport
 _log = logging.getLogger(__name__)
 
 PULL_MARGIN_S = 30.0
-"""A pull between full ones lists the tasks changed since the latest change the last pull saw,
-less this many seconds: a change saved just before that pull but committed after it is listed
-too (taking an annotation twice changes nothing)."""
+"""A pull between full ones lists the tasks changed since the latest change the pulls saw, less
+this many seconds, until the margin has passed: a change saved just before a pull but committed
+after it is listed too (taking an annotation twice changes nothing). See pull_cursor.py."""
 
 
 @dataclass(frozen=True)
@@ -196,24 +196,19 @@ class Bridge:
     def pull(self, row: ProjectRow, full: bool = False) -> SyncReport:
         """The project's annotations, taken as if each came by webhook. Lists every task when
         ``full`` or when the last full pull is ``full_pull_s`` old, else only the tasks changed
-        since the last pull (a deletion changes its task too). An annotation the bridge pushed
-        that a listed task no longer has is withdrawn."""
+        since the pulls' cursor (pull_cursor.py; a deletion changes its task too). An
+        annotation the bridge pushed that a listed task no longer has is withdrawn."""
         now = self._clock()
         cursor = self.store.pull_cursor(row.project_id)
-        if (
-            cursor is None
-            or cursor.changed_through is None
-            or now - cursor.full_pull_unix >= self.full_pull_s
-        ):
-            full = True
-        since = None if full or cursor is None else cursor.changed_through
-        newest = since
+        after = cursor.listing_after(self.pull_margin)
+        if full or after is None or now - cursor.full_pull_unix >= self.full_pull_s:
+            full, after = True, None
+        newest: datetime | None = None
         annotations: list[Annotation] = []
         listed: set[int] = set()
         pairs: set[int] = set()
         refused: list[Refusal] = []
         tasks = 0
-        after = None if since is None else since - self.pull_margin
         for task in self.studio.tasks(row.project_id, with_annotations=True, updated_after=after):
             tasks += 1
             newest = _later(newest, task.updated_at)
@@ -239,8 +234,7 @@ class Bridge:
         ]
         if gone:
             report.add(self.answers.forget(gone, row.project_id, source="pull"))
-        full_at = now if full or cursor is None else cursor.full_pull_unix
-        self.store.save_pull_cursor(PullCursor(row.project_id, newest, full_at))
+        self.store.save_pull_cursor(cursor.advanced(newest, now, self.pull_margin, full))
         return report
 
     def project_of(self, project_id: int) -> ProjectRow | None:

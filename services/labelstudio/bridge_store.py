@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from services.labelstudio.pull_cursor import PullCursor
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     round INTEGER PRIMARY KEY,
@@ -50,6 +52,8 @@ CREATE INDEX IF NOT EXISTS answers_by_project ON answers (project_id);
 CREATE TABLE IF NOT EXISTS pull_cursors (
     project_id INTEGER PRIMARY KEY,
     changed_through TEXT,
+    changed_seen_unix REAL NOT NULL,
+    settled_through TEXT,
     full_pull_unix REAL NOT NULL
 );
 """
@@ -92,16 +96,6 @@ class AnswerRow:
     deleted: bool
     refused: str | None
     pending_key: str | None = None
-
-
-@dataclass(frozen=True)
-class PullCursor:
-    """How far the pulls of a project got: the latest task change they saw (Label Studio's
-    clock, None before any) and when the last pull that listed every task ran (our clock)."""
-
-    project_id: int
-    changed_through: datetime | None
-    full_pull_unix: float
 
 
 class BridgeStore:
@@ -165,24 +159,30 @@ class BridgeStore:
                 (row.round, row.project_id, row.webhook_id, int(row.closed)),
             )
 
-    def pull_cursor(self, project_id: int) -> PullCursor | None:
+    def pull_cursor(self, project_id: int) -> PullCursor:
+        """The project's cursor; an empty one before its first pull."""
         with self._lock:
             row = self._db.execute(
-                "SELECT changed_through, full_pull_unix FROM pull_cursors WHERE project_id = ?",
+                "SELECT changed_through, changed_seen_unix, settled_through, full_pull_unix "
+                "FROM pull_cursors WHERE project_id = ?",
                 (project_id,),
             ).fetchone()
         if row is None:
-            return None
-        changed = datetime.fromisoformat(row[0]) if row[0] else None
-        return PullCursor(project_id, changed, float(row[1]))
+            return PullCursor(project_id)
+        return PullCursor(project_id, _time(row[0]), float(row[1]), _time(row[2]), float(row[3]))
 
     def save_pull_cursor(self, cursor: PullCursor) -> None:
-        changed = cursor.changed_through.isoformat() if cursor.changed_through else None
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO pull_cursors (project_id, changed_through, full_pull_unix) "
-                "VALUES (?, ?, ?)",
-                (cursor.project_id, changed, cursor.full_pull_unix),
+                "INSERT OR REPLACE INTO pull_cursors (project_id, changed_through, "
+                "changed_seen_unix, settled_through, full_pull_unix) VALUES (?, ?, ?, ?, ?)",
+                (
+                    cursor.project_id,
+                    _text(cursor.changed_through),
+                    cursor.changed_seen_unix,
+                    _text(cursor.settled_through),
+                    cursor.full_pull_unix,
+                ),
             )
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -283,3 +283,11 @@ def _answer(row: tuple[object, ...]) -> AnswerRow:
         refused=None if row[9] is None else str(row[9]),
         pending_key=None if row[10] is None else str(row[10]),
     )
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _text(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
