@@ -182,9 +182,11 @@ def main() -> None:
     puller.sync()
     out_s = time.perf_counter() - started
     out_tasks = len(tasks_by_pair(admin, project_titled(admin, "PULL round 3").id))
-    # Closed here without the bridge's finishing pass: it takes a task out of Label Studio's
-    # stream with one PATCH each (~0.13 s here), over 20 minutes for 10,000 unanswered tasks.
+    # ... and closed: one last full pull, then every task out of the stream in one call.
     store.close_round(3)
+    started = time.perf_counter()
+    puller.sync()
+    close_s = time.perf_counter() - started
 
     # 4. A round of --pairs pairs in: its project made here with every task answered (Label
     # Studio imports tasks with their annotations), found by the bridge by its title, so that
@@ -210,9 +212,27 @@ def main() -> None:
     started = time.perf_counter()
     report = puller.sync()
     in_s = time.perf_counter() - started
+    # Between full pulls a pass lists the tasks changed since the latest change less the
+    # margin, until a pass ran a margin after that change was seen (services/labelstudio/
+    # pull_cursor.py): every task here changed within seconds of the latest, at its import.
+    settle_s = puller.pull_margin.total_seconds() - (time.perf_counter() - started)
+    time.sleep(max(0.0, settle_s) + 0.5)
+    started = time.perf_counter()
+    relist = puller.sync()
+    relist_s = time.perf_counter() - started
     started = time.perf_counter()
     again = puller.sync()
     idle_s = time.perf_counter() - started
+    one_task = next(iter(tasks_by_pair(admin, project).values())).id
+    annotate(alice, one_task, "Dissimilar")
+    started = time.perf_counter()
+    changed = puller.sync()
+    changed_s = time.perf_counter() - started
+    row = puller.store.project(4)
+    assert row is not None
+    started = time.perf_counter()
+    full = puller.pull(row, full=True)
+    full_s = time.perf_counter() - started
     stored = store.progress(4).labels
 
     print("\n| path | annotations | p50 s | p95 s | max s |\n|---|---|---|---|---|")
@@ -231,7 +251,23 @@ def main() -> None:
         f"| answers in: one pull pass storing {report.stored:,} labels | {in_s:.1f} | "
         f"{report.stored / in_s:.0f} labels/s |"
     )
-    print(f"| a pass with nothing new ({again.stored} stored) | {idle_s:.1f} | - |")
+    print(f"| round closed: last full pull and every task out of the stream | {close_s:.1f} | - |")
+    print(
+        f"| the next pass, nothing new: the margin relisted ({relist.listed:,} tasks listed, "
+        f"{relist.stored} stored) | {relist_s:.1f} | - |"
+    )
+    print(
+        f"| the pass after, nothing new, settled ({again.listed} tasks listed, "
+        f"{again.stored} stored) | {idle_s:.2f} | - |"
+    )
+    print(
+        f"| a pass after one new annotation ({changed.listed} task listed, {changed.stored} "
+        f"stored) | {changed_s:.2f} | - |"
+    )
+    print(
+        f"| a pass with nothing new, full ({full.listed:,} tasks listed, {full.stored} stored) | "
+        f"{full_s:.1f} | - |"
+    )
     print(f"\nlabels stored in round 4: {stored:,}")
     labels.stop(None)
     studio.process.terminate()
