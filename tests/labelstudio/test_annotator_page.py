@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from bridge_rig import BridgeRig
-from chromium_browser import browser  # noqa: F401
 from link_app import app_over, write_png
 from studio_actions import project_titled, tasks_by_pair, wait_for
 
@@ -27,7 +26,7 @@ LOADED_LINK_IMAGES = """() => [...document.querySelectorAll('img')]
 
 def test_an_annotator_sees_both_scenes_and_submits_similar_in_label_studio(
     rig: BridgeRig,
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     archive = tmp_path / "archive"

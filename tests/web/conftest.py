@@ -17,7 +17,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-from chromium_browser import browser  # noqa: F401
 from live_system import LiveSystem
 from round_helpers import make_archive
 
@@ -47,7 +46,7 @@ def live_system() -> Iterator[LiveSystem]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any) -> Iterator[Any]:
     """A page in a fresh browser context, failing the test on any script error or CSP report."""
     context = browser.new_context()
     opened = context.new_page()
