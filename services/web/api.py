@@ -20,6 +20,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from annealpb.retrieval.v1 import retrieval_pb2
+from services.coordinator.annotators_per_pair import (
+    DEFAULT_ANNOTATORS_PER_PAIR,
+    MAX_ANNOTATORS_PER_PAIR,
+)
 from services.security.principal import Role
 from services.web.context import WebContext, current_session, web_context
 from services.web.extraction_view import extraction_view
@@ -263,12 +267,20 @@ def list_rounds(session: SignedIn, context: Context) -> dict[str, Any]:
 class StartRound(BaseModel):
     strategy: Literal["mgue", "bcgue", "random"] = "mgue"
     budget: int = Field(default=100, ge=1, le=10_000)
+    mode: Literal["head", "full"] = "head"
+    annotators_per_pair: int = Field(
+        default=DEFAULT_ANNOTATORS_PER_PAIR, ge=1, le=MAX_ANNOTATORS_PER_PAIR
+    )
 
 
 @router.post("/rounds")
 def start_round(body: StartRound, session: SignedIn, context: Context) -> dict[str, Any]:
     """Start the next round (operators)."""
-    return round_view(context.client.start_round(session.token, body.strategy, body.budget))
+    return round_view(
+        context.client.start_round(
+            session.token, body.strategy, body.budget, body.mode, body.annotators_per_pair
+        )
+    )
 
 
 @router.post("/rounds/{round_number}/close")

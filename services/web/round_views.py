@@ -33,6 +33,8 @@ def round_view(status: pb.RoundStatus, fraction_similar: float | None = None) ->
         "state": state_name(status.state),
         "strategy": status.strategy,
         "budget": status.budget,
+        "mode": status.mode or "head",
+        "annotators_per_pair": status.annotators_per_pair or 1,
         "labelled_pairs": status.labelled_pairs,
         "fraction_similar": fraction_similar,
         "index_version": status.index_version,

@@ -72,9 +72,15 @@ class SystemClient:
             coordinator_pb2.WatchStatusRequest(), metadata=_metadata(token)
         )
 
-    def start_round(self, token: str, strategy: str, budget: int) -> coordinator_pb2.RoundStatus:
+    def start_round(
+        self, token: str, strategy: str, budget: int, mode: str, annotators_per_pair: int
+    ) -> coordinator_pb2.RoundStatus:
         request = coordinator_pb2.StartRoundRequest(
-            strategy=strategy, budget=budget, close_when_answered=True
+            strategy=strategy,
+            budget=budget,
+            close_when_answered=True,
+            mode=mode,
+            annotators_per_pair=annotators_per_pair,
         )
         reply = self.coordinator.StartRound(request, timeout=600, metadata=_metadata(token))
         return reply.status

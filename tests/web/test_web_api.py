@@ -113,6 +113,19 @@ def test_roles_are_the_services_own_decision(signed_in) -> None:  # type: ignore
     assert (status, code) == (403, "PERMISSION_DENIED")
 
 
+def test_a_round_start_with_bad_settings_says_which_and_starts_nothing(signed_in) -> None:  # type: ignore[no-untyped-def]
+    operator = signed_in(Role.OPERATOR)
+    before = operator.get("/api/v1/rounds").json()
+    for body, field in [
+        ({"budget": 3, "annotators_per_pair": 0}, "annotators_per_pair"),
+        ({"budget": 3, "annotators_per_pair": 11}, "annotators_per_pair"),
+        ({"budget": 3, "mode": "turbo"}, "mode"),
+    ]:
+        status, code, message = error_of(operator.post("/api/v1/rounds", json=body))
+        assert (status, code) == (400, "INVALID_ARGUMENT") and message.startswith(field)
+    assert operator.get("/api/v1/rounds").json() == before
+
+
 def test_search_by_id_and_by_upload(live_system: LiveSystem, signed_in) -> None:  # type: ignore[no-untyped-def]
     reader = signed_in(Role.READER)
     query = live_system.ids[0]

@@ -66,9 +66,13 @@ def test_a_round_from_the_rounds_page_labelled_by_keyboard_trains_and_swaps(
     sign_in(operator, live_system, Role.OPERATOR, "/rounds")
     before = operator.locator("#serving-index").inner_text()
     operator.fill("input[name=budget]", "4")
+    operator.fill("input[name=annotators_per_pair]", "2")
     operator.click("#start-round")
     expect(operator.locator("#rounds-table tr[data-round]").last).to_contain_text(
         re.compile("collecting", re.I), timeout=TIMEOUT_MS
+    )
+    expect(operator.locator("#rounds-table tr[data-round]").last).to_contain_text(
+        "mgue · head · 2 per pair"
     )
     number = int(operator.locator("#rounds-table tr[data-round]").last.get_attribute("data-round"))
 

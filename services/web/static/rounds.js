@@ -41,13 +41,18 @@ function row(r) {
     { "data-round": r.round, "data-state": r.state },
     el("th", { scope: "row" }, String(r.round)),
     stateCell,
-    el("td", {}, r.strategy || "—"),
+    el("td", {}, roundSettings(r)),
     el("td", { class: "num" }, `${r.labelled_pairs} / ${r.budget}`),
     el("td", { class: "num" }, fmtFraction(r.fraction_similar)),
     el("td", { class: "stages" }, formatSeconds(r.stage_seconds)),
     el("td", { class: "num" }, fmtMap(r)),
     el("td", {}, version),
   );
+}
+
+function roundSettings(r) {
+  const perPair = r.annotators_per_pair > 1 ? ` · ${r.annotators_per_pair} per pair` : "";
+  return `${r.strategy || "—"} · ${r.mode || "head"}${perPair}`;
 }
 
 function renderCurrent(r) {
@@ -165,9 +170,14 @@ startForm?.addEventListener("submit", async (event) => {
   try {
     const round = await api("/api/v1/rounds", {
       method: "POST",
-      json: { strategy: $("strategy").value, budget: Number(budgetInput.value) },
+      json: {
+        strategy: $("strategy").value,
+        budget: Number(budgetInput.value),
+        mode: $("mode").value,
+        annotators_per_pair: Number($("annotators-per-pair").value),
+      },
     });
-    announce(`Round ${round.round} started (${round.strategy}, budget ${round.budget}).`);
+    announce(`Round ${round.round} started (${roundSettings(round)}, budget ${round.budget}).`);
     await load();
   } catch (err) {
     showError(err, "Could not start a round");
