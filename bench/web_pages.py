@@ -31,6 +31,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from anneal.data.archive import Archive
 from services.cli.system_config import SystemConfig, free_port_base
 from services.cli.system_start import start_system
+from services.security.local_setup import CLIENT_ROLES
 from services.security.principal import Role
 from services.web.chromium import CHROMIUM, CHROMIUM_FLAGS
 
@@ -143,9 +144,7 @@ def main() -> None:
         supervisor = start_system(config, say=lambda text: print(text, file=sys.stderr))
         url = config.web_url
         token = {
-            role: config.security.role_token(role).read_text().strip()
-            for role in Role
-            if role is not Role.SERVICE
+            role: config.security.role_token(role).read_text().strip() for role in CLIENT_ROLES
         }
         try:
             with sync_playwright() as playwright:
