@@ -51,17 +51,12 @@ def main() -> None:
             data = LocalFilesUrls(ARCHIVE).task_data(1, 0, IMAGE_A, IMAGE_B, time.time())
             admin.projects.import_tasks(id=project.id, request=[data])
             task = next(iter(admin.tasks.list(project=project.id)))
-            server.person(ANNOTATOR)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS)
                 )
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.goto(f"{server.url}/user/login")
-                page.fill("input[name=email]", ANNOTATOR)
-                page.fill("input[name=password]", "password-of-" + ANNOTATOR)
-                page.click("button[type=submit], input[type=submit]")
-                page.wait_for_load_state("networkidle")
+                server.sign_in(page, ANNOTATOR)
                 page.goto(f"{server.url}/projects/{project.id}/data?task={task.id}")
                 page.wait_for_function(
                     "() => { const images = [...document.querySelectorAll('img')]"

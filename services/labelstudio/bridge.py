@@ -181,7 +181,7 @@ class Bridge:
         with self._lock:
             overlap = max(1, self.sink.annotators_per_pair(row.round))
             answered = Counter(
-                a.pair_id for a in self.store.answers(row.project_id) if not a.deleted
+                a.pair_id for a in self.store.answers(row.project_id) if a.stored_key is not None
             )
             short = sum(
                 1 for t in self.store.tasks(row.project_id) if answered[t.pair_id] < overlap

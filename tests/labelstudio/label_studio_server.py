@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,8 +69,21 @@ class LabelStudioServer:
     def person(self, email: str) -> LabelStudio:
         """A client of ``email`` (signed up on first use), as an annotator's own tools are."""
         if email not in self._people:
-            self._people[email] = personal_token(self.url, email, "password-of-" + email, True)
+            self._people[email] = personal_token(self.url, email, _password_of(email), True)
         return LabelStudio(base_url=self.url, api_key=self._people[email])
+
+    def sign_in(self, page: Any, email: str) -> None:
+        """Signs ``email`` in on a Playwright page, through Label Studio's login form."""
+        self.person(email)  # signed up first
+        page.goto(f"{self.url}/user/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", _password_of(email))
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_load_state("networkidle")
+
+
+def _password_of(email: str) -> str:
+    return "password-of-" + email
 
 
 def start_label_studio(data_dir: Path) -> LabelStudioServer:

@@ -40,15 +40,10 @@ def test_an_annotator_sees_both_scenes_and_submits_similar_in_label_studio(
         admin = rig.studio.admin()
         project = project_titled(admin, f"{rig.title_prefix} round 1")
         task = tasks_by_pair(admin, project.id)[0]
-        rig.studio.person(ANNOTATOR)  # signs up, so that the browser can sign in
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         try:
             page = context.new_page()
-            page.goto(f"{rig.studio.url}/user/login")
-            page.fill("input[name=email]", ANNOTATOR)
-            page.fill("input[name=password]", "password-of-" + ANNOTATOR)
-            page.click("button[type=submit], input[type=submit]")
-            page.wait_for_load_state("networkidle")
+            rig.studio.sign_in(page, ANNOTATOR)
             page.goto(f"{rig.studio.url}/projects/{project.id}/data?task={task.id}")
             page.wait_for_function(
                 f"() => ({LOADED_LINK_IMAGES})().length >= 2", timeout=TIMEOUT_MS
